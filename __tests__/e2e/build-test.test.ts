@@ -1,0 +1,96 @@
+/** End-to-end through the bundle: build and test stages, failures, bad input. */
+import { describe, expect, it } from '@jest/globals'
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { examplePayload } from '../rig/payloads.js'
+import { runAction } from '../rig/runner.js'
+
+function workspace(): string {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'gd-ws-'))
+  writeFileSync(path.join(dir, 'package-lock.json'), '{"lockfileVersion": 3}\n')
+  return dir
+}
+
+describe('build and test through dist/index.js', () => {
+  it('runs build then test, reports status tested with the sha, and writes a summary row per stage', async () => {
+    const ws = workspace()
+    const result = await runAction({
+      workspace: ws,
+      eventName: 'push',
+      payload: examplePayload('push'),
+      inputs: {
+        build: 'echo building > build.txt\necho "built in $PWD"',
+        test: 'test -f build.txt\necho tests-ran > test.txt'
+      }
+    })
+    expect(result.exitCode).toBe(0)
+    expect(result.outputs.status).toBe('tested')
+    expect(result.outputs.sha).toBe('6113728f27ae82c7b1a177c8d03f9e96e0adf246')
+    expect(Number(result.outputs.duration)).toBeGreaterThanOrEqual(0)
+    expect(existsSync(path.join(ws, 'test.txt'))).toBe(true)
+    expect(result.log).toContain(`built in ${ws}`)
+    expect(result.log).toContain('::group::build')
+    expect(result.summary).toMatch(/<td>build<\/td><td>✅ success<\/td>/)
+    expect(result.summary).toMatch(/<td>test<\/td><td>✅ success<\/td>/)
+  })
+
+  it('runs scripts with -eo pipefail like a run: step', async () => {
+    const ws = workspace()
+    const result = await runAction({
+      workspace: ws,
+      inputs: { build: 'false | cat\necho should-not-print > after.txt' }
+    })
+    expect(result.exitCode).toBe(1)
+    expect(existsSync(path.join(ws, 'after.txt'))).toBe(false)
+  })
+
+  it('fails on a failing build with its exit code and output tail, and never runs test', async () => {
+    const ws = workspace()
+    const result = await runAction({
+      workspace: ws,
+      inputs: { build: 'echo compiling-step-1\necho "error: missing semicolon" >&2\nexit 3', test: 'touch tested' }
+    })
+    expect(result.exitCode).toBe(1)
+    expect(result.outputs.status).toBe('failed')
+    expect(result.log).toMatch(/::error::build failed with exit code 3/)
+    expect(result.log).toContain('error: missing semicolon')
+    expect(existsSync(path.join(ws, 'tested'))).toBe(false)
+    expect(result.summary).toMatch(/<td>build<\/td><td>❌ failure<\/td>/)
+  })
+
+  it('fails on a failing test with the stage named', async () => {
+    const ws = workspace()
+    const result = await runAction({
+      workspace: ws,
+      inputs: { build: 'true', test: 'echo "FAIL  adds numbers"\nexit 1' }
+    })
+    expect(result.exitCode).toBe(1)
+    expect(result.outputs.status).toBe('failed')
+    expect(result.log).toMatch(/::error::test failed with exit code 1/)
+    expect(result.log).toContain('FAIL  adds numbers')
+    expect(result.summary).toMatch(/<td>test<\/td><td>❌ failure<\/td>/)
+  })
+
+  it('refuses an invalid input before running anything, naming the input', async () => {
+    const ws = workspace()
+    const result = await runAction({
+      workspace: ws,
+      inputs: { mode: 'continuous', build: 'touch built' }
+    })
+    expect(result.exitCode).toBe(1)
+    expect(result.log).toMatch(/::error::Invalid input; nothing was run\./)
+    expect(result.log).toContain('`mode`: expected "delivery" or "deployment", got "continuous"')
+    expect(existsSync(path.join(ws, 'built'))).toBe(false)
+  })
+
+  it('says in one line that the cache service is missing and goes on', async () => {
+    const ws = workspace()
+    const result = await runAction({
+      workspace: ws,
+      inputs: { 'cache-path': 'node_modules', build: 'true' }
+    })
+    expect(result.exitCode).toBe(0)
+    expect(result.log).toContain('cache skipped: the runner offers no cache service here')
+  })
+})

@@ -1,0 +1,18 @@
+/** Real webhook payloads from @octokit/webhooks-examples, to use as GITHUB_EVENT_PATH. */
+import { createRequire } from 'node:module'
+
+interface WebhookDefinition {
+  readonly name: string
+  readonly examples: readonly Record<string, unknown>[]
+}
+
+const require = createRequire(import.meta.url)
+const definitions = require('@octokit/webhooks-examples/api.github.com/index.json') as WebhookDefinition[]
+
+/** A deep copy of the first example of `event` (with `action`, when given). */
+export function examplePayload(event: string, action?: string): Record<string, unknown> {
+  const definition = definitions.find(d => d.name === event)
+  const example = definition?.examples.find(e => action === undefined || e.action === action)
+  if (!example) throw new Error(`@octokit/webhooks-examples has no ${event}${action ? `.${action}` : ''} example`)
+  return structuredClone(example)
+}

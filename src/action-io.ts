@@ -1,0 +1,50 @@
+/**
+ * The action's inputs and outputs, named once. `action.yml` must declare exactly these
+ * (checked by __tests__/unit/action-contract.test.ts).
+ */
+export const INPUTS = [
+  'mode',
+  'build',
+  'test',
+  'working-directory',
+  'cache-path',
+  'cache-key',
+  'cache-restore-keys',
+  'github-token',
+  'hosts',
+  'port',
+  'username',
+  'private-key',
+  'passphrase',
+  'password',
+  'known-hosts',
+  'insecure-skip-host-key-check',
+  'jump-host',
+  'remote-path',
+  'artifact',
+  'exclude',
+  'keep-releases',
+  'shared-paths',
+  'before-activate',
+  'after-activate',
+  'ssh-timeout',
+  'dry-run'
+] as const
+
+export type InputName = (typeof INPUTS)[number]
+
+export const OUTPUTS = [
+  'status',
+  'sha',
+  'duration',
+  'release',
+  'previous-release',
+  'bytes-uploaded',
+  'files-uploaded',
+  'files-reused'
+] as const
+
+export type OutputName = (typeof OUTPUTS)[number]
+
+/** What the run ended as; `status` output. */
+export type RunStatus = 'tested' | 'staged' | 'deployed' | 'dry-run' | 'failed'

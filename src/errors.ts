@@ -1,0 +1,15 @@
+/** One way to turn anything thrown into a message. */
+export function errorMessage(error: unknown): string {
+  if (error instanceof Error) return error.message
+  if (typeof error === 'string') return error
+  try {
+    return JSON.stringify(error)
+  } catch {
+    return String(error)
+  }
+}
+
+/** A failure the user caused or can act on; its message is shown as is. */
+export class DeployError extends Error {
+  override name = 'DeployError'
+}

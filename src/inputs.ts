@@ -1,0 +1,228 @@
+/**
+ * Every input is read and validated here, once, before any side effect, into one readonly
+ * `Settings` object. No other module reads inputs.
+ */
+import * as core from '@actions/core'
+import { existsSync, statSync } from 'node:fs'
+import path from 'node:path'
+import type { InputName } from './action-io.js'
+import { parseHostKeyPins, type HostKeyPin } from './ssh/host-keys.js'
+import { checkPrivateKey } from './ssh/keys.js'
+import { parseTarget, type Target } from './ssh/target.js'
+import { checkRelativeRemotePath, checkRemotePath } from './ssh/quote.js'
+
+export type Mode = 'delivery' | 'deployment'
+
+export interface CacheSettings {
+  readonly paths: readonly string[]
+  /** Explicit key, or undefined to derive one from the lock files found. */
+  readonly key: string | undefined
+  readonly restoreKeys: readonly string[]
+}
+
+export interface Credentials {
+  readonly privateKey: string | undefined
+  readonly passphrase: string | undefined
+  readonly password: string | undefined
+}
+
+export interface ShipSettings {
+  readonly hosts: readonly Target[]
+  readonly credentials: Credentials
+  /** Pinned host keys; empty means every key is unknown (and refused) unless `insecure`. */
+  readonly hostKeys: readonly HostKeyPin[]
+  readonly insecureSkipHostKeyCheck: boolean
+  readonly jumpHost: Target | undefined
+  readonly remotePath: string
+  /** Absolute local directory to ship (it may only exist after the build). */
+  readonly artifact: string
+  readonly exclude: readonly string[]
+  readonly keepReleases: number
+  readonly sharedPaths: readonly string[]
+  readonly beforeActivate: string
+  readonly afterActivate: string
+  readonly timeoutSeconds: number
+  readonly dryRun: boolean
+}
+
+export interface Settings {
+  readonly mode: Mode
+  readonly build: string
+  readonly test: string
+  /** Absolute. */
+  readonly workingDirectory: string
+  readonly cache: CacheSettings | undefined
+  readonly githubToken: string
+  /** Undefined when no `hosts` are given: the run stops after test. */
+  readonly ship: ShipSettings | undefined
+}
+
+/** Bad input: the message names the input(s), what was wrong and what to do. */
+export class InputError extends Error {
+  override name = 'InputError'
+}
+
+/** Collects every problem so a user fixes them all in one go. */
+class Problems {
+  readonly list: string[] = []
+  add(input: InputName, message: string): void {
+    this.list.push(`\`${input}\`: ${message}`)
+  }
+}
+
+const get = (name: InputName): string => core.getInput(name)
+
+function getBoolean(name: InputName, problems: Problems): boolean {
+  try {
+    return core.getBooleanInput(name)
+  } catch {
+    problems.add(name, `expected true or false, got "${get(name)}".`)
+    return false
+  }
+}
+
+/** A strictly parsed integer: digits only, within bounds; `fallback` when the input is empty. */
+function getInteger(
+  name: InputName,
+  bounds: { min: number; max: number; fallback: number },
+  problems: Problems
+): number {
+  const raw = get(name)
+  if (raw === '') return bounds.fallback
+  if (!/^\d+$/.test(raw) || Number(raw) < bounds.min || Number(raw) > bounds.max) {
+    problems.add(name, `expected a whole number from ${bounds.min} to ${bounds.max}, got "${raw}".`)
+    return bounds.fallback
+  }
+  return Number(raw)
+}
+
+function getList(name: InputName, separators: RegExp = /\r?\n/): string[] {
+  return get(name)
+    .split(separators)
+    .map(item => item.trim())
+    .filter(item => item !== '' && !item.startsWith('#'))
+}
+
+function getMode(problems: Problems): Mode {
+  const raw = get('mode') || 'delivery'
+  if (raw === 'delivery' || raw === 'deployment') return raw
+  problems.add('mode', `expected "delivery" or "deployment", got "${raw}".`)
+  return 'delivery'
+}
+
+function getWorkingDirectory(problems: Problems): string {
+  const workspace = process.env.GITHUB_WORKSPACE || process.cwd()
+  const dir = path.resolve(workspace, get('working-directory') || '.')
+  if (!existsSync(dir) || !statSync(dir).isDirectory()) {
+    problems.add('working-directory', `"${dir}" is not a directory. Check out the code first.`)
+  }
+  return dir
+}
+
+function getCache(): CacheSettings | undefined {
+  const paths = getList('cache-path')
+  if (paths.length === 0) return undefined
+  return { paths, key: get('cache-key') || undefined, restoreKeys: getList('cache-restore-keys') }
+}
+
+/** Masks a credential, line by line too, so a multi-line key never shows in a log. */
+function secret(value: string): string | undefined {
+  if (value === '') return undefined
+  core.setSecret(value)
+  for (const line of value.split(/\r?\n/)) if (line.trim().length > 8) core.setSecret(line.trim())
+  return value
+}
+
+function getCredentials(problems: Problems): Credentials {
+  const rawKey = get('private-key')
+  const passphrase = secret(get('passphrase'))
+  const password = secret(get('password'))
+  let privateKey = secret(rawKey)
+  if (privateKey !== undefined) {
+    const checked = checkPrivateKey(privateKey, passphrase)
+    if (checked.ok) privateKey = checked.key
+    else problems.add(checked.input, checked.message)
+  }
+  if (privateKey === undefined && password === undefined) {
+    problems.add('private-key', 'give a private key (or a `password`) to log in to `hosts`.')
+  }
+  return { privateKey, passphrase, password }
+}
+
+function getTargets(problems: Problems): { hosts: Target[]; jumpHost: Target | undefined } {
+  const port = getInteger('port', { min: 1, max: 65535, fallback: 22 }, problems)
+  const username = get('username')
+  const hosts: Target[] = []
+  for (const spec of getList('hosts', /[\r\n,]+/)) {
+    const parsed = parseTarget(spec, { port, username })
+    if (typeof parsed === 'string') problems.add('hosts', parsed)
+    else hosts.push(parsed)
+  }
+  let jumpHost: Target | undefined
+  if (get('jump-host') !== '') {
+    const parsed = parseTarget(get('jump-host'), { port: 22, username })
+    if (typeof parsed === 'string') problems.add('jump-host', parsed)
+    else jumpHost = parsed
+  }
+  return { hosts, jumpHost }
+}
+
+function getShip(workingDirectory: string, problems: Problems): ShipSettings | undefined {
+  const { hosts, jumpHost } = getTargets(problems)
+  if (hosts.length === 0) return undefined
+
+  // Remote commands start in the login user's home, so "~/app" is just "app".
+  const remotePath = get('remote-path').replace(/^~\/+/, '')
+  const remoteProblem = checkRemotePath(remotePath)
+  if (remoteProblem) problems.add('remote-path', remoteProblem)
+
+  const sharedPaths = getList('shared-paths').map(p => p.replace(/\/+$/, ''))
+  for (const shared of sharedPaths) {
+    const problem = checkRelativeRemotePath(shared)
+    if (problem) problems.add('shared-paths', `"${shared}": ${problem}`)
+  }
+
+  const pins = parseHostKeyPins(get('known-hosts'))
+  for (const problem of pins.problems) problems.add('known-hosts', problem)
+
+  const artifact = get('artifact') || '.'
+  if (artifact.includes('\0')) problems.add('artifact', 'contains a NUL character.')
+
+  return {
+    hosts,
+    credentials: getCredentials(problems),
+    hostKeys: pins.pins,
+    insecureSkipHostKeyCheck: getBoolean('insecure-skip-host-key-check', problems),
+    jumpHost,
+    remotePath,
+    artifact: path.resolve(workingDirectory, artifact),
+    exclude: getList('exclude'),
+    keepReleases: getInteger('keep-releases', { min: 2, max: 1000, fallback: 5 }, problems),
+    sharedPaths,
+    beforeActivate: get('before-activate'),
+    afterActivate: get('after-activate'),
+    timeoutSeconds: getInteger('ssh-timeout', { min: 1, max: 3600, fallback: 30 }, problems),
+    dryRun: getBoolean('dry-run', problems)
+  }
+}
+
+/** Reads and checks every input. Throws one InputError listing every problem found. */
+export function readSettings(): Settings {
+  const problems = new Problems()
+  const githubToken = secret(get('github-token')) ?? ''
+  const workingDirectory = getWorkingDirectory(problems)
+  const settings: Settings = {
+    mode: getMode(problems),
+    build: get('build'),
+    test: get('test'),
+    workingDirectory,
+    cache: getCache(),
+    githubToken,
+    ship: getShip(workingDirectory, problems)
+  }
+  if (problems.list.length > 0) {
+    const heading = problems.list.length === 1 ? 'Invalid input' : 'Invalid inputs'
+    throw new InputError(`${heading}; nothing was run.\n- ${problems.list.join('\n- ')}`)
+  }
+  return settings
+}

@@ -1,0 +1,59 @@
+/** The record of what each stage did, kept for outputs, the job summary and (later) the PR comment. */
+import * as core from '@actions/core'
+import { DeployError, errorMessage } from '../errors.js'
+
+export type StageStatus = 'success' | 'failure' | 'skipped'
+
+export interface StageRecord {
+  readonly name: string
+  readonly status: StageStatus
+  readonly durationMs: number
+  readonly detail: string
+}
+
+export function formatDuration(ms: number): string {
+  if (ms < 1000) return `${ms} ms`
+  if (ms < 60_000) return `${(ms / 1000).toFixed(1)} s`
+  const minutes = Math.floor(ms / 60_000)
+  return `${minutes} min ${Math.round((ms % 60_000) / 1000)} s`
+}
+
+/** A stage that failed; carries what the report shows (exit code and output tail). */
+export class StageFailure extends DeployError {
+  constructor(
+    readonly stage: string,
+    message: string,
+    readonly tail = ''
+  ) {
+    super(message)
+  }
+}
+
+export class StageLog {
+  readonly records: StageRecord[] = []
+
+  skip(name: string, detail: string): void {
+    this.records.push({ name, status: 'skipped', durationMs: 0, detail })
+  }
+
+  /**
+   * Runs one stage in a collapsible log group, records its status and duration, and logs a
+   * one-line result outside the group so it shows when the group is folded.
+   * `fn` returns the detail line for the report.
+   */
+  async run<T>(name: string, fn: () => Promise<{ value: T; detail: string }>): Promise<T> {
+    const started = Date.now()
+    try {
+      const { value, detail } = await core.group(name, fn)
+      const durationMs = Date.now() - started
+      this.records.push({ name, status: 'success', durationMs, detail })
+      core.info(`✓ ${name} (${formatDuration(durationMs)})${detail ? `: ${detail}` : ''}`)
+      return value
+    } catch (error: unknown) {
+      const durationMs = Date.now() - started
+      this.records.push({ name, status: 'failure', durationMs, detail: errorMessage(error) })
+      core.info(`✗ ${name} (${formatDuration(durationMs)})`)
+      throw error
+    }
+  }
+}

@@ -1,0 +1,27 @@
+/** The `build` and `test` stages: a user script each, failing the run with its exit code and tail. */
+import type { Settings } from '../inputs.js'
+import { StageFailure, type StageLog } from '../report/stages.js'
+import { runScript } from './script.js'
+
+export async function runUserScript(
+  log: StageLog,
+  name: 'build' | 'test',
+  settings: Pick<Settings, 'build' | 'test' | 'workingDirectory'>
+): Promise<void> {
+  const script = settings[name]
+  if (script.trim() === '') {
+    log.skip(name, `no \`${name}\` script given`)
+    return
+  }
+  await log.run(name, async () => {
+    const result = await runScript({ script, cwd: settings.workingDirectory, output: process.stdout })
+    if (result.exitCode !== 0) {
+      throw new StageFailure(
+        name,
+        `${name} failed with exit code ${result.exitCode}. Last lines of its output:\n${result.tail}`,
+        result.tail
+      )
+    }
+    return { value: undefined, detail: '' }
+  })
+}
