@@ -72,7 +72,9 @@ class Problems {
 
 const get = (name: InputName): string => core.getInput(name)
 
+/** A boolean as `core.getBooleanInput` reads it; empty (input not passed) means false. */
 function getBoolean(name: InputName, problems: Problems): boolean {
+  if (get(name) === '') return false
   try {
     return core.getBooleanInput(name)
   } catch {
