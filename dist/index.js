@@ -1293,6 +1293,2059 @@ module.exports = binding.getCPUInfo;
 
 /***/ }),
 
+/***/ 6543:
+/***/ ((module) => {
+
+
+
+const isStream = stream =>
+	stream !== null &&
+	typeof stream === 'object' &&
+	typeof stream.pipe === 'function';
+
+isStream.writable = stream =>
+	isStream(stream) &&
+	stream.writable !== false &&
+	typeof stream._write === 'function' &&
+	typeof stream._writableState === 'object';
+
+isStream.readable = stream =>
+	isStream(stream) &&
+	stream.readable !== false &&
+	typeof stream._read === 'function' &&
+	typeof stream._readableState === 'object';
+
+isStream.duplex = stream =>
+	isStream.writable(stream) &&
+	isStream.readable(stream);
+
+isStream.transform = stream =>
+	isStream.duplex(stream) &&
+	typeof stream._transform === 'function';
+
+module.exports = isStream;
+
+
+/***/ }),
+
+/***/ 6512:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+
+const fs = __nccwpck_require__(9896);
+const path = __nccwpck_require__(6928);
+const {promisify} = __nccwpck_require__(9023);
+const semver = __nccwpck_require__(4030);
+
+const useNativeRecursiveOption = semver.satisfies(process.version, '>=10.12.0');
+
+// https://github.com/nodejs/node/issues/8987
+// https://github.com/libuv/libuv/pull/1088
+const checkPath = pth => {
+	if (process.platform === 'win32') {
+		const pathHasInvalidWinCharacters = /[<>:"|?*]/.test(pth.replace(path.parse(pth).root, ''));
+
+		if (pathHasInvalidWinCharacters) {
+			const error = new Error(`Path contains invalid characters: ${pth}`);
+			error.code = 'EINVAL';
+			throw error;
+		}
+	}
+};
+
+const processOptions = options => {
+	// https://github.com/sindresorhus/make-dir/issues/18
+	const defaults = {
+		mode: 0o777,
+		fs
+	};
+
+	return {
+		...defaults,
+		...options
+	};
+};
+
+const permissionError = pth => {
+	// This replicates the exception of `fs.mkdir` with native the
+	// `recusive` option when run on an invalid drive under Windows.
+	const error = new Error(`operation not permitted, mkdir '${pth}'`);
+	error.code = 'EPERM';
+	error.errno = -4048;
+	error.path = pth;
+	error.syscall = 'mkdir';
+	return error;
+};
+
+const makeDir = async (input, options) => {
+	checkPath(input);
+	options = processOptions(options);
+
+	const mkdir = promisify(options.fs.mkdir);
+	const stat = promisify(options.fs.stat);
+
+	if (useNativeRecursiveOption && options.fs.mkdir === fs.mkdir) {
+		const pth = path.resolve(input);
+
+		await mkdir(pth, {
+			mode: options.mode,
+			recursive: true
+		});
+
+		return pth;
+	}
+
+	const make = async pth => {
+		try {
+			await mkdir(pth, options.mode);
+
+			return pth;
+		} catch (error) {
+			if (error.code === 'EPERM') {
+				throw error;
+			}
+
+			if (error.code === 'ENOENT') {
+				if (path.dirname(pth) === pth) {
+					throw permissionError(pth);
+				}
+
+				if (error.message.includes('null bytes')) {
+					throw error;
+				}
+
+				await make(path.dirname(pth));
+
+				return make(pth);
+			}
+
+			try {
+				const stats = await stat(pth);
+				if (!stats.isDirectory()) {
+					throw new Error('The path is not a directory');
+				}
+			} catch (_) {
+				throw error;
+			}
+
+			return pth;
+		}
+	};
+
+	return make(path.resolve(input));
+};
+
+module.exports = makeDir;
+
+module.exports.sync = (input, options) => {
+	checkPath(input);
+	options = processOptions(options);
+
+	if (useNativeRecursiveOption && options.fs.mkdirSync === fs.mkdirSync) {
+		const pth = path.resolve(input);
+
+		fs.mkdirSync(pth, {
+			mode: options.mode,
+			recursive: true
+		});
+
+		return pth;
+	}
+
+	const make = pth => {
+		try {
+			options.fs.mkdirSync(pth, options.mode);
+		} catch (error) {
+			if (error.code === 'EPERM') {
+				throw error;
+			}
+
+			if (error.code === 'ENOENT') {
+				if (path.dirname(pth) === pth) {
+					throw permissionError(pth);
+				}
+
+				if (error.message.includes('null bytes')) {
+					throw error;
+				}
+
+				make(path.dirname(pth));
+				return make(pth);
+			}
+
+			try {
+				if (!options.fs.statSync(pth).isDirectory()) {
+					throw new Error('The path is not a directory');
+				}
+			} catch (_) {
+				throw error;
+			}
+		}
+
+		return pth;
+	};
+
+	return make(path.resolve(input));
+};
+
+
+/***/ }),
+
+/***/ 4030:
+/***/ ((module, exports) => {
+
+exports = module.exports = SemVer
+
+var debug
+/* istanbul ignore next */
+if (typeof process === 'object' &&
+    process.env &&
+    process.env.NODE_DEBUG &&
+    /\bsemver\b/i.test(process.env.NODE_DEBUG)) {
+  debug = function () {
+    var args = Array.prototype.slice.call(arguments, 0)
+    args.unshift('SEMVER')
+    console.log.apply(console, args)
+  }
+} else {
+  debug = function () {}
+}
+
+// Note: this is the semver.org version of the spec that it implements
+// Not necessarily the package version of this code.
+exports.SEMVER_SPEC_VERSION = '2.0.0'
+
+var MAX_LENGTH = 256
+var MAX_SAFE_INTEGER = Number.MAX_SAFE_INTEGER ||
+  /* istanbul ignore next */ 9007199254740991
+
+// Max safe segment length for coercion.
+var MAX_SAFE_COMPONENT_LENGTH = 16
+
+var MAX_SAFE_BUILD_LENGTH = MAX_LENGTH - 6
+
+// The actual regexps go on exports.re
+var re = exports.re = []
+var safeRe = exports.safeRe = []
+var src = exports.src = []
+var t = exports.tokens = {}
+var R = 0
+
+function tok (n) {
+  t[n] = R++
+}
+
+var LETTERDASHNUMBER = '[a-zA-Z0-9-]'
+
+// Replace some greedy regex tokens to prevent regex dos issues. These regex are
+// used internally via the safeRe object since all inputs in this library get
+// normalized first to trim and collapse all extra whitespace. The original
+// regexes are exported for userland consumption and lower level usage. A
+// future breaking change could export the safer regex only with a note that
+// all input should have extra whitespace removed.
+var safeRegexReplacements = [
+  ['\\s', 1],
+  ['\\d', MAX_LENGTH],
+  [LETTERDASHNUMBER, MAX_SAFE_BUILD_LENGTH],
+]
+
+function makeSafeRe (value) {
+  for (var i = 0; i < safeRegexReplacements.length; i++) {
+    var token = safeRegexReplacements[i][0]
+    var max = safeRegexReplacements[i][1]
+    value = value
+      .split(token + '*').join(token + '{0,' + max + '}')
+      .split(token + '+').join(token + '{1,' + max + '}')
+  }
+  return value
+}
+
+// The following Regular Expressions can be used for tokenizing,
+// validating, and parsing SemVer version strings.
+
+// ## Numeric Identifier
+// A single `0`, or a non-zero digit followed by zero or more digits.
+
+tok('NUMERICIDENTIFIER')
+src[t.NUMERICIDENTIFIER] = '0|[1-9]\\d*'
+tok('NUMERICIDENTIFIERLOOSE')
+src[t.NUMERICIDENTIFIERLOOSE] = '\\d+'
+
+// ## Non-numeric Identifier
+// Zero or more digits, followed by a letter or hyphen, and then zero or
+// more letters, digits, or hyphens.
+
+tok('NONNUMERICIDENTIFIER')
+src[t.NONNUMERICIDENTIFIER] = '\\d*[a-zA-Z-]' + LETTERDASHNUMBER + '*'
+
+// ## Main Version
+// Three dot-separated numeric identifiers.
+
+tok('MAINVERSION')
+src[t.MAINVERSION] = '(' + src[t.NUMERICIDENTIFIER] + ')\\.' +
+                   '(' + src[t.NUMERICIDENTIFIER] + ')\\.' +
+                   '(' + src[t.NUMERICIDENTIFIER] + ')'
+
+tok('MAINVERSIONLOOSE')
+src[t.MAINVERSIONLOOSE] = '(' + src[t.NUMERICIDENTIFIERLOOSE] + ')\\.' +
+                        '(' + src[t.NUMERICIDENTIFIERLOOSE] + ')\\.' +
+                        '(' + src[t.NUMERICIDENTIFIERLOOSE] + ')'
+
+// ## Pre-release Version Identifier
+// A numeric identifier, or a non-numeric identifier.
+
+tok('PRERELEASEIDENTIFIER')
+src[t.PRERELEASEIDENTIFIER] = '(?:' + src[t.NUMERICIDENTIFIER] +
+                            '|' + src[t.NONNUMERICIDENTIFIER] + ')'
+
+tok('PRERELEASEIDENTIFIERLOOSE')
+src[t.PRERELEASEIDENTIFIERLOOSE] = '(?:' + src[t.NUMERICIDENTIFIERLOOSE] +
+                                 '|' + src[t.NONNUMERICIDENTIFIER] + ')'
+
+// ## Pre-release Version
+// Hyphen, followed by one or more dot-separated pre-release version
+// identifiers.
+
+tok('PRERELEASE')
+src[t.PRERELEASE] = '(?:-(' + src[t.PRERELEASEIDENTIFIER] +
+                  '(?:\\.' + src[t.PRERELEASEIDENTIFIER] + ')*))'
+
+tok('PRERELEASELOOSE')
+src[t.PRERELEASELOOSE] = '(?:-?(' + src[t.PRERELEASEIDENTIFIERLOOSE] +
+                       '(?:\\.' + src[t.PRERELEASEIDENTIFIERLOOSE] + ')*))'
+
+// ## Build Metadata Identifier
+// Any combination of digits, letters, or hyphens.
+
+tok('BUILDIDENTIFIER')
+src[t.BUILDIDENTIFIER] = LETTERDASHNUMBER + '+'
+
+// ## Build Metadata
+// Plus sign, followed by one or more period-separated build metadata
+// identifiers.
+
+tok('BUILD')
+src[t.BUILD] = '(?:\\+(' + src[t.BUILDIDENTIFIER] +
+             '(?:\\.' + src[t.BUILDIDENTIFIER] + ')*))'
+
+// ## Full Version String
+// A main version, followed optionally by a pre-release version and
+// build metadata.
+
+// Note that the only major, minor, patch, and pre-release sections of
+// the version string are capturing groups.  The build metadata is not a
+// capturing group, because it should not ever be used in version
+// comparison.
+
+tok('FULL')
+tok('FULLPLAIN')
+src[t.FULLPLAIN] = 'v?' + src[t.MAINVERSION] +
+                  src[t.PRERELEASE] + '?' +
+                  src[t.BUILD] + '?'
+
+src[t.FULL] = '^' + src[t.FULLPLAIN] + '$'
+
+// like full, but allows v1.2.3 and =1.2.3, which people do sometimes.
+// also, 1.0.0alpha1 (prerelease without the hyphen) which is pretty
+// common in the npm registry.
+tok('LOOSEPLAIN')
+src[t.LOOSEPLAIN] = '[v=\\s]*' + src[t.MAINVERSIONLOOSE] +
+                  src[t.PRERELEASELOOSE] + '?' +
+                  src[t.BUILD] + '?'
+
+tok('LOOSE')
+src[t.LOOSE] = '^' + src[t.LOOSEPLAIN] + '$'
+
+tok('GTLT')
+src[t.GTLT] = '((?:<|>)?=?)'
+
+// Something like "2.*" or "1.2.x".
+// Note that "x.x" is a valid xRange identifer, meaning "any version"
+// Only the first item is strictly required.
+tok('XRANGEIDENTIFIERLOOSE')
+src[t.XRANGEIDENTIFIERLOOSE] = src[t.NUMERICIDENTIFIERLOOSE] + '|x|X|\\*'
+tok('XRANGEIDENTIFIER')
+src[t.XRANGEIDENTIFIER] = src[t.NUMERICIDENTIFIER] + '|x|X|\\*'
+
+tok('XRANGEPLAIN')
+src[t.XRANGEPLAIN] = '[v=\\s]*(' + src[t.XRANGEIDENTIFIER] + ')' +
+                   '(?:\\.(' + src[t.XRANGEIDENTIFIER] + ')' +
+                   '(?:\\.(' + src[t.XRANGEIDENTIFIER] + ')' +
+                   '(?:' + src[t.PRERELEASE] + ')?' +
+                   src[t.BUILD] + '?' +
+                   ')?)?'
+
+tok('XRANGEPLAINLOOSE')
+src[t.XRANGEPLAINLOOSE] = '[v=\\s]*(' + src[t.XRANGEIDENTIFIERLOOSE] + ')' +
+                        '(?:\\.(' + src[t.XRANGEIDENTIFIERLOOSE] + ')' +
+                        '(?:\\.(' + src[t.XRANGEIDENTIFIERLOOSE] + ')' +
+                        '(?:' + src[t.PRERELEASELOOSE] + ')?' +
+                        src[t.BUILD] + '?' +
+                        ')?)?'
+
+tok('XRANGE')
+src[t.XRANGE] = '^' + src[t.GTLT] + '\\s*' + src[t.XRANGEPLAIN] + '$'
+tok('XRANGELOOSE')
+src[t.XRANGELOOSE] = '^' + src[t.GTLT] + '\\s*' + src[t.XRANGEPLAINLOOSE] + '$'
+
+// Coercion.
+// Extract anything that could conceivably be a part of a valid semver
+tok('COERCE')
+src[t.COERCE] = '(^|[^\\d])' +
+              '(\\d{1,' + MAX_SAFE_COMPONENT_LENGTH + '})' +
+              '(?:\\.(\\d{1,' + MAX_SAFE_COMPONENT_LENGTH + '}))?' +
+              '(?:\\.(\\d{1,' + MAX_SAFE_COMPONENT_LENGTH + '}))?' +
+              '(?:$|[^\\d])'
+tok('COERCERTL')
+re[t.COERCERTL] = new RegExp(src[t.COERCE], 'g')
+safeRe[t.COERCERTL] = new RegExp(makeSafeRe(src[t.COERCE]), 'g')
+
+// Tilde ranges.
+// Meaning is "reasonably at or greater than"
+tok('LONETILDE')
+src[t.LONETILDE] = '(?:~>?)'
+
+tok('TILDETRIM')
+src[t.TILDETRIM] = '(\\s*)' + src[t.LONETILDE] + '\\s+'
+re[t.TILDETRIM] = new RegExp(src[t.TILDETRIM], 'g')
+safeRe[t.TILDETRIM] = new RegExp(makeSafeRe(src[t.TILDETRIM]), 'g')
+var tildeTrimReplace = '$1~'
+
+tok('TILDE')
+src[t.TILDE] = '^' + src[t.LONETILDE] + src[t.XRANGEPLAIN] + '$'
+tok('TILDELOOSE')
+src[t.TILDELOOSE] = '^' + src[t.LONETILDE] + src[t.XRANGEPLAINLOOSE] + '$'
+
+// Caret ranges.
+// Meaning is "at least and backwards compatible with"
+tok('LONECARET')
+src[t.LONECARET] = '(?:\\^)'
+
+tok('CARETTRIM')
+src[t.CARETTRIM] = '(\\s*)' + src[t.LONECARET] + '\\s+'
+re[t.CARETTRIM] = new RegExp(src[t.CARETTRIM], 'g')
+safeRe[t.CARETTRIM] = new RegExp(makeSafeRe(src[t.CARETTRIM]), 'g')
+var caretTrimReplace = '$1^'
+
+tok('CARET')
+src[t.CARET] = '^' + src[t.LONECARET] + src[t.XRANGEPLAIN] + '$'
+tok('CARETLOOSE')
+src[t.CARETLOOSE] = '^' + src[t.LONECARET] + src[t.XRANGEPLAINLOOSE] + '$'
+
+// A simple gt/lt/eq thing, or just "" to indicate "any version"
+tok('COMPARATORLOOSE')
+src[t.COMPARATORLOOSE] = '^' + src[t.GTLT] + '\\s*(' + src[t.LOOSEPLAIN] + ')$|^$'
+tok('COMPARATOR')
+src[t.COMPARATOR] = '^' + src[t.GTLT] + '\\s*(' + src[t.FULLPLAIN] + ')$|^$'
+
+// An expression to strip any whitespace between the gtlt and the thing
+// it modifies, so that `> 1.2.3` ==> `>1.2.3`
+tok('COMPARATORTRIM')
+src[t.COMPARATORTRIM] = '(\\s*)' + src[t.GTLT] +
+                      '\\s*(' + src[t.LOOSEPLAIN] + '|' + src[t.XRANGEPLAIN] + ')'
+
+// this one has to use the /g flag
+re[t.COMPARATORTRIM] = new RegExp(src[t.COMPARATORTRIM], 'g')
+safeRe[t.COMPARATORTRIM] = new RegExp(makeSafeRe(src[t.COMPARATORTRIM]), 'g')
+
+// Something like `1.2.3 - 1.2.4`
+// Note that these all use the loose form, because they'll be
+// checked against either the strict or loose comparator form
+// later.
+tok('HYPHENRANGE')
+src[t.HYPHENRANGE] = '^\\s*(' + src[t.XRANGEPLAIN] + ')' +
+                   '\\s+-\\s+' +
+                   '(' + src[t.XRANGEPLAIN] + ')' +
+                   '\\s*$'
+
+tok('HYPHENRANGELOOSE')
+src[t.HYPHENRANGELOOSE] = '^\\s*(' + src[t.XRANGEPLAINLOOSE] + ')' +
+                        '\\s+-\\s+' +
+                        '(' + src[t.XRANGEPLAINLOOSE] + ')' +
+                        '\\s*$'
+
+// Star ranges basically just allow anything at all.
+tok('STAR')
+src[t.STAR] = '(<|>)?=?\\s*\\*'
+
+// Compile to actual regexp objects.
+// All are flag-free, unless they were created above with a flag.
+for (var i = 0; i < R; i++) {
+  debug(i, src[i])
+  if (!re[i]) {
+    re[i] = new RegExp(src[i])
+
+    // Replace all greedy whitespace to prevent regex dos issues. These regex are
+    // used internally via the safeRe object since all inputs in this library get
+    // normalized first to trim and collapse all extra whitespace. The original
+    // regexes are exported for userland consumption and lower level usage. A
+    // future breaking change could export the safer regex only with a note that
+    // all input should have extra whitespace removed.
+    safeRe[i] = new RegExp(makeSafeRe(src[i]))
+  }
+}
+
+exports.parse = parse
+function parse (version, options) {
+  if (!options || typeof options !== 'object') {
+    options = {
+      loose: !!options,
+      includePrerelease: false
+    }
+  }
+
+  if (version instanceof SemVer) {
+    return version
+  }
+
+  if (typeof version !== 'string') {
+    return null
+  }
+
+  if (version.length > MAX_LENGTH) {
+    return null
+  }
+
+  var r = options.loose ? safeRe[t.LOOSE] : safeRe[t.FULL]
+  if (!r.test(version)) {
+    return null
+  }
+
+  try {
+    return new SemVer(version, options)
+  } catch (er) {
+    return null
+  }
+}
+
+exports.valid = valid
+function valid (version, options) {
+  var v = parse(version, options)
+  return v ? v.version : null
+}
+
+exports.clean = clean
+function clean (version, options) {
+  var s = parse(version.trim().replace(/^[=v]+/, ''), options)
+  return s ? s.version : null
+}
+
+exports.SemVer = SemVer
+
+function SemVer (version, options) {
+  if (!options || typeof options !== 'object') {
+    options = {
+      loose: !!options,
+      includePrerelease: false
+    }
+  }
+  if (version instanceof SemVer) {
+    if (version.loose === options.loose) {
+      return version
+    } else {
+      version = version.version
+    }
+  } else if (typeof version !== 'string') {
+    throw new TypeError('Invalid Version: ' + version)
+  }
+
+  if (version.length > MAX_LENGTH) {
+    throw new TypeError('version is longer than ' + MAX_LENGTH + ' characters')
+  }
+
+  if (!(this instanceof SemVer)) {
+    return new SemVer(version, options)
+  }
+
+  debug('SemVer', version, options)
+  this.options = options
+  this.loose = !!options.loose
+
+  var m = version.trim().match(options.loose ? safeRe[t.LOOSE] : safeRe[t.FULL])
+
+  if (!m) {
+    throw new TypeError('Invalid Version: ' + version)
+  }
+
+  this.raw = version
+
+  // these are actually numbers
+  this.major = +m[1]
+  this.minor = +m[2]
+  this.patch = +m[3]
+
+  if (this.major > MAX_SAFE_INTEGER || this.major < 0) {
+    throw new TypeError('Invalid major version')
+  }
+
+  if (this.minor > MAX_SAFE_INTEGER || this.minor < 0) {
+    throw new TypeError('Invalid minor version')
+  }
+
+  if (this.patch > MAX_SAFE_INTEGER || this.patch < 0) {
+    throw new TypeError('Invalid patch version')
+  }
+
+  // numberify any prerelease numeric ids
+  if (!m[4]) {
+    this.prerelease = []
+  } else {
+    this.prerelease = m[4].split('.').map(function (id) {
+      if (/^[0-9]+$/.test(id)) {
+        var num = +id
+        if (num >= 0 && num < MAX_SAFE_INTEGER) {
+          return num
+        }
+      }
+      return id
+    })
+  }
+
+  this.build = m[5] ? m[5].split('.') : []
+  this.format()
+}
+
+SemVer.prototype.format = function () {
+  this.version = this.major + '.' + this.minor + '.' + this.patch
+  if (this.prerelease.length) {
+    this.version += '-' + this.prerelease.join('.')
+  }
+  return this.version
+}
+
+SemVer.prototype.toString = function () {
+  return this.version
+}
+
+SemVer.prototype.compare = function (other) {
+  debug('SemVer.compare', this.version, this.options, other)
+  if (!(other instanceof SemVer)) {
+    other = new SemVer(other, this.options)
+  }
+
+  return this.compareMain(other) || this.comparePre(other)
+}
+
+SemVer.prototype.compareMain = function (other) {
+  if (!(other instanceof SemVer)) {
+    other = new SemVer(other, this.options)
+  }
+
+  return compareIdentifiers(this.major, other.major) ||
+         compareIdentifiers(this.minor, other.minor) ||
+         compareIdentifiers(this.patch, other.patch)
+}
+
+SemVer.prototype.comparePre = function (other) {
+  if (!(other instanceof SemVer)) {
+    other = new SemVer(other, this.options)
+  }
+
+  // NOT having a prerelease is > having one
+  if (this.prerelease.length && !other.prerelease.length) {
+    return -1
+  } else if (!this.prerelease.length && other.prerelease.length) {
+    return 1
+  } else if (!this.prerelease.length && !other.prerelease.length) {
+    return 0
+  }
+
+  var i = 0
+  do {
+    var a = this.prerelease[i]
+    var b = other.prerelease[i]
+    debug('prerelease compare', i, a, b)
+    if (a === undefined && b === undefined) {
+      return 0
+    } else if (b === undefined) {
+      return 1
+    } else if (a === undefined) {
+      return -1
+    } else if (a === b) {
+      continue
+    } else {
+      return compareIdentifiers(a, b)
+    }
+  } while (++i)
+}
+
+SemVer.prototype.compareBuild = function (other) {
+  if (!(other instanceof SemVer)) {
+    other = new SemVer(other, this.options)
+  }
+
+  var i = 0
+  do {
+    var a = this.build[i]
+    var b = other.build[i]
+    debug('prerelease compare', i, a, b)
+    if (a === undefined && b === undefined) {
+      return 0
+    } else if (b === undefined) {
+      return 1
+    } else if (a === undefined) {
+      return -1
+    } else if (a === b) {
+      continue
+    } else {
+      return compareIdentifiers(a, b)
+    }
+  } while (++i)
+}
+
+// preminor will bump the version up to the next minor release, and immediately
+// down to pre-release. premajor and prepatch work the same way.
+SemVer.prototype.inc = function (release, identifier) {
+  switch (release) {
+    case 'premajor':
+      this.prerelease.length = 0
+      this.patch = 0
+      this.minor = 0
+      this.major++
+      this.inc('pre', identifier)
+      break
+    case 'preminor':
+      this.prerelease.length = 0
+      this.patch = 0
+      this.minor++
+      this.inc('pre', identifier)
+      break
+    case 'prepatch':
+      // If this is already a prerelease, it will bump to the next version
+      // drop any prereleases that might already exist, since they are not
+      // relevant at this point.
+      this.prerelease.length = 0
+      this.inc('patch', identifier)
+      this.inc('pre', identifier)
+      break
+    // If the input is a non-prerelease version, this acts the same as
+    // prepatch.
+    case 'prerelease':
+      if (this.prerelease.length === 0) {
+        this.inc('patch', identifier)
+      }
+      this.inc('pre', identifier)
+      break
+
+    case 'major':
+      // If this is a pre-major version, bump up to the same major version.
+      // Otherwise increment major.
+      // 1.0.0-5 bumps to 1.0.0
+      // 1.1.0 bumps to 2.0.0
+      if (this.minor !== 0 ||
+          this.patch !== 0 ||
+          this.prerelease.length === 0) {
+        this.major++
+      }
+      this.minor = 0
+      this.patch = 0
+      this.prerelease = []
+      break
+    case 'minor':
+      // If this is a pre-minor version, bump up to the same minor version.
+      // Otherwise increment minor.
+      // 1.2.0-5 bumps to 1.2.0
+      // 1.2.1 bumps to 1.3.0
+      if (this.patch !== 0 || this.prerelease.length === 0) {
+        this.minor++
+      }
+      this.patch = 0
+      this.prerelease = []
+      break
+    case 'patch':
+      // If this is not a pre-release version, it will increment the patch.
+      // If it is a pre-release it will bump up to the same patch version.
+      // 1.2.0-5 patches to 1.2.0
+      // 1.2.0 patches to 1.2.1
+      if (this.prerelease.length === 0) {
+        this.patch++
+      }
+      this.prerelease = []
+      break
+    // This probably shouldn't be used publicly.
+    // 1.0.0 "pre" would become 1.0.0-0 which is the wrong direction.
+    case 'pre':
+      if (this.prerelease.length === 0) {
+        this.prerelease = [0]
+      } else {
+        var i = this.prerelease.length
+        while (--i >= 0) {
+          if (typeof this.prerelease[i] === 'number') {
+            this.prerelease[i]++
+            i = -2
+          }
+        }
+        if (i === -1) {
+          // didn't increment anything
+          this.prerelease.push(0)
+        }
+      }
+      if (identifier) {
+        // 1.2.0-beta.1 bumps to 1.2.0-beta.2,
+        // 1.2.0-beta.fooblz or 1.2.0-beta bumps to 1.2.0-beta.0
+        if (this.prerelease[0] === identifier) {
+          if (isNaN(this.prerelease[1])) {
+            this.prerelease = [identifier, 0]
+          }
+        } else {
+          this.prerelease = [identifier, 0]
+        }
+      }
+      break
+
+    default:
+      throw new Error('invalid increment argument: ' + release)
+  }
+  this.format()
+  this.raw = this.version
+  return this
+}
+
+exports.inc = inc
+function inc (version, release, loose, identifier) {
+  if (typeof (loose) === 'string') {
+    identifier = loose
+    loose = undefined
+  }
+
+  try {
+    return new SemVer(version, loose).inc(release, identifier).version
+  } catch (er) {
+    return null
+  }
+}
+
+exports.diff = diff
+function diff (version1, version2) {
+  if (eq(version1, version2)) {
+    return null
+  } else {
+    var v1 = parse(version1)
+    var v2 = parse(version2)
+    var prefix = ''
+    if (v1.prerelease.length || v2.prerelease.length) {
+      prefix = 'pre'
+      var defaultResult = 'prerelease'
+    }
+    for (var key in v1) {
+      if (key === 'major' || key === 'minor' || key === 'patch') {
+        if (v1[key] !== v2[key]) {
+          return prefix + key
+        }
+      }
+    }
+    return defaultResult // may be undefined
+  }
+}
+
+exports.compareIdentifiers = compareIdentifiers
+
+var numeric = /^[0-9]+$/
+function compareIdentifiers (a, b) {
+  var anum = numeric.test(a)
+  var bnum = numeric.test(b)
+
+  if (anum && bnum) {
+    a = +a
+    b = +b
+  }
+
+  return a === b ? 0
+    : (anum && !bnum) ? -1
+    : (bnum && !anum) ? 1
+    : a < b ? -1
+    : 1
+}
+
+exports.rcompareIdentifiers = rcompareIdentifiers
+function rcompareIdentifiers (a, b) {
+  return compareIdentifiers(b, a)
+}
+
+exports.major = major
+function major (a, loose) {
+  return new SemVer(a, loose).major
+}
+
+exports.minor = minor
+function minor (a, loose) {
+  return new SemVer(a, loose).minor
+}
+
+exports.patch = patch
+function patch (a, loose) {
+  return new SemVer(a, loose).patch
+}
+
+exports.compare = compare
+function compare (a, b, loose) {
+  return new SemVer(a, loose).compare(new SemVer(b, loose))
+}
+
+exports.compareLoose = compareLoose
+function compareLoose (a, b) {
+  return compare(a, b, true)
+}
+
+exports.compareBuild = compareBuild
+function compareBuild (a, b, loose) {
+  var versionA = new SemVer(a, loose)
+  var versionB = new SemVer(b, loose)
+  return versionA.compare(versionB) || versionA.compareBuild(versionB)
+}
+
+exports.rcompare = rcompare
+function rcompare (a, b, loose) {
+  return compare(b, a, loose)
+}
+
+exports.sort = sort
+function sort (list, loose) {
+  return list.sort(function (a, b) {
+    return exports.compareBuild(a, b, loose)
+  })
+}
+
+exports.rsort = rsort
+function rsort (list, loose) {
+  return list.sort(function (a, b) {
+    return exports.compareBuild(b, a, loose)
+  })
+}
+
+exports.gt = gt
+function gt (a, b, loose) {
+  return compare(a, b, loose) > 0
+}
+
+exports.lt = lt
+function lt (a, b, loose) {
+  return compare(a, b, loose) < 0
+}
+
+exports.eq = eq
+function eq (a, b, loose) {
+  return compare(a, b, loose) === 0
+}
+
+exports.neq = neq
+function neq (a, b, loose) {
+  return compare(a, b, loose) !== 0
+}
+
+exports.gte = gte
+function gte (a, b, loose) {
+  return compare(a, b, loose) >= 0
+}
+
+exports.lte = lte
+function lte (a, b, loose) {
+  return compare(a, b, loose) <= 0
+}
+
+exports.cmp = cmp
+function cmp (a, op, b, loose) {
+  switch (op) {
+    case '===':
+      if (typeof a === 'object')
+        a = a.version
+      if (typeof b === 'object')
+        b = b.version
+      return a === b
+
+    case '!==':
+      if (typeof a === 'object')
+        a = a.version
+      if (typeof b === 'object')
+        b = b.version
+      return a !== b
+
+    case '':
+    case '=':
+    case '==':
+      return eq(a, b, loose)
+
+    case '!=':
+      return neq(a, b, loose)
+
+    case '>':
+      return gt(a, b, loose)
+
+    case '>=':
+      return gte(a, b, loose)
+
+    case '<':
+      return lt(a, b, loose)
+
+    case '<=':
+      return lte(a, b, loose)
+
+    default:
+      throw new TypeError('Invalid operator: ' + op)
+  }
+}
+
+exports.Comparator = Comparator
+function Comparator (comp, options) {
+  if (!options || typeof options !== 'object') {
+    options = {
+      loose: !!options,
+      includePrerelease: false
+    }
+  }
+
+  if (comp instanceof Comparator) {
+    if (comp.loose === !!options.loose) {
+      return comp
+    } else {
+      comp = comp.value
+    }
+  }
+
+  if (!(this instanceof Comparator)) {
+    return new Comparator(comp, options)
+  }
+
+  comp = comp.trim().split(/\s+/).join(' ')
+  debug('comparator', comp, options)
+  this.options = options
+  this.loose = !!options.loose
+  this.parse(comp)
+
+  if (this.semver === ANY) {
+    this.value = ''
+  } else {
+    this.value = this.operator + this.semver.version
+  }
+
+  debug('comp', this)
+}
+
+var ANY = {}
+Comparator.prototype.parse = function (comp) {
+  var r = this.options.loose ? safeRe[t.COMPARATORLOOSE] : safeRe[t.COMPARATOR]
+  var m = comp.match(r)
+
+  if (!m) {
+    throw new TypeError('Invalid comparator: ' + comp)
+  }
+
+  this.operator = m[1] !== undefined ? m[1] : ''
+  if (this.operator === '=') {
+    this.operator = ''
+  }
+
+  // if it literally is just '>' or '' then allow anything.
+  if (!m[2]) {
+    this.semver = ANY
+  } else {
+    this.semver = new SemVer(m[2], this.options.loose)
+  }
+}
+
+Comparator.prototype.toString = function () {
+  return this.value
+}
+
+Comparator.prototype.test = function (version) {
+  debug('Comparator.test', version, this.options.loose)
+
+  if (this.semver === ANY || version === ANY) {
+    return true
+  }
+
+  if (typeof version === 'string') {
+    try {
+      version = new SemVer(version, this.options)
+    } catch (er) {
+      return false
+    }
+  }
+
+  return cmp(version, this.operator, this.semver, this.options)
+}
+
+Comparator.prototype.intersects = function (comp, options) {
+  if (!(comp instanceof Comparator)) {
+    throw new TypeError('a Comparator is required')
+  }
+
+  if (!options || typeof options !== 'object') {
+    options = {
+      loose: !!options,
+      includePrerelease: false
+    }
+  }
+
+  var rangeTmp
+
+  if (this.operator === '') {
+    if (this.value === '') {
+      return true
+    }
+    rangeTmp = new Range(comp.value, options)
+    return satisfies(this.value, rangeTmp, options)
+  } else if (comp.operator === '') {
+    if (comp.value === '') {
+      return true
+    }
+    rangeTmp = new Range(this.value, options)
+    return satisfies(comp.semver, rangeTmp, options)
+  }
+
+  var sameDirectionIncreasing =
+    (this.operator === '>=' || this.operator === '>') &&
+    (comp.operator === '>=' || comp.operator === '>')
+  var sameDirectionDecreasing =
+    (this.operator === '<=' || this.operator === '<') &&
+    (comp.operator === '<=' || comp.operator === '<')
+  var sameSemVer = this.semver.version === comp.semver.version
+  var differentDirectionsInclusive =
+    (this.operator === '>=' || this.operator === '<=') &&
+    (comp.operator === '>=' || comp.operator === '<=')
+  var oppositeDirectionsLessThan =
+    cmp(this.semver, '<', comp.semver, options) &&
+    ((this.operator === '>=' || this.operator === '>') &&
+    (comp.operator === '<=' || comp.operator === '<'))
+  var oppositeDirectionsGreaterThan =
+    cmp(this.semver, '>', comp.semver, options) &&
+    ((this.operator === '<=' || this.operator === '<') &&
+    (comp.operator === '>=' || comp.operator === '>'))
+
+  return sameDirectionIncreasing || sameDirectionDecreasing ||
+    (sameSemVer && differentDirectionsInclusive) ||
+    oppositeDirectionsLessThan || oppositeDirectionsGreaterThan
+}
+
+exports.Range = Range
+function Range (range, options) {
+  if (!options || typeof options !== 'object') {
+    options = {
+      loose: !!options,
+      includePrerelease: false
+    }
+  }
+
+  if (range instanceof Range) {
+    if (range.loose === !!options.loose &&
+        range.includePrerelease === !!options.includePrerelease) {
+      return range
+    } else {
+      return new Range(range.raw, options)
+    }
+  }
+
+  if (range instanceof Comparator) {
+    return new Range(range.value, options)
+  }
+
+  if (!(this instanceof Range)) {
+    return new Range(range, options)
+  }
+
+  this.options = options
+  this.loose = !!options.loose
+  this.includePrerelease = !!options.includePrerelease
+
+  // First reduce all whitespace as much as possible so we do not have to rely
+  // on potentially slow regexes like \s*. This is then stored and used for
+  // future error messages as well.
+  this.raw = range
+    .trim()
+    .split(/\s+/)
+    .join(' ')
+
+  // First, split based on boolean or ||
+  this.set = this.raw.split('||').map(function (range) {
+    return this.parseRange(range.trim())
+  }, this).filter(function (c) {
+    // throw out any that are not relevant for whatever reason
+    return c.length
+  })
+
+  if (!this.set.length) {
+    throw new TypeError('Invalid SemVer Range: ' + this.raw)
+  }
+
+  this.format()
+}
+
+Range.prototype.format = function () {
+  this.range = this.set.map(function (comps) {
+    return comps.join(' ').trim()
+  }).join('||').trim()
+  return this.range
+}
+
+Range.prototype.toString = function () {
+  return this.range
+}
+
+function isWhitespace (char) {
+  var code = char && char.charCodeAt(0)
+  return (code >= 0x0009 && code <= 0x000d) ||
+    code === 0x0020 || code === 0x00a0 || code === 0x1680 ||
+    (code >= 0x2000 && code <= 0x200a) ||
+    code === 0x2028 || code === 0x2029 || code === 0x202f ||
+    code === 0x205f || code === 0x3000 || code === 0xfeff
+}
+
+function isVersionPrefix (char) {
+  return char === 'v' || char === '=' || isWhitespace(char)
+}
+
+function isDigit (char) {
+  return char !== undefined && char >= '0' && char <= '9'
+}
+
+function isLetter (char) {
+  return char !== undefined &&
+    ((char >= 'a' && char <= 'z') || (char >= 'A' && char <= 'Z'))
+}
+
+function isIdentifierCharacter (char) {
+  return isDigit(char) || isLetter(char) || char === '-'
+}
+
+function isVersionStart (char) {
+  return isDigit(char) || char === 'x' || char === 'X' || char === '*'
+}
+
+function findDigitsEndIndex (range, start, limit, digitRuns) {
+  if (!isDigit(range[start])) {
+    return start
+  }
+  if (start >= digitRuns.start && start < digitRuns.end) {
+    return Math.min(start + limit, digitRuns.end)
+  }
+  if (start >= digitRuns.previousStart && start < digitRuns.previousEnd) {
+    return Math.min(start + limit, digitRuns.previousEnd)
+  }
+  var end = start + 1
+  while (isDigit(range[end])) {
+    end++
+  }
+  // A failed full version can rewind from its second digit run to its first.
+  digitRuns.previousStart = digitRuns.start
+  digitRuns.previousEnd = digitRuns.end
+  digitRuns.start = start
+  digitRuns.end = end
+  return Math.min(start + limit, end)
+}
+
+function findVersionNumberEndIndex (range, start, loose, digitRuns) {
+  if (!loose && range[start] === '0') {
+    return start + 1
+  }
+  return findDigitsEndIndex(range, start, loose ? MAX_LENGTH : MAX_LENGTH + 1, digitRuns)
+}
+
+function findPrereleaseIdentifierEndIndex (range, start, loose, digitRuns) {
+  // Unlike v7, the legacy regex tries numeric identifiers before nonnumeric ones.
+  if (isDigit(range[start])) {
+    return findVersionNumberEndIndex(range, start, loose, digitRuns)
+  }
+  if (!isLetter(range[start]) && range[start] !== '-') {
+    return start
+  }
+  var end = start + 1
+  var limit = end + MAX_SAFE_BUILD_LENGTH
+  while (end < limit && isIdentifierCharacter(range[end])) {
+    end++
+  }
+  return end
+}
+
+function findPrereleaseEndIndex (range, start, loose, digitRuns) {
+  var hyphen = range[start] === '-'
+  if (!loose && !hyphen) {
+    return start
+  }
+  var identifierStart = start + (hyphen ? 1 : 0)
+  var end = findPrereleaseIdentifierEndIndex(range, identifierStart, loose, digitRuns)
+  if (end === identifierStart) {
+    if (!loose || !hyphen) {
+      return start
+    }
+    end = findPrereleaseIdentifierEndIndex(range, start, loose, digitRuns)
+  }
+  while (range[end] === '.') {
+    var next = findPrereleaseIdentifierEndIndex(range, end + 1, loose, digitRuns)
+    if (next === end + 1) {
+      break
+    }
+    end = next
+  }
+  return end
+}
+
+function findBuildEndIndex (range, start) {
+  if (range[start] !== '+') {
+    return start
+  }
+  var end = start + 1
+  do {
+    var identifierStart = end
+    while (end - identifierStart < MAX_SAFE_BUILD_LENGTH &&
+        isIdentifierCharacter(range[end])) {
+      end++
+    }
+    if (end === identifierStart) {
+      return identifierStart === start + 1 ? start : end - 1
+    }
+    if (range[end] !== '.') {
+      return end
+    }
+    end++
+  } while (true)
+}
+
+function findLooseFullVersionEndIndex (range, start, digitRuns) {
+  var end = start
+  for (var component = 0; component < 3; component++) {
+    var next = findVersionNumberEndIndex(range, end, true, digitRuns)
+    if (next === end) {
+      return start
+    }
+    end = next
+    if (component < 2) {
+      if (range[end] !== '.') {
+        return start
+      }
+      end++
+    }
+  }
+  return findBuildEndIndex(range, findPrereleaseEndIndex(range, end, true, digitRuns))
+}
+
+function findPartialVersionComponentEndIndex (range, start, digitRuns) {
+  if (isDigit(range[start])) {
+    return findVersionNumberEndIndex(range, start, false, digitRuns)
+  }
+  return isVersionStart(range[start]) ? start + 1 : start
+}
+
+function findVersionEndIndex (range, start, digitRuns) {
+  var end = findLooseFullVersionEndIndex(range, start, digitRuns)
+  if (end !== start) {
+    return end
+  }
+  end = findPartialVersionComponentEndIndex(range, start, digitRuns)
+  for (var component = 0; component < 2; component++) {
+    if (range[end] !== '.') {
+      return end
+    }
+    var next = findPartialVersionComponentEndIndex(range, end + 1, digitRuns)
+    if (next === end + 1) {
+      return end
+    }
+    end = next
+  }
+  return findBuildEndIndex(range, findPrereleaseEndIndex(range, end, false, digitRuns))
+}
+
+function findRemovableWhitespaceIndex (range, position) {
+  if (isWhitespace(range[position])) {
+    position++
+  }
+  if (range[position] === '<' || range[position] === '>') {
+    position++
+  }
+  if (range[position] === '=') {
+    position++
+  }
+  return isWhitespace(range[position]) ? position : -1
+}
+
+function trimComparatorWhitespace (range) {
+  var result = ''
+  var copyFrom = 0
+  var cursor = 0
+  var digitRuns = { start: -1, end: -1, previousStart: -1, previousEnd: -1 }
+  while (cursor < range.length) {
+    var matchStart = cursor
+    if (range[cursor] === '<' || range[cursor] === '>') {
+      cursor++
+    } else if (!isVersionPrefix(range[cursor]) && !isVersionStart(range[cursor])) {
+      cursor++
+      continue
+    }
+    while (cursor < range.length && isVersionPrefix(range[cursor])) {
+      cursor++
+    }
+    if (!isVersionStart(range[cursor])) {
+      continue
+    }
+    var whitespacePosition = findRemovableWhitespaceIndex(range, matchStart)
+    if (whitespacePosition !== -1) {
+      result += range.slice(copyFrom, whitespacePosition)
+      copyFrom = whitespacePosition + 1
+    }
+    // Preserve match boundaries inside prerelease and build identifiers.
+    cursor = findVersionEndIndex(range, cursor, digitRuns)
+  }
+  return result + range.slice(copyFrom)
+}
+
+Range.prototype.parseRange = function (range) {
+  var loose = this.options.loose
+  // `1.2.3 - 1.2.4` => `>=1.2.3 <=1.2.4`
+  var hr = loose ? safeRe[t.HYPHENRANGELOOSE] : safeRe[t.HYPHENRANGE]
+  range = range.replace(hr, hyphenReplace)
+  debug('hyphen replace', range)
+  // `> 1.2.3 < 1.2.5` => `>1.2.3 <1.2.5`
+  range = trimComparatorWhitespace(range)
+  debug('comparator trim', range)
+
+  // `~ 1.2.3` => `~1.2.3`
+  range = range.replace(safeRe[t.TILDETRIM], tildeTrimReplace)
+
+  // `^ 1.2.3` => `^1.2.3`
+  range = range.replace(safeRe[t.CARETTRIM], caretTrimReplace)
+
+  // normalize spaces
+  range = range.split(/\s+/).join(' ')
+
+  // At this point, the range is completely trimmed and
+  // ready to be split into comparators.
+
+  var compRe = loose ? safeRe[t.COMPARATORLOOSE] : safeRe[t.COMPARATOR]
+  var set = range.split(' ').map(function (comp) {
+    return parseComparator(comp, this.options)
+  }, this).join(' ').split(/\s+/)
+  if (this.options.loose) {
+    // in loose mode, throw out any that are not valid comparators
+    set = set.filter(function (comp) {
+      return !!comp.match(compRe)
+    })
+  }
+  set = set.map(function (comp) {
+    return new Comparator(comp, this.options)
+  }, this)
+
+  return set
+}
+
+Range.prototype.intersects = function (range, options) {
+  if (!(range instanceof Range)) {
+    throw new TypeError('a Range is required')
+  }
+
+  return this.set.some(function (thisComparators) {
+    return (
+      isSatisfiable(thisComparators, options) &&
+      range.set.some(function (rangeComparators) {
+        return (
+          isSatisfiable(rangeComparators, options) &&
+          thisComparators.every(function (thisComparator) {
+            return rangeComparators.every(function (rangeComparator) {
+              return thisComparator.intersects(rangeComparator, options)
+            })
+          })
+        )
+      })
+    )
+  })
+}
+
+// take a set of comparators and determine whether there
+// exists a version which can satisfy it
+function isSatisfiable (comparators, options) {
+  var result = true
+  var remainingComparators = comparators.slice()
+  var testComparator = remainingComparators.pop()
+
+  while (result && remainingComparators.length) {
+    result = remainingComparators.every(function (otherComparator) {
+      return testComparator.intersects(otherComparator, options)
+    })
+
+    testComparator = remainingComparators.pop()
+  }
+
+  return result
+}
+
+// Mostly just for testing and legacy API reasons
+exports.toComparators = toComparators
+function toComparators (range, options) {
+  return new Range(range, options).set.map(function (comp) {
+    return comp.map(function (c) {
+      return c.value
+    }).join(' ').trim().split(' ')
+  })
+}
+
+// comprised of xranges, tildes, stars, and gtlt's at this point.
+// already replaced the hyphen ranges
+// turn into a set of JUST comparators.
+function parseComparator (comp, options) {
+  debug('comp', comp, options)
+  comp = replaceCarets(comp, options)
+  debug('caret', comp)
+  comp = replaceTildes(comp, options)
+  debug('tildes', comp)
+  comp = replaceXRanges(comp, options)
+  debug('xrange', comp)
+  comp = replaceStars(comp, options)
+  debug('stars', comp)
+  return comp
+}
+
+function isX (id) {
+  return !id || id.toLowerCase() === 'x' || id === '*'
+}
+
+// ~, ~> --> * (any, kinda silly)
+// ~2, ~2.x, ~2.x.x, ~>2, ~>2.x ~>2.x.x --> >=2.0.0 <3.0.0
+// ~2.0, ~2.0.x, ~>2.0, ~>2.0.x --> >=2.0.0 <2.1.0
+// ~1.2, ~1.2.x, ~>1.2, ~>1.2.x --> >=1.2.0 <1.3.0
+// ~1.2.3, ~>1.2.3 --> >=1.2.3 <1.3.0
+// ~1.2.0, ~>1.2.0 --> >=1.2.0 <1.3.0
+function replaceTildes (comp, options) {
+  return comp.trim().split(/\s+/).map(function (comp) {
+    return replaceTilde(comp, options)
+  }).join(' ')
+}
+
+function replaceTilde (comp, options) {
+  var r = options.loose ? safeRe[t.TILDELOOSE] : safeRe[t.TILDE]
+  return comp.replace(r, function (_, M, m, p, pr) {
+    debug('tilde', comp, _, M, m, p, pr)
+    var ret
+
+    if (isX(M)) {
+      ret = ''
+    } else if (isX(m)) {
+      ret = '>=' + M + '.0.0 <' + (+M + 1) + '.0.0'
+    } else if (isX(p)) {
+      // ~1.2 == >=1.2.0 <1.3.0
+      ret = '>=' + M + '.' + m + '.0 <' + M + '.' + (+m + 1) + '.0'
+    } else if (pr) {
+      debug('replaceTilde pr', pr)
+      ret = '>=' + M + '.' + m + '.' + p + '-' + pr +
+            ' <' + M + '.' + (+m + 1) + '.0'
+    } else {
+      // ~1.2.3 == >=1.2.3 <1.3.0
+      ret = '>=' + M + '.' + m + '.' + p +
+            ' <' + M + '.' + (+m + 1) + '.0'
+    }
+
+    debug('tilde return', ret)
+    return ret
+  })
+}
+
+// ^ --> * (any, kinda silly)
+// ^2, ^2.x, ^2.x.x --> >=2.0.0 <3.0.0
+// ^2.0, ^2.0.x --> >=2.0.0 <3.0.0
+// ^1.2, ^1.2.x --> >=1.2.0 <2.0.0
+// ^1.2.3 --> >=1.2.3 <2.0.0
+// ^1.2.0 --> >=1.2.0 <2.0.0
+function replaceCarets (comp, options) {
+  return comp.trim().split(/\s+/).map(function (comp) {
+    return replaceCaret(comp, options)
+  }).join(' ')
+}
+
+function replaceCaret (comp, options) {
+  debug('caret', comp, options)
+  var r = options.loose ? safeRe[t.CARETLOOSE] : safeRe[t.CARET]
+  return comp.replace(r, function (_, M, m, p, pr) {
+    debug('caret', comp, _, M, m, p, pr)
+    var ret
+
+    if (isX(M)) {
+      ret = ''
+    } else if (isX(m)) {
+      ret = '>=' + M + '.0.0 <' + (+M + 1) + '.0.0'
+    } else if (isX(p)) {
+      if (M === '0') {
+        ret = '>=' + M + '.' + m + '.0 <' + M + '.' + (+m + 1) + '.0'
+      } else {
+        ret = '>=' + M + '.' + m + '.0 <' + (+M + 1) + '.0.0'
+      }
+    } else if (pr) {
+      debug('replaceCaret pr', pr)
+      if (M === '0') {
+        if (m === '0') {
+          ret = '>=' + M + '.' + m + '.' + p + '-' + pr +
+                ' <' + M + '.' + m + '.' + (+p + 1)
+        } else {
+          ret = '>=' + M + '.' + m + '.' + p + '-' + pr +
+                ' <' + M + '.' + (+m + 1) + '.0'
+        }
+      } else {
+        ret = '>=' + M + '.' + m + '.' + p + '-' + pr +
+              ' <' + (+M + 1) + '.0.0'
+      }
+    } else {
+      debug('no pr')
+      if (M === '0') {
+        if (m === '0') {
+          ret = '>=' + M + '.' + m + '.' + p +
+                ' <' + M + '.' + m + '.' + (+p + 1)
+        } else {
+          ret = '>=' + M + '.' + m + '.' + p +
+                ' <' + M + '.' + (+m + 1) + '.0'
+        }
+      } else {
+        ret = '>=' + M + '.' + m + '.' + p +
+              ' <' + (+M + 1) + '.0.0'
+      }
+    }
+
+    debug('caret return', ret)
+    return ret
+  })
+}
+
+function replaceXRanges (comp, options) {
+  debug('replaceXRanges', comp, options)
+  return comp.split(/\s+/).map(function (comp) {
+    return replaceXRange(comp, options)
+  }).join(' ')
+}
+
+function replaceXRange (comp, options) {
+  comp = comp.trim()
+  var r = options.loose ? safeRe[t.XRANGELOOSE] : safeRe[t.XRANGE]
+  return comp.replace(r, function (ret, gtlt, M, m, p, pr) {
+    debug('xRange', comp, ret, gtlt, M, m, p, pr)
+    var xM = isX(M)
+    var xm = xM || isX(m)
+    var xp = xm || isX(p)
+    var anyX = xp
+
+    if (gtlt === '=' && anyX) {
+      gtlt = ''
+    }
+
+    // if we're including prereleases in the match, then we need
+    // to fix this to -0, the lowest possible prerelease value
+    pr = options.includePrerelease ? '-0' : ''
+
+    if (xM) {
+      if (gtlt === '>' || gtlt === '<') {
+        // nothing is allowed
+        ret = '<0.0.0-0'
+      } else {
+        // nothing is forbidden
+        ret = '*'
+      }
+    } else if (gtlt && anyX) {
+      // we know patch is an x, because we have any x at all.
+      // replace X with 0
+      if (xm) {
+        m = 0
+      }
+      p = 0
+
+      if (gtlt === '>') {
+        // >1 => >=2.0.0
+        // >1.2 => >=1.3.0
+        // >1.2.3 => >= 1.2.4
+        gtlt = '>='
+        if (xm) {
+          M = +M + 1
+          m = 0
+          p = 0
+        } else {
+          m = +m + 1
+          p = 0
+        }
+      } else if (gtlt === '<=') {
+        // <=0.7.x is actually <0.8.0, since any 0.7.x should
+        // pass.  Similarly, <=7.x is actually <8.0.0, etc.
+        gtlt = '<'
+        if (xm) {
+          M = +M + 1
+        } else {
+          m = +m + 1
+        }
+      }
+
+      ret = gtlt + M + '.' + m + '.' + p + pr
+    } else if (xm) {
+      ret = '>=' + M + '.0.0' + pr + ' <' + (+M + 1) + '.0.0' + pr
+    } else if (xp) {
+      ret = '>=' + M + '.' + m + '.0' + pr +
+        ' <' + M + '.' + (+m + 1) + '.0' + pr
+    }
+
+    debug('xRange return', ret)
+
+    return ret
+  })
+}
+
+// Because * is AND-ed with everything else in the comparator,
+// and '' means "any version", just remove the *s entirely.
+function replaceStars (comp, options) {
+  debug('replaceStars', comp, options)
+  // Looseness is ignored here.  star is always as loose as it gets!
+  return comp.trim().replace(safeRe[t.STAR], '')
+}
+
+// This function is passed to string.replace(re[t.HYPHENRANGE])
+// M, m, patch, prerelease, build
+// 1.2 - 3.4.5 => >=1.2.0 <=3.4.5
+// 1.2.3 - 3.4 => >=1.2.0 <3.5.0 Any 3.4.x will do
+// 1.2 - 3.4 => >=1.2.0 <3.5.0
+function hyphenReplace ($0,
+  from, fM, fm, fp, fpr, fb,
+  to, tM, tm, tp, tpr, tb) {
+  if (isX(fM)) {
+    from = ''
+  } else if (isX(fm)) {
+    from = '>=' + fM + '.0.0'
+  } else if (isX(fp)) {
+    from = '>=' + fM + '.' + fm + '.0'
+  } else {
+    from = '>=' + from
+  }
+
+  if (isX(tM)) {
+    to = ''
+  } else if (isX(tm)) {
+    to = '<' + (+tM + 1) + '.0.0'
+  } else if (isX(tp)) {
+    to = '<' + tM + '.' + (+tm + 1) + '.0'
+  } else if (tpr) {
+    to = '<=' + tM + '.' + tm + '.' + tp + '-' + tpr
+  } else {
+    to = '<=' + to
+  }
+
+  return (from + ' ' + to).trim()
+}
+
+// if ANY of the sets match ALL of its comparators, then pass
+Range.prototype.test = function (version) {
+  if (!version) {
+    return false
+  }
+
+  if (typeof version === 'string') {
+    try {
+      version = new SemVer(version, this.options)
+    } catch (er) {
+      return false
+    }
+  }
+
+  for (var i = 0; i < this.set.length; i++) {
+    if (testSet(this.set[i], version, this.options)) {
+      return true
+    }
+  }
+  return false
+}
+
+function testSet (set, version, options) {
+  for (var i = 0; i < set.length; i++) {
+    if (!set[i].test(version)) {
+      return false
+    }
+  }
+
+  if (version.prerelease.length && !options.includePrerelease) {
+    // Find the set of versions that are allowed to have prereleases
+    // For example, ^1.2.3-pr.1 desugars to >=1.2.3-pr.1 <2.0.0
+    // That should allow `1.2.3-pr.2` to pass.
+    // However, `1.2.4-alpha.notready` should NOT be allowed,
+    // even though it's within the range set by the comparators.
+    for (i = 0; i < set.length; i++) {
+      debug(set[i].semver)
+      if (set[i].semver === ANY) {
+        continue
+      }
+
+      if (set[i].semver.prerelease.length > 0) {
+        var allowed = set[i].semver
+        if (allowed.major === version.major &&
+            allowed.minor === version.minor &&
+            allowed.patch === version.patch) {
+          return true
+        }
+      }
+    }
+
+    // Version has a -pre, but it's not one of the ones we like.
+    return false
+  }
+
+  return true
+}
+
+exports.satisfies = satisfies
+function satisfies (version, range, options) {
+  try {
+    range = new Range(range, options)
+  } catch (er) {
+    return false
+  }
+  return range.test(version)
+}
+
+exports.maxSatisfying = maxSatisfying
+function maxSatisfying (versions, range, options) {
+  var max = null
+  var maxSV = null
+  try {
+    var rangeObj = new Range(range, options)
+  } catch (er) {
+    return null
+  }
+  versions.forEach(function (v) {
+    if (rangeObj.test(v)) {
+      // satisfies(v, range, options)
+      if (!max || maxSV.compare(v) === -1) {
+        // compare(max, v, true)
+        max = v
+        maxSV = new SemVer(max, options)
+      }
+    }
+  })
+  return max
+}
+
+exports.minSatisfying = minSatisfying
+function minSatisfying (versions, range, options) {
+  var min = null
+  var minSV = null
+  try {
+    var rangeObj = new Range(range, options)
+  } catch (er) {
+    return null
+  }
+  versions.forEach(function (v) {
+    if (rangeObj.test(v)) {
+      // satisfies(v, range, options)
+      if (!min || minSV.compare(v) === 1) {
+        // compare(min, v, true)
+        min = v
+        minSV = new SemVer(min, options)
+      }
+    }
+  })
+  return min
+}
+
+exports.minVersion = minVersion
+function minVersion (range, loose) {
+  range = new Range(range, loose)
+
+  var minver = new SemVer('0.0.0')
+  if (range.test(minver)) {
+    return minver
+  }
+
+  minver = new SemVer('0.0.0-0')
+  if (range.test(minver)) {
+    return minver
+  }
+
+  minver = null
+  for (var i = 0; i < range.set.length; ++i) {
+    var comparators = range.set[i]
+
+    comparators.forEach(function (comparator) {
+      // Clone to avoid manipulating the comparator's semver object.
+      var compver = new SemVer(comparator.semver.version)
+      switch (comparator.operator) {
+        case '>':
+          if (compver.prerelease.length === 0) {
+            compver.patch++
+          } else {
+            compver.prerelease.push(0)
+          }
+          compver.raw = compver.format()
+          /* fallthrough */
+        case '':
+        case '>=':
+          if (!minver || gt(minver, compver)) {
+            minver = compver
+          }
+          break
+        case '<':
+        case '<=':
+          /* Ignore maximum versions */
+          break
+        /* istanbul ignore next */
+        default:
+          throw new Error('Unexpected operation: ' + comparator.operator)
+      }
+    })
+  }
+
+  if (minver && range.test(minver)) {
+    return minver
+  }
+
+  return null
+}
+
+exports.validRange = validRange
+function validRange (range, options) {
+  try {
+    // Return '*' instead of '' so that truthiness works.
+    // This will throw if it's invalid anyway
+    return new Range(range, options).range || '*'
+  } catch (er) {
+    return null
+  }
+}
+
+// Determine if version is less than all the versions possible in the range
+exports.ltr = ltr
+function ltr (version, range, options) {
+  return outside(version, range, '<', options)
+}
+
+// Determine if version is greater than all the versions possible in the range.
+exports.gtr = gtr
+function gtr (version, range, options) {
+  return outside(version, range, '>', options)
+}
+
+exports.outside = outside
+function outside (version, range, hilo, options) {
+  version = new SemVer(version, options)
+  range = new Range(range, options)
+
+  var gtfn, ltefn, ltfn, comp, ecomp
+  switch (hilo) {
+    case '>':
+      gtfn = gt
+      ltefn = lte
+      ltfn = lt
+      comp = '>'
+      ecomp = '>='
+      break
+    case '<':
+      gtfn = lt
+      ltefn = gte
+      ltfn = gt
+      comp = '<'
+      ecomp = '<='
+      break
+    default:
+      throw new TypeError('Must provide a hilo val of "<" or ">"')
+  }
+
+  // If it satisifes the range it is not outside
+  if (satisfies(version, range, options)) {
+    return false
+  }
+
+  // From now on, variable terms are as if we're in "gtr" mode.
+  // but note that everything is flipped for the "ltr" function.
+
+  for (var i = 0; i < range.set.length; ++i) {
+    var comparators = range.set[i]
+
+    var high = null
+    var low = null
+
+    comparators.forEach(function (comparator) {
+      if (comparator.semver === ANY) {
+        comparator = new Comparator('>=0.0.0')
+      }
+      high = high || comparator
+      low = low || comparator
+      if (gtfn(comparator.semver, high.semver, options)) {
+        high = comparator
+      } else if (ltfn(comparator.semver, low.semver, options)) {
+        low = comparator
+      }
+    })
+
+    // If the edge version comparator has a operator then our version
+    // isn't outside it
+    if (high.operator === comp || high.operator === ecomp) {
+      return false
+    }
+
+    // If the lowest version comparator has an operator and our version
+    // is less than it then it isn't higher than the range
+    if ((!low.operator || low.operator === comp) &&
+        ltefn(version, low.semver)) {
+      return false
+    } else if (low.operator === ecomp && ltfn(version, low.semver)) {
+      return false
+    }
+  }
+  return true
+}
+
+exports.prerelease = prerelease
+function prerelease (version, options) {
+  var parsed = parse(version, options)
+  return (parsed && parsed.prerelease.length) ? parsed.prerelease : null
+}
+
+exports.intersects = intersects
+function intersects (r1, r2, options) {
+  r1 = new Range(r1, options)
+  r2 = new Range(r2, options)
+  return r1.intersects(r2)
+}
+
+exports.coerce = coerce
+function coerce (version, options) {
+  if (version instanceof SemVer) {
+    return version
+  }
+
+  if (typeof version === 'number') {
+    version = String(version)
+  }
+
+  if (typeof version !== 'string') {
+    return null
+  }
+
+  options = options || {}
+
+  var match = null
+  if (!options.rtl) {
+    match = version.match(safeRe[t.COERCE])
+  } else {
+    // Find the right-most coercible string that does not share
+    // a terminus with a more left-ward coercible string.
+    // Eg, '1.2.3.4' wants to coerce '2.3.4', not '3.4' or '4'
+    //
+    // Walk through the string checking with a /g regexp
+    // Manually set the index so as to pick up overlapping matches.
+    // Stop when we get a match that ends at the string end, since no
+    // coercible string can be more right-ward without the same terminus.
+    var next
+    while ((next = safeRe[t.COERCERTL].exec(version)) &&
+      (!match || match.index + match[0].length !== version.length)
+    ) {
+      if (!match ||
+          next.index + next[0].length !== match.index + match[0].length) {
+        match = next
+      }
+      safeRe[t.COERCERTL].lastIndex = next.index + next[1].length + next[2].length
+    }
+    // leave it in a clean state
+    safeRe[t.COERCERTL].lastIndex = -1
+  }
+
+  if (match === null) {
+    return null
+  }
+
+  return parse(match[2] +
+    '.' + (match[3] || '0') +
+    '.' + (match[4] || '0'), options)
+}
+
+
+/***/ }),
+
 /***/ 2803:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
@@ -1373,6 +3426,30 @@ if (!safer.constants) {
 }
 
 module.exports = safer
+
+
+/***/ }),
+
+/***/ 4646:
+/***/ ((module) => {
+
+module.exports = shellescape;
+
+// return a shell compatible format
+function shellescape(a) {
+  var ret = [];
+
+  a.forEach(function(s) {
+    if (!/^[A-Za-z0-9_\/-]+$/.test(s)) {
+      s = "'"+s.replace(/'/g,"'\\''")+"'";
+      s = s.replace(/^(?:'')+/g, '') // unduplicate single-quote at the beginning
+        .replace(/\\'''/g, "\\'" ); // remove non-escaped single-quote if there are enclosed between 2 escaped
+    }
+    ret.push(s);
+  });
+
+  return ret.join(' ');
+}
 
 
 /***/ }),
@@ -51930,7 +54007,7 @@ globals.__dirname ??= (0,node_path__WEBPACK_IMPORTED_MODULE_0__.dirname)((0,node
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
 /* harmony import */ var _dirname_shim_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(6065);
-/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(7998);
+/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(7818);
 /** Entry point of the bundled action: only calls run(). */
 
 
@@ -51941,13 +54018,13 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 7998:
+/***/ 7818:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
 // EXPORTS
 __nccwpck_require__.d(__webpack_exports__, {
-  e: () => (/* binding */ run)
+  e: () => (/* binding */ main_run)
 });
 
 // EXTERNAL MODULE: ./node_modules/@actions/core/lib/core.js + 7 modules
@@ -51987,6 +54064,8 @@ function readContext(env = process.env) {
         owner,
         repo,
         actor: env.GITHUB_ACTOR ?? '',
+        runId: env.GITHUB_RUN_ID ?? '',
+        runAttempt: Number(env.GITHUB_RUN_ATTEMPT ?? 1) || 1,
         runUrl: `${serverUrl}/${owner}/${repo}/actions/runs/${env.GITHUB_RUN_ID ?? ''}`,
         apiUrl: env.GITHUB_API_URL ?? 'https://api.github.com',
         payload
@@ -52017,6 +54096,59 @@ var external_node_path_ = __nccwpck_require__(6760);
 var external_node_path_default = /*#__PURE__*/__nccwpck_require__.n(external_node_path_);
 // EXTERNAL MODULE: external "node:crypto"
 var external_node_crypto_ = __nccwpck_require__(7598);
+;// CONCATENATED MODULE: ./src/ssh/target.ts
+const HOSTNAME = /^[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?$/;
+const IPV6 = /^[0-9A-Fa-f:.]+$/;
+const USERNAME = /^[A-Za-z0-9._][A-Za-z0-9._-]*$/;
+/** Parses one target; returns a message saying what is wrong instead of throwing. */
+function parseTarget(spec, defaults) {
+    let rest = spec.trim();
+    let username = defaults.username;
+    const at = rest.lastIndexOf('@');
+    if (at >= 0) {
+        username = rest.slice(0, at);
+        rest = rest.slice(at + 1);
+    }
+    let host = rest;
+    let portText;
+    const bracketed = /^\[([^\]]+)\](?::(.*))?$/.exec(rest);
+    if (bracketed) {
+        host = bracketed[1] ?? '';
+        portText = bracketed[2];
+        if (!IPV6.test(host))
+            return `"${spec}": "${host}" is not an IPv6 address.`;
+    }
+    else {
+        const colon = rest.lastIndexOf(':');
+        if (colon >= 0) {
+            host = rest.slice(0, colon);
+            portText = rest.slice(colon + 1);
+        }
+        if (!HOSTNAME.test(host)) {
+            return `"${spec}": "${host}" is not a host name or address; write [user@]host[:port].`;
+        }
+    }
+    let port = defaults.port;
+    if (portText !== undefined) {
+        if (!/^\d+$/.test(portText) || Number(portText) < 1 || Number(portText) > 65535) {
+            return `"${spec}": the port must be a number from 1 to 65535.`;
+        }
+        port = Number(portText);
+    }
+    if (username === '') {
+        return `"${spec}": no user name; write user@${host} or set the \`username\` input.`;
+    }
+    if (!USERNAME.test(username))
+        return `"${spec}": "${username}" is not a valid user name.`;
+    return { host, port, username };
+}
+/** `host:port` as a person reads it, with IPv6 in brackets. */
+function describeTarget(target) {
+    return target.host.includes(':')
+        ? `[${target.host}]:${target.port}`
+        : `${target.host}:${target.port}`;
+}
+
 ;// CONCATENATED MODULE: ./src/ssh/host-keys.ts
 /**
  * Host key pinning: OpenSSH known_hosts lines, bare "type base64" keys, or SHA256 fingerprints.
@@ -52064,14 +54196,17 @@ function readKeyType(key) {
     return key.subarray(4, 4 + length).toString('latin1');
 }
 function fingerprintOf(key) {
-    return `SHA256:${createHash('sha256').update(key).digest('base64').replace(/=+$/, '')}`;
+    return `SHA256:${(0,external_node_crypto_.createHash)('sha256').update(key).digest('base64').replace(/=+$/, '')}`;
 }
 /** The name a known_hosts line uses for a target: host, or [host]:port off port 22. */
 function knownHostsName(target) {
     return target.port === 22 ? target.host : `[${target.host}]:${target.port}`;
 }
 function globToRegExp(glob) {
-    const body = glob.replace(/[.+^${}()|\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
+    const body = glob
+        .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+        .replace(/\*/g, '.*')
+        .replace(/\?/g, '.');
     return new RegExp(`^${body}$`, 'i');
 }
 function hashedMatches(pattern, name) {
@@ -52079,8 +54214,8 @@ function hashedMatches(pattern, name) {
     if (magic !== '1' || salt === undefined || hash === undefined)
         return false;
     const expected = Buffer.from(hash, 'base64');
-    const actual = createHmac('sha1', Buffer.from(salt, 'base64')).update(name).digest();
-    return expected.length === actual.length && timingSafeEqual(expected, actual);
+    const actual = (0,external_node_crypto_.createHmac)('sha1', Buffer.from(salt, 'base64')).update(name).digest();
+    return expected.length === actual.length && (0,external_node_crypto_.timingSafeEqual)(expected, actual);
 }
 /** OpenSSH host pattern matching: comma list, wildcards, `!` negation, hashed names. */
 function patternsMatch(patterns, name) {
@@ -52185,64 +54320,12 @@ function checkPrivateKey(raw, passphrase) {
         }
         return fail('private-key', `cannot be read (${message}). Check that the whole key was pasted, with its BEGIN and END lines and nothing cut.`);
     }
+    // A key file with several keys parses to an array at run time, whatever the types say.
     const first = Array.isArray(parsed) ? parsed[0] : parsed;
     if (first === undefined || !first.isPrivateKey()) {
         return fail('private-key', 'holds no private key.');
     }
     return { ok: true, key };
-}
-
-;// CONCATENATED MODULE: ./src/ssh/target.ts
-const HOSTNAME = /^[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?$/;
-const IPV6 = /^[0-9A-Fa-f:.]+$/;
-const USERNAME = /^[A-Za-z0-9._][A-Za-z0-9._-]*$/;
-/** Parses one target; returns a message saying what is wrong instead of throwing. */
-function parseTarget(spec, defaults) {
-    let rest = spec.trim();
-    let username = defaults.username;
-    const at = rest.lastIndexOf('@');
-    if (at >= 0) {
-        username = rest.slice(0, at);
-        rest = rest.slice(at + 1);
-    }
-    let host = rest;
-    let portText;
-    const bracketed = /^\[([^\]]+)\](?::(.*))?$/.exec(rest);
-    if (bracketed) {
-        host = bracketed[1] ?? '';
-        portText = bracketed[2];
-        if (!IPV6.test(host))
-            return `"${spec}": "${host}" is not an IPv6 address.`;
-    }
-    else {
-        const colon = rest.lastIndexOf(':');
-        if (colon >= 0) {
-            host = rest.slice(0, colon);
-            portText = rest.slice(colon + 1);
-        }
-        if (!HOSTNAME.test(host)) {
-            return `"${spec}": "${host}" is not a host name or address; write [user@]host[:port].`;
-        }
-    }
-    let port = defaults.port;
-    if (portText !== undefined) {
-        if (!/^\d+$/.test(portText) || Number(portText) < 1 || Number(portText) > 65535) {
-            return `"${spec}": the port must be a number from 1 to 65535.`;
-        }
-        port = Number(portText);
-    }
-    if (username === '') {
-        return `"${spec}": no user name; write user@${host} or set the \`username\` input.`;
-    }
-    if (!USERNAME.test(username))
-        return `"${spec}": "${username}" is not a valid user name.`;
-    return { host, port, username };
-}
-/** `host:port` as a person reads it, with IPv6 in brackets. */
-function target_describeTarget(target) {
-    return target.host.includes(':')
-        ? `[${target.host}]:${target.port}`
-        : `${target.host}:${target.port}`;
 }
 
 ;// CONCATENATED MODULE: ./src/ssh/quote.ts
@@ -52314,7 +54397,10 @@ class Problems {
     }
 }
 const get = (name) => core/* getInput */.V4(name);
+/** A boolean as `core.getBooleanInput` reads it; empty (input not passed) means false. */
 function getBoolean(name, problems) {
+    if (get(name) === '')
+        return false;
     try {
         return core/* getBooleanInput */.Vt(name);
     }
@@ -52637,12 +54723,1963 @@ async function runUserScript(log, name, settings) {
         return;
     }
     await log.run(name, async () => {
-        const result = await runScript({ script, cwd: settings.workingDirectory, output: process.stdout });
+        const result = await runScript({
+            script,
+            cwd: settings.workingDirectory,
+            output: process.stdout
+        });
         if (result.exitCode !== 0) {
             throw new StageFailure(name, `${name} failed with exit code ${result.exitCode}. Last lines of its output:\n${result.tail}`, result.tail);
         }
         return { value: undefined, detail: '' };
     });
+}
+
+;// CONCATENATED MODULE: ./src/ship/plan.ts
+/** `<UTC yyyymmddHHMMSS>-<sha12>`: sorts by time, names the commit. */
+function releaseId(sha, now) {
+    const stamp = now.toISOString().replace(/[-:T]/g, '').slice(0, 14);
+    const short = (sha.toLowerCase().match(/^[0-9a-f]+/)?.[0] ?? '').slice(0, 12) || 'nosha0000000';
+    return `${stamp}-${short}`;
+}
+const RELEASE_ID = /^\d{14}-[0-9a-f]{7,40}$/;
+/** A path from a server-side manifest is trusted only when it stays inside the release. */
+function safeRelativePath(p) {
+    return (p !== '' &&
+        !p.startsWith('/') &&
+        !p.includes('\0') &&
+        !p.split('/').includes('..') &&
+        !p.split('/').includes('.'));
+}
+function planTransfer(local, base) {
+    const previous = new Map();
+    for (const entry of base?.entries ?? [])
+        if (safeRelativePath(entry.path))
+            previous.set(entry.path, entry);
+    const reused = new Set();
+    const send = [];
+    let bytesSent = 0;
+    let bytesReused = 0;
+    for (const entry of local.entries) {
+        const old = previous.get(entry.path);
+        if (entry.type === 'file' &&
+            old?.type === 'file' &&
+            old.sha256 === entry.sha256 &&
+            old.mode === entry.mode) {
+            reused.add(entry.path);
+            bytesReused += entry.size;
+            continue;
+        }
+        send.push(entry);
+        if (entry.type === 'file')
+            bytesSent += entry.size;
+    }
+    return {
+        send,
+        reuse: [...reused],
+        filesSent: send.filter(e => e.type === 'file').length,
+        bytesSent,
+        filesReused: reused.size,
+        bytesReused
+    };
+}
+/** The symlink target that points `releases/<id>/<sharedPath>` at `shared/<sharedPath>`. */
+function sharedLinkTarget(sharedPath) {
+    const depth = sharedPath.split('/').length - 1;
+    return '../'.repeat(depth + 2) + 'shared/' + sharedPath;
+}
+
+;// CONCATENATED MODULE: ./src/ship/remote-scripts.ts
+/**
+ * The shell programs run on the server, one exec each. Literal text plus values through `sh`
+ * (which quotes every one): nothing from inputs reaches a remote shell unquoted. Each program
+ * is POSIX sh run under `sh -c`, whatever the login shell is.
+ */
+
+
+/** Wraps a program so it runs in sh from `remote-path`, whatever the user's login shell. */
+function program(remotePath, body) {
+    const script = `set -eu\n${sh `mkdir -p ${remotePath} && cd ${remotePath}`}\n${body}`;
+    return `sh -c ${quote(script)}`;
+}
+const MARK = {
+    locked: 'GD-LOCKED',
+    held: 'GD-HELD',
+    current: 'GD-CURRENT',
+    previous: 'GD-PREVIOUS',
+    base: 'GD-BASE',
+    manifest: 'GD-MANIFEST'
+};
+/**
+ * Takes the lock (atomic mkdir) and reports the live, previous and base releases with the base's
+ * manifest. When the lock is held it prints the holder and the lock's age and stops; the caller
+ * decides whether it is stale and asks again with `breakLock`.
+ */
+function lockAndInspect(options) {
+    return program(options.remotePath, `mkdir -p releases shared .gated-deploy/releases
+${options.breakLock ? 'rm -rf .gated-deploy/lock' : ''}
+if mkdir .gated-deploy/lock 2>/dev/null; then
+  ${sh `printf '%s\n' ${options.owner}`} > .gated-deploy/lock/owner.json
+else
+  echo "${MARK.held} $(( $(date +%s) - $(stat -c %Y .gated-deploy/lock 2>/dev/null || date +%s) ))"
+  cat .gated-deploy/lock/owner.json 2>/dev/null || echo '{}'
+  exit 0
+fi
+echo ${MARK.locked}
+rm -rf releases/*.partial
+current=$(readlink current 2>/dev/null || true)
+echo "${MARK.current} \${current#releases/}"
+echo "${MARK.previous} $(cat .gated-deploy/previous 2>/dev/null || true)"
+base=
+for id in $(ls -1 releases | sort -r); do
+  if [ -f ".gated-deploy/releases/$id.json" ] && [ -d "releases/$id" ]; then base=$id; break; fi
+done
+echo "${MARK.base} $base"
+echo ${MARK.manifest}
+if [ -n "$base" ]; then cat ".gated-deploy/releases/$base.json"; fi`);
+}
+/**
+ * Makes `releases/<id>.partial` holding hard links to the unchanged files of the base release,
+ * named NUL-separated on stdin, so they need not travel. Nothing else of the base is copied
+ * (files a hook made there stay there), and a changed file is sent as a new file, never
+ * written through a link, so the base release stays intact.
+ */
+function preparePartial(options) {
+    const partial = `releases/${options.release}.partial`;
+    const link = options.base
+        ? `${sh `cd ${'releases/' + options.base}`} && xargs -0 -r cp -l --parents -t ${quote('../' + options.release + '.partial')} --`
+        : 'cat > /dev/null';
+    return program(options.remotePath, `${sh `rm -rf ${partial}`}
+${sh `mkdir ${partial}`}
+${link}`);
+}
+/**
+ * Extracts the tar stream from stdin into the partial release, links the shared paths in, then
+ * lists every entry (type, mode, path; symlink targets) and the sha256 of every file, NUL-separated,
+ * for the local side to check against the manifest.
+ */
+function extractAndList(options) {
+    const partial = `releases/${options.release}.partial`;
+    const links = options.shared.map(({ path: p, kind }) => {
+        const store = `shared/${p}`;
+        const create = kind === 'file' ? sh `: > ${store}` : sh `mkdir -p ${store}`;
+        const parent = p.includes('/') ? p.slice(0, p.lastIndexOf('/')) : '.';
+        return `if [ ! -e ${quote(store)} ] && [ ! -L ${quote(store)} ]; then ${sh `mkdir -p ${store.slice(0, store.lastIndexOf('/'))}`} && ${create}; fi
+${sh `rm -rf ${partial + '/' + p}`} && ${sh `mkdir -p ${partial + '/' + parent}`} && ${sh `ln -s ${sharedLinkTarget(p)} ${partial + '/' + p}`}`;
+    });
+    return program(options.remotePath, `${sh `tar -x -f - -B -p --no-same-owner -C ${partial}`}
+${links.join('\n')}
+${sh `cd ${partial}`}
+find . -mindepth 1 \\( -type f -printf 'f %m %P\\0' \\) -o \\( -type d -printf 'd %m %P\\0' \\) -o \\( -type l -printf 'l 0 %P\\0%l\\0' \\)
+printf 'GD-HASHES\\0'
+find . -type f -printf '%P\\0' | xargs -0 -r sha256sum -z --`);
+}
+/** Stores the manifest (stdin), renames the partial release into place and records it. */
+function commitRelease(options) {
+    const { release } = options;
+    const manifest = `.gated-deploy/releases/${release}.json`;
+    return program(options.remotePath, `${sh `cat > ${manifest + '.tmp'}`}
+${sh `mv -T ${`releases/${release}.partial`} ${`releases/${release}`}`}
+${sh `mv ${manifest + '.tmp'} ${manifest}`}
+${sh `printf '%s\n' ${options.history}`} >> .gated-deploy/history.jsonl`);
+}
+function hook(name, script, exitCode) {
+    if (script.trim() === '')
+        return '';
+    return `echo "::group::${name} on $(hostname)" >&2
+if command -v bash >/dev/null 2>&1; then runner=bash; else runner=sh; fi
+if ! (cd "$RELEASE_PATH" && "$runner" -e -c ${quote(script)}) 1>&2; then
+  echo "::endgroup::" >&2
+  hook_failed=${name}
+else
+  echo "::endgroup::" >&2
+  hook_failed=
+fi
+if [ -n "$hook_failed" ]; then ${exitCode === 0 ? ':' : `exit ${exitCode}`}; fi`;
+}
+const EXIT = { notStaged: 30, beforeActivate: 31, afterActivate: 32 };
+/**
+ * Switches `current` to a staged release atomically (ln -s + mv -T) between the two hooks. When
+ * after-activate fails, `current` goes back to where it was. Prints the release it replaced.
+ */
+function activate(options) {
+    const { release } = options;
+    const target = `releases/${release}`;
+    const after = options.afterActivate.trim()
+        ? `${hook('after-activate', options.afterActivate, 0)}
+if [ -n "$hook_failed" ]; then
+  if [ -n "$previous" ]; then ln -sfn "releases/$previous" current.gd-new && mv -T current.gd-new current; else rm -f current; fi
+  ${sh `printf '%s\n' ${options.history('rollback-after-failed-hook')}`} >> .gated-deploy/history.jsonl
+  exit ${EXIT.afterActivate}
+fi`
+        : '';
+    return program(options.remotePath, `${sh `[ -d ${target} ]`} || { ${sh `echo ${`release ${release} is not staged here`}`} >&2; exit ${EXIT.notStaged}; }
+previous=$(readlink current 2>/dev/null || true); previous=\${previous#releases/}
+echo "GD-REPLACED $previous"
+${sh `export RELEASE=${release} SHA=${options.sha}`} RELEASE_PATH="$PWD/${target}" PREVIOUS_RELEASE="$previous"
+${hook('before-activate', options.beforeActivate, EXIT.beforeActivate)}
+${sh `ln -sfn ${target} current.gd-new`} && mv -T current.gd-new current
+if [ -n "$previous" ] && [ "$previous" != ${quote(release)} ]; then printf '%s\n' "$previous" > .gated-deploy/previous; fi
+${sh `printf '%s\n' ${options.history('activate')}`} >> .gated-deploy/history.jsonl
+${after}`);
+}
+/**
+ * Deletes all but the newest `keep` releases (and their manifests); the live and the previous
+ * release are never deleted. Prints each release it removed, then releases the lock.
+ */
+function pruneAndUnlock(options) {
+    return program(options.remotePath, `live=$(readlink current 2>/dev/null || true); live=\${live#releases/}
+previous=$(cat .gated-deploy/previous 2>/dev/null || true)
+ls -1 releases | grep -E '^[0-9]{14}-[0-9a-f]+$' | sort -r | tail -n +${options.keep + 1} | while read -r id; do
+  if [ "$id" != "$live" ] && [ "$id" != "$previous" ]; then
+    rm -rf "releases/$id" ".gated-deploy/releases/$id.json"
+    echo "GD-PRUNED $id"
+  fi
+done
+rm -rf .gated-deploy/lock`);
+}
+/**
+ * After a failure: removes this run's partial release (and, when asked, its committed but never
+ * activated release; never the live one), records the failure, and releases the lock.
+ */
+function abandon(options) {
+    const target = `releases/${options.release}`;
+    const removeRelease = options.removeRelease
+        ? `if [ "$(readlink current 2>/dev/null || true)" != ${quote(target)} ]; then ${sh `rm -rf ${target} ${`.gated-deploy/releases/${options.release}.json`}`}; fi`
+        : '';
+    return program(options.remotePath, `${sh `rm -rf ${target + '.partial'}`}
+${removeRelease}
+${sh `printf '%s\n' ${options.history}`} >> .gated-deploy/history.jsonl
+rm -rf .gated-deploy/lock`);
+}
+function unlock(remotePath) {
+    return program(remotePath, 'rm -rf .gated-deploy/lock');
+}
+
+// EXTERNAL MODULE: external "node:stream"
+var external_node_stream_ = __nccwpck_require__(7075);
+;// CONCATENATED MODULE: ./src/ship/transfer.ts
+/**
+ * Moves the files that must travel: the system `tar` packs them (the fastest packer measured,
+ * with 64 KB records so sshd is not fed tiny writes) into one exec channel per host.
+ */
+
+
+/** 512-byte blocks per tar record: 64 KB writes, a pipe's worth; the last record is padded to it. */
+const BLOCKING_FACTOR = 128;
+/** Starts `tar` over the given entries of `root`; the caller pipes `stream` somewhere. */
+function packEntries(root, entries) {
+    const child = (0,external_node_child_process_namespaceObject.spawn)('tar', [
+        '-c',
+        '-f',
+        '-',
+        '-b',
+        '512',
+        '--format=gnu',
+        '--no-recursion',
+        '--null',
+        '-C',
+        root,
+        '-T',
+        '-'
+    ], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (chunk) => (stderr += chunk.toString('utf8')));
+    // `-C` is positional: it comes before `-T`, whose names arrive on stdin.
+    child.stdin.end(entries.map(e => e.path + '\0').join(''));
+    const done = new Promise((resolve, reject) => {
+        child.on('error', reject);
+        child.on('close', code => code === 0
+            ? resolve()
+            : reject(new Error(`local tar failed with exit code ${code ?? '?'}: ${stderr.trim()}`)));
+    });
+    return { stream: child.stdout, done, abort: () => child.kill('SIGKILL') };
+}
+/** Counts bytes flowing through (without consuming them) and reports progress at most every `intervalMs`. */
+function progressMeter(options) {
+    let bytes = 0;
+    let last = Date.now();
+    const stream = new external_node_stream_.Transform({
+        highWaterMark: 1 << 20,
+        transform(chunk, _encoding, done) {
+            bytes += chunk.length;
+            const now = Date.now();
+            if (now - last >= options.intervalMs) {
+                last = now;
+                const share = options.expectedBytes > 0 ? bytes / options.expectedBytes : 1;
+                options.report(Math.min(99, Math.floor(share * 100)), bytes);
+            }
+            done(null, chunk);
+        }
+    });
+    return { stream, bytes: () => bytes };
+}
+
+;// CONCATENATED MODULE: ./src/ship/host.ts
+/** What happens on one host, one exec at a time: lock, stage, verify, commit, activate, release. */
+
+
+
+
+
+function where(session) {
+    return describeTarget(session.target);
+}
+async function run(session, what, command, stdin) {
+    const result = await session.exec(command, stdin === undefined ? {} : { stdin });
+    if (result.code !== 0) {
+        throw new DeployError(`${where(session)}: ${what} failed (exit ${result.code}): ${result.stderr.trim() || 'no error output'}`);
+    }
+    return result.stdout;
+}
+function releaseOrUndefined(text) {
+    const id = text?.trim();
+    return id && RELEASE_ID.test(id) ? id : undefined;
+}
+function readHeld(lines) {
+    const first = lines[0] ?? '';
+    if (!first.startsWith(MARK.held))
+        return undefined;
+    let holder = {};
+    try {
+        holder = JSON.parse(lines[1] ?? '{}');
+    }
+    catch {
+        // an unreadable owner file still leaves the age to report
+    }
+    return { holder, ageSeconds: Number(first.split(' ')[1] ?? 0) };
+}
+function describeHolder({ holder, ageSeconds }) {
+    const since = holder.started ?? `${Math.round(ageSeconds / 60)} min ago`;
+    return `held by ${holder.actor ?? 'an unknown owner'} since ${since} (run ${holder.runUrl ?? 'unknown'}, commit ${holder.sha?.slice(0, 12) ?? '?'})`;
+}
+/** Why a held lock may be broken, or undefined when it must be respected. */
+function staleReason(held, owner, staleSeconds) {
+    if (held.holder.runId !== undefined &&
+        held.holder.runId === owner.runId &&
+        (held.holder.attempt ?? 0) < owner.attempt) {
+        return 'it was left by an earlier attempt of this run, which has finished';
+    }
+    if (held.ageSeconds > staleSeconds)
+        return `it is older than ${Math.round(staleSeconds / 60)} min`;
+    return undefined;
+}
+/**
+ * Takes the deploy lock and reads what the server has. A stale lock is broken with a log line;
+ * a live one fails the run, naming its holder.
+ */
+async function host_lockAndInspect(session, options) {
+    const attempt = async (breakLock) => (await run(session, 'taking the deploy lock', lockAndInspect({
+        remotePath: options.remotePath,
+        owner: JSON.stringify(options.owner),
+        breakLock
+    })))
+        .toString('utf8')
+        .split('\n');
+    let lines = await attempt(false);
+    let held = readHeld(lines);
+    const reason = held && staleReason(held, options.owner, options.staleSeconds);
+    if (held && reason) {
+        options.log(`${where(session)}: breaking the deploy lock ${describeHolder(held)}: ${reason}.`);
+        lines = await attempt(true);
+        held = readHeld(lines);
+    }
+    if (held) {
+        throw new DeployError(`${where(session)}: another deploy is running: the lock ${options.remotePath}/.gated-deploy/lock is ${describeHolder(held)}. ` +
+            `Wait for it to finish; a lock left by a crashed run is broken after ${Math.round(options.staleSeconds / 60)} min or by a re-run of that run.`);
+    }
+    const value = (mark) => lines.find(line => line.startsWith(mark + ' '))?.slice(mark.length + 1);
+    const manifestAt = lines.indexOf(MARK.manifest);
+    const manifestText = manifestAt >= 0
+        ? lines
+            .slice(manifestAt + 1)
+            .join('\n')
+            .trim()
+        : '';
+    let base;
+    if (manifestText !== '') {
+        try {
+            base = JSON.parse(manifestText);
+        }
+        catch {
+            base = undefined; // an unreadable manifest only costs incrementality
+        }
+    }
+    if (base && (base.version !== 1 || base.release !== releaseOrUndefined(value(MARK.base))))
+        base = undefined;
+    return {
+        current: releaseOrUndefined(value(MARK.current)),
+        previous: releaseOrUndefined(value(MARK.previous)),
+        base
+    };
+}
+/** Parses the NUL-separated listing `extractAndList` prints. */
+function parseListing(out) {
+    const fields = out.toString('utf8').split('\0');
+    const entries = new Map();
+    const hashes = new Map();
+    let i = 0;
+    for (; i < fields.length && fields[i] !== 'GD-HASHES'; i++) {
+        const match = /^([fdl]) (\d+) ([\s\S]*)$/.exec(fields[i] ?? '');
+        if (!match)
+            continue;
+        const [, type, mode = '', p = ''] = match;
+        if (type === 'l')
+            entries.set(p, { type, mode, target: fields[++i] ?? '' });
+        else
+            entries.set(p, { type: type, mode });
+    }
+    for (i++; i < fields.length; i++) {
+        const match = /^([0-9a-f]{64}) {2}([\s\S]*)$/.exec(fields[i] ?? '');
+        if (match)
+            hashes.set(match[2] ?? '', match[1] ?? '');
+    }
+    return { entries, hashes };
+}
+/** Differences between what the server holds and the manifest; empty when they agree. */
+function compareListing(local, listing, sharedPaths) {
+    const problems = [];
+    const expected = new Set();
+    for (const entry of local.entries) {
+        expected.add(entry.path);
+        const found = listing.entries.get(entry.path);
+        if (entry.type === 'file') {
+            const hash = listing.hashes.get(entry.path);
+            if (!found || found.type !== 'f')
+                problems.push(`${entry.path}: missing`);
+            else if (hash !== entry.sha256)
+                problems.push(`${entry.path}: sha256 ${hash ?? 'none'} instead of ${entry.sha256}`);
+            else if (Number.parseInt(found.mode, 8) !== entry.mode) {
+                problems.push(`${entry.path}: mode ${found.mode} instead of ${entry.mode.toString(8)}`);
+            }
+        }
+        else if (entry.type === 'symlink') {
+            if (found?.type !== 'l' || found.target !== entry.target)
+                problems.push(`${entry.path}: not a symlink to ${entry.target}`);
+        }
+        else if (found?.type !== 'd')
+            problems.push(`${entry.path}: directory missing`);
+    }
+    for (const shared of sharedPaths) {
+        expected.add(shared);
+        const parts = shared.split('/');
+        for (let n = 1; n < parts.length; n++)
+            expected.add(parts.slice(0, n).join('/'));
+    }
+    for (const p of listing.entries.keys())
+        if (!expected.has(p))
+            problems.push(`${p}: not in the artifact`);
+    return problems;
+}
+/**
+ * Builds `releases/<id>.partial` from the base release and the tar stream, checks every file's
+ * sha256 on the server against the manifest, then renames it into place. Returns bytes sent.
+ */
+async function stage(session, options) {
+    const { remotePath, release } = options;
+    await run(session, 'preparing the release directory', preparePartial({ remotePath, release, base: options.base }), options.plan.reuse.map(p => p + '\0').join(''));
+    const packed = packEntries(options.root, options.plan.send);
+    const meter = progressMeter({
+        expectedBytes: options.plan.bytesSent,
+        intervalMs: 3000,
+        report: (percent, bytes) => options.progress(`${where(session)}: ${percent}% (${formatBytes(bytes)} of ~${formatBytes(options.plan.bytesSent)})`)
+    });
+    packed.stream.pipe(meter.stream);
+    let listed;
+    try {
+        ;
+        [listed] = await Promise.all([
+            session.exec(extractAndList({ remotePath, release, shared: options.shared }), {
+                stdin: meter.stream
+            }),
+            packed.done
+        ]);
+    }
+    catch (error) {
+        packed.abort(); // a dead channel would leave tar blocked on a full pipe
+        throw error;
+    }
+    if (listed.code !== 0) {
+        throw new DeployError(`${where(session)}: unpacking the upload failed (exit ${listed.code}): ${listed.stderr.trim()}`);
+    }
+    const problems = compareListing(options.manifest, parseListing(listed.stdout), options.shared.map(s => s.path));
+    if (problems.length > 0) {
+        throw new DeployError(`${where(session)}: the uploaded release does not match the manifest (${problems.length} problem${problems.length === 1 ? '' : 's'}); it was not activated:\n` +
+            problems.slice(0, 20).join('\n'));
+    }
+    await run(session, 'storing the release', commitRelease({ remotePath, release, history: options.history }), options.manifestJson);
+    return meter.bytes();
+}
+function formatBytes(bytes) {
+    if (bytes < 1024)
+        return `${bytes} B`;
+    if (bytes < 1024 * 1024)
+        return `${(bytes / 1024).toFixed(1)} KB`;
+    return `${(bytes / 1024 / 1024).toFixed(1)} MB`;
+}
+/** Switches `current` with the hooks; returns the release it replaced. */
+async function host_activate(session, options) {
+    const result = await session.exec(activate(options), { onStderr: options.log });
+    const replaced = releaseOrUndefined(/GD-REPLACED (\S*)/.exec(result.stdout.toString('utf8'))?.[1]);
+    const reasons = {
+        [EXIT.notStaged]: `release ${options.release} is not staged there`,
+        [EXIT.beforeActivate]: '`before-activate` failed; `current` was not switched',
+        [EXIT.afterActivate]: '`after-activate` failed; `current` was switched back'
+    };
+    if (result.code !== 0) {
+        throw new DeployError(`${where(session)}: ${reasons[result.code] ?? `activation failed (exit ${result.code}): ${result.stderr.trim()}`}.`);
+    }
+    return replaced;
+}
+/** Prunes old releases and releases the lock, in one exec. Returns the pruned release ids. */
+async function host_pruneAndUnlock(session, remotePath, keep) {
+    const out = await run(session, 'pruning old releases', pruneAndUnlock({ remotePath, keep }));
+    return [...out.toString('utf8').matchAll(/GD-PRUNED (\S+)/g)].map(m => m[1] ?? '');
+}
+
+;// CONCATENATED MODULE: ./src/ship/glob.ts
+function segmentToRegex(glob) {
+    let out = '';
+    for (let i = 0; i < glob.length; i++) {
+        const c = glob[i] ?? '';
+        if (c === '*' && glob[i + 1] === '*') {
+            const slash = glob[i + 2] === '/';
+            out += slash ? '(?:.*/)?' : '.*';
+            i += slash ? 2 : 1;
+        }
+        else if (c === '*')
+            out += '[^/]*';
+        else if (c === '?')
+            out += '[^/]';
+        else if (c === '[') {
+            const end = glob.indexOf(']', i + 1);
+            if (end < 0)
+                out += '\\[';
+            else {
+                out +=
+                    '[' +
+                        glob
+                            .slice(i + 1, end)
+                            .replace(/^!/, '^')
+                            .replace(/\\/g, '\\\\') +
+                        ']';
+                i = end;
+            }
+        }
+        else
+            out += c.replace(/[.+^${}()|\\]/g, '\\$&');
+    }
+    return out;
+}
+function compileExclude(pattern) {
+    const directoryOnly = pattern.endsWith('/');
+    let body = pattern.replace(/\/+$/, '');
+    const anchored = body.includes('/');
+    body = body.replace(/^\/+/, '');
+    const prefix = anchored ? '^' : '^(?:.*/)?';
+    return { source: pattern, regex: new RegExp(prefix + segmentToRegex(body) + '$'), directoryOnly };
+}
+/** Whether `relativePath` (posix, no leading ./) is excluded by any rule. */
+function isExcluded(rules, relativePath, isDirectory) {
+    return rules.some(rule => (!rule.directoryOnly || isDirectory) && rule.regex.test(relativePath));
+}
+
+;// CONCATENATED MODULE: ./src/ship/manifest.ts
+/**
+ * The local side of a release: walks the artifact (dotfiles included, `.git` and `exclude`d
+ * paths left out), and records every directory, file (size, mode, sha256) and symlink.
+ */
+
+
+
+
+
+async function sha256File(file) {
+    const hash = (0,external_node_crypto_.createHash)('sha256');
+    for await (const chunk of (0,external_node_fs_.createReadStream)(file, { highWaterMark: 1 << 20 }))
+        hash.update(chunk);
+    return hash.digest('hex');
+}
+/** Runs `fn` over `items` with at most `limit` at a time. */
+async function mapLimit(items, limit, fn) {
+    const results = new Array(items.length);
+    let next = 0;
+    const worker = async () => {
+        while (next < items.length) {
+            const index = next++;
+            results[index] = await fn(items[index]);
+        }
+    };
+    await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+    return results;
+}
+/** Paths under any of `sharedPaths` live on the server in shared/ and are never shipped. */
+function underShared(relativePath, sharedPaths) {
+    return sharedPaths.some(shared => relativePath === shared || relativePath.startsWith(shared + '/'));
+}
+async function buildManifest(options) {
+    const rules = ['.git/', ...options.exclude].map(compileExclude);
+    const found = [];
+    const walk = async (dir, prefix) => {
+        const names = (await (0,promises_namespaceObject.readdir)(dir)).sort();
+        for (const name of names) {
+            const rel = prefix ? `${prefix}/${name}` : name;
+            const full = external_node_path_default().join(dir, name);
+            const stat = await (0,promises_namespaceObject.lstat)(full);
+            const isDir = stat.isDirectory();
+            if (isExcluded(rules, rel, isDir) || underShared(rel, options.sharedPaths))
+                continue;
+            if (isDir) {
+                found.push({ type: 'dir', rel, mode: stat.mode & 0o7777, size: 0 });
+                await walk(full, rel);
+            }
+            else if (stat.isSymbolicLink()) {
+                found.push({ type: 'symlink', rel, mode: 0, size: 0 });
+            }
+            else if (stat.isFile()) {
+                found.push({ type: 'file', rel, mode: stat.mode & 0o7777, size: stat.size });
+            }
+            // sockets, fifos and devices are not shipped
+        }
+    };
+    await walk(options.root, '');
+    const entries = await mapLimit(found, 8, async (item) => {
+        const full = external_node_path_default().join(options.root, item.rel);
+        if (item.type === 'dir')
+            return { type: 'dir', path: item.rel, mode: item.mode };
+        if (item.type === 'symlink')
+            return { type: 'symlink', path: item.rel, target: await (0,promises_namespaceObject.readlink)(full) };
+        return {
+            type: 'file',
+            path: item.rel,
+            mode: item.mode,
+            size: item.size,
+            sha256: await sha256File(full)
+        };
+    });
+    const files = entries.filter(e => e.type === 'file');
+    return { entries, files: files.length, bytes: files.reduce((sum, f) => sum + f.size, 0) };
+}
+
+// EXTERNAL MODULE: external "assert"
+var external_assert_ = __nccwpck_require__(2613);
+// EXTERNAL MODULE: external "fs"
+var external_fs_ = __nccwpck_require__(9896);
+// EXTERNAL MODULE: ./node_modules/is-stream/index.js
+var is_stream = __nccwpck_require__(6543);
+// EXTERNAL MODULE: ./node_modules/make-dir/index.js
+var make_dir = __nccwpck_require__(6512);
+// EXTERNAL MODULE: external "path"
+var external_path_ = __nccwpck_require__(6928);
+;// CONCATENATED MODULE: ./node_modules/sb-promise-queue/lib/esm/index.mjs
+class PromiseQueue {
+    constructor({ concurrency = 1 } = {}) {
+        this.options = { concurrency };
+        this.running = 0;
+        this.queue = [];
+        this.idleCallbacks = [];
+    }
+    clear() {
+        this.queue = [];
+    }
+    onIdle(callback) {
+        this.idleCallbacks.push(callback);
+        return () => {
+            const index = this.idleCallbacks.indexOf(callback);
+            if (index !== -1) {
+                this.idleCallbacks.splice(index, 1);
+            }
+        };
+    }
+    waitTillIdle() {
+        return new Promise((resolve) => {
+            if (this.running === 0) {
+                resolve();
+                return;
+            }
+            const dispose = this.onIdle(() => {
+                dispose();
+                resolve();
+            });
+        });
+    }
+    add(callback) {
+        return new Promise((resolve, reject) => {
+            const runCallback = () => {
+                this.running += 1;
+                try {
+                    Promise.resolve(callback()).then((val) => {
+                        resolve(val);
+                        this.processNext();
+                    }, (err) => {
+                        reject(err);
+                        this.processNext();
+                    });
+                }
+                catch (err) {
+                    reject(err);
+                    this.processNext();
+                }
+            };
+            if (this.running >= this.options.concurrency) {
+                this.queue.push(runCallback);
+            }
+            else {
+                runCallback();
+            }
+        });
+    }
+    // Internal function, don't use
+    processNext() {
+        this.running -= 1;
+        const callback = this.queue.shift();
+        if (callback) {
+            callback();
+        }
+        else if (this.running === 0) {
+            this.idleCallbacks.forEach((item) => item());
+        }
+    }
+}
+
+
+;// CONCATENATED MODULE: ./node_modules/sb-scandir/lib/esm/index.mjs
+/* @flow */
+
+
+
+
+const defaultFilesystem = {
+    join(pathA, pathB) {
+        return external_path_.join(pathA, pathB);
+    },
+    basename(path) {
+        return external_path_.basename(path);
+    },
+    stat(path) {
+        return new Promise((resolve, reject) => {
+            external_fs_.stat(path, (err, res) => {
+                if (err) {
+                    reject(err);
+                }
+                else {
+                    resolve(res);
+                }
+            });
+        });
+    },
+    readdir(path) {
+        return new Promise((resolve, reject) => {
+            external_fs_.readdir(path, (err, res) => {
+                if (err) {
+                    reject(err);
+                }
+                else {
+                    resolve(res);
+                }
+            });
+        });
+    },
+};
+async function scanDirectoryInternal({ path, recursive, validate, result, fileSystem, queue, reject, }) {
+    const itemStat = await fileSystem.stat(path);
+    if (itemStat.isFile()) {
+        result.files.push(path);
+    }
+    else if (itemStat.isDirectory()) {
+        result.directories.push(path);
+    }
+    if (!itemStat.isDirectory() || recursive === 'none') {
+        return;
+    }
+    const contents = await fileSystem.readdir(path);
+    contents.forEach((item) => {
+        const itemPath = fileSystem.join(path, item);
+        if (!validate(itemPath)) {
+            return;
+        }
+        queue
+            .add(() => scanDirectoryInternal({
+            path: itemPath,
+            recursive: recursive === 'shallow' ? 'none' : 'deep',
+            validate,
+            result,
+            fileSystem,
+            queue,
+            reject,
+        }))
+            .catch(reject);
+    });
+}
+async function scanDirectory(path, { recursive = true, validate = null, concurrency = Infinity, fileSystem = defaultFilesystem, } = {}) {
+    external_assert_(path && typeof path === 'string', 'path must be a valid string');
+    external_assert_(typeof recursive === 'boolean', 'options.recursive must be a valid boolean');
+    external_assert_(validate === null || typeof validate === 'function', 'options.validate must be a valid function');
+    external_assert_(typeof concurrency === 'number', 'options.concurrency must be a valid number');
+    external_assert_(fileSystem !== null && typeof fileSystem === 'object', 'options.fileSystem must be a valid object');
+    const queue = new PromiseQueue({
+        concurrency,
+    });
+    const result = { files: [], directories: [] };
+    const mergedFileSystem = { ...defaultFilesystem, ...fileSystem };
+    await new Promise((resolve, reject) => {
+        scanDirectoryInternal({
+            path,
+            recursive: recursive ? 'deep' : 'shallow',
+            validate: validate != null ? validate : (item) => mergedFileSystem.basename(item).slice(0, 1) !== '.',
+            result,
+            fileSystem: mergedFileSystem,
+            queue,
+            reject,
+        })
+            .then(() => queue.waitTillIdle())
+            .then(resolve, reject);
+    });
+    return result;
+}
+/* harmony default export */ const esm = (scanDirectory);
+
+// EXTERNAL MODULE: ./node_modules/shell-escape/shell-escape.js
+var shell_escape = __nccwpck_require__(4646);
+;// CONCATENATED MODULE: ./node_modules/node-ssh/lib/esm/index.mjs
+
+
+
+
+
+
+
+
+
+const DEFAULT_CONCURRENCY = 1;
+const DEFAULT_VALIDATE = (path) => !external_path_.basename(path).startsWith('.');
+const DEFAULT_TICK = () => {
+    /* No Op */
+};
+class SSHError extends Error {
+    constructor(message, code = null) {
+        super(message);
+        this.code = code;
+    }
+}
+function unixifyPath(path) {
+    if (path.includes('\\')) {
+        return path.split('\\').join('/');
+    }
+    return path;
+}
+async function readFile(filePath) {
+    return new Promise((resolve, reject) => {
+        external_fs_.readFile(filePath, 'utf8', (err, res) => {
+            if (err) {
+                reject(err);
+            }
+            else {
+                resolve(res);
+            }
+        });
+    });
+}
+const SFTP_MKDIR_ERR_CODE_REGEXP = /Error: (E[\S]+): /;
+async function makeDirectoryWithSftp(path, sftp) {
+    let stats = null;
+    try {
+        stats = await new Promise((resolve, reject) => {
+            sftp.stat(path, (err, res) => {
+                if (err) {
+                    reject(err);
+                }
+                else {
+                    resolve(res);
+                }
+            });
+        });
+    }
+    catch (_) {
+        /* No Op */
+    }
+    if (stats) {
+        if (stats.isDirectory()) {
+            // Already exists, nothing to worry about
+            return;
+        }
+        throw new Error('mkdir() failed, target already exists and is not a directory');
+    }
+    try {
+        await new Promise((resolve, reject) => {
+            sftp.mkdir(path, (err) => {
+                if (err) {
+                    reject(err);
+                }
+                else {
+                    resolve();
+                }
+            });
+        });
+    }
+    catch (err) {
+        if (err != null && typeof err.stack === 'string') {
+            const matches = SFTP_MKDIR_ERR_CODE_REGEXP.exec(err.stack);
+            if (matches != null) {
+                throw new SSHError(err.message, matches[1]);
+            }
+            throw err;
+        }
+    }
+}
+class NodeSSH {
+    constructor() {
+        this.connection = null;
+    }
+    getConnection() {
+        const { connection } = this;
+        if (connection == null) {
+            throw new Error('Not connected to server');
+        }
+        return connection;
+    }
+    async connect(givenConfig) {
+        external_assert_(givenConfig != null && typeof givenConfig === 'object', 'config must be a valid object');
+        const config = { ...givenConfig };
+        external_assert_(config.username != null && typeof config.username === 'string', 'config.username must be a valid string');
+        if (config.host != null) {
+            external_assert_(typeof config.host === 'string', 'config.host must be a valid string');
+        }
+        else if (config.sock != null) {
+            external_assert_(typeof config.sock === 'object', 'config.sock must be a valid object');
+        }
+        else {
+            throw new external_assert_.AssertionError({ message: 'Either config.host or config.sock must be provided' });
+        }
+        if (config.privateKey != null || config.privateKeyPath != null) {
+            if (config.privateKey != null) {
+                external_assert_(typeof config.privateKey === 'string', 'config.privateKey must be a valid string');
+                external_assert_(config.privateKeyPath == null, 'config.privateKeyPath must not be specified when config.privateKey is specified');
+            }
+            else if (config.privateKeyPath != null) {
+                external_assert_(typeof config.privateKeyPath === 'string', 'config.privateKeyPath must be a valid string');
+                external_assert_(config.privateKey == null, 'config.privateKey must not be specified when config.privateKeyPath is specified');
+            }
+            external_assert_(config.passphrase == null || typeof config.passphrase === 'string', 'config.passphrase must be null or a valid string');
+            if (config.privateKeyPath != null) {
+                // Must be an fs path
+                try {
+                    config.privateKey = await readFile(config.privateKeyPath);
+                }
+                catch (err) {
+                    if (err != null && err.code === 'ENOENT') {
+                        throw new external_assert_.AssertionError({ message: 'config.privateKeyPath does not exist at given fs path' });
+                    }
+                    throw err;
+                }
+            }
+        }
+        else if (config.password != null) {
+            external_assert_(typeof config.password === 'string', 'config.password must be a valid string');
+        }
+        if (config.tryKeyboard != null) {
+            external_assert_(typeof config.tryKeyboard === 'boolean', 'config.tryKeyboard must be a valid boolean');
+        }
+        if (config.tryKeyboard) {
+            const { password } = config;
+            if (config.onKeyboardInteractive != null) {
+                external_assert_(typeof config.onKeyboardInteractive === 'function', 'config.onKeyboardInteractive must be a valid function');
+            }
+            else if (password != null) {
+                config.onKeyboardInteractive = (name, instructions, instructionsLang, prompts, finish) => {
+                    if (prompts.length > 0 && prompts[0].prompt.toLowerCase().includes('password')) {
+                        finish([password]);
+                    }
+                };
+            }
+        }
+        const connection = new lib.Client();
+        this.connection = connection;
+        await new Promise((resolve, reject) => {
+            connection.on('error', reject);
+            if (config.onKeyboardInteractive) {
+                connection.on('keyboard-interactive', config.onKeyboardInteractive);
+            }
+            connection.on('ready', () => {
+                connection.removeListener('error', reject);
+                resolve();
+            });
+            connection.on('end', () => {
+                if (this.connection === connection) {
+                    this.connection = null;
+                }
+            });
+            connection.on('close', () => {
+                if (this.connection === connection) {
+                    this.connection = null;
+                }
+                reject(new SSHError('No response from server', 'ETIMEDOUT'));
+            });
+            connection.connect(config);
+        });
+        return this;
+    }
+    isConnected() {
+        return this.connection != null;
+    }
+    async requestShell(options) {
+        const connection = this.getConnection();
+        return new Promise((resolve, reject) => {
+            connection.on('error', reject);
+            const callback = (err, res) => {
+                connection.removeListener('error', reject);
+                if (err) {
+                    reject(err);
+                }
+                else {
+                    resolve(res);
+                }
+            };
+            if (options == null) {
+                connection.shell(callback);
+            }
+            else {
+                connection.shell(options, callback);
+            }
+        });
+    }
+    async withShell(callback, options) {
+        external_assert_(typeof callback === 'function', 'callback must be a valid function');
+        const shell = await this.requestShell(options);
+        try {
+            await callback(shell);
+        }
+        finally {
+            shell.destroy();
+        }
+    }
+    async requestSFTP() {
+        const connection = this.getConnection();
+        return new Promise((resolve, reject) => {
+            connection.on('error', reject);
+            connection.sftp((err, res) => {
+                connection.removeListener('error', reject);
+                if (err) {
+                    reject(err);
+                }
+                else {
+                    resolve(res);
+                }
+            });
+        });
+    }
+    async withSFTP(callback) {
+        external_assert_(typeof callback === 'function', 'callback must be a valid function');
+        const sftp = await this.requestSFTP();
+        try {
+            await callback(sftp);
+        }
+        finally {
+            sftp.end();
+        }
+    }
+    async execCommand(givenCommand, options = {}) {
+        external_assert_(typeof givenCommand === 'string', 'command must be a valid string');
+        external_assert_(options != null && typeof options === 'object', 'options must be a valid object');
+        external_assert_(options.cwd == null || typeof options.cwd === 'string', 'options.cwd must be a valid string');
+        external_assert_(options.stdin == null || typeof options.stdin === 'string' || is_stream.readable(options.stdin), 'options.stdin must be a valid string or readable stream');
+        external_assert_(options.execOptions == null || typeof options.execOptions === 'object', 'options.execOptions must be a valid object');
+        external_assert_(options.encoding == null || typeof options.encoding === 'string', 'options.encoding must be a valid string');
+        external_assert_(options.onChannel == null || typeof options.onChannel === 'function', 'options.onChannel must be a valid function');
+        external_assert_(options.onStdout == null || typeof options.onStdout === 'function', 'options.onStdout must be a valid function');
+        external_assert_(options.onStderr == null || typeof options.onStderr === 'function', 'options.onStderr must be a valid function');
+        external_assert_(options.noTrim == null || typeof options.noTrim === 'boolean', 'options.noTrim must be a boolean');
+        let command = givenCommand;
+        if (options.cwd) {
+            command = `cd ${shell_escape([options.cwd])} ; ${command}`;
+        }
+        const connection = this.getConnection();
+        const output = { stdout: [], stderr: [] };
+        return new Promise((resolve, reject) => {
+            connection.on('error', reject);
+            connection.exec(command, options.execOptions != null ? options.execOptions : {}, (err, channel) => {
+                connection.removeListener('error', reject);
+                if (err) {
+                    reject(err);
+                    return;
+                }
+                if (options.onChannel) {
+                    options.onChannel(channel);
+                }
+                channel.on('data', (chunk) => {
+                    if (options.onStdout)
+                        options.onStdout(chunk);
+                    output.stdout.push(chunk.toString(options.encoding));
+                });
+                channel.stderr.on('data', (chunk) => {
+                    if (options.onStderr)
+                        options.onStderr(chunk);
+                    output.stderr.push(chunk.toString(options.encoding));
+                });
+                if (options.stdin != null) {
+                    if (is_stream.readable(options.stdin)) {
+                        options.stdin.pipe(channel, {
+                            end: true,
+                        });
+                    }
+                    else {
+                        channel.write(options.stdin);
+                        channel.end();
+                    }
+                }
+                else {
+                    channel.end();
+                }
+                let code = null;
+                let signal = null;
+                channel.on('exit', (code_, signal_) => {
+                    code = code_ !== null && code_ !== void 0 ? code_ : null;
+                    signal = signal_ !== null && signal_ !== void 0 ? signal_ : null;
+                });
+                channel.on('close', () => {
+                    let stdout = output.stdout.join('');
+                    let stderr = output.stderr.join('');
+                    if (options.noTrim !== true) {
+                        stdout = stdout.trim();
+                        stderr = stderr.trim();
+                    }
+                    resolve({
+                        code: code != null ? code : null,
+                        signal: signal != null ? signal : null,
+                        stdout,
+                        stderr,
+                    });
+                });
+            });
+        });
+    }
+    async exec(command, parameters, options = {}) {
+        external_assert_(typeof command === 'string', 'command must be a valid string');
+        external_assert_(Array.isArray(parameters), 'parameters must be a valid array');
+        external_assert_(options != null && typeof options === 'object', 'options must be a valid object');
+        external_assert_(options.stream == null || ['both', 'stdout', 'stderr'].includes(options.stream), 'options.stream must be one of both, stdout, stderr');
+        for (let i = 0, { length } = parameters; i < length; i += 1) {
+            external_assert_(typeof parameters[i] === 'string', `parameters[${i}] must be a valid string`);
+        }
+        const completeCommand = `${command}${parameters.length > 0 ? ` ${shell_escape(parameters)}` : ''}`;
+        const response = await this.execCommand(completeCommand, options);
+        if (options.stream == null || options.stream === 'stdout') {
+            if (response.stderr) {
+                throw new Error(response.stderr);
+            }
+            return response.stdout;
+        }
+        if (options.stream === 'stderr') {
+            return response.stderr;
+        }
+        return response;
+    }
+    async mkdir(path, method = 'sftp', givenSftp = null) {
+        external_assert_(typeof path === 'string', 'path must be a valid string');
+        external_assert_(typeof method === 'string' && (method === 'sftp' || method === 'exec'), 'method must be either sftp or exec');
+        external_assert_(givenSftp == null || typeof givenSftp === 'object', 'sftp must be a valid object');
+        if (method === 'exec') {
+            await this.exec('mkdir', ['-p', unixifyPath(path)]);
+            return;
+        }
+        const sftp = givenSftp || (await this.requestSFTP());
+        const makeSftpDirectory = async (retry) => makeDirectoryWithSftp(unixifyPath(path), sftp).catch(async (error) => {
+            if (!retry || error == null || (error.message !== 'No such file' && error.code !== 'ENOENT')) {
+                throw error;
+            }
+            await this.mkdir(external_path_.dirname(path), 'sftp', sftp);
+            await makeSftpDirectory(false);
+        });
+        try {
+            await makeSftpDirectory(true);
+        }
+        finally {
+            if (!givenSftp) {
+                sftp.end();
+            }
+        }
+    }
+    async getFile(localFile, remoteFile, givenSftp = null, transferOptions = null) {
+        external_assert_(typeof localFile === 'string', 'localFile must be a valid string');
+        external_assert_(typeof remoteFile === 'string', 'remoteFile must be a valid string');
+        external_assert_(givenSftp == null || typeof givenSftp === 'object', 'sftp must be a valid object');
+        external_assert_(transferOptions == null || typeof transferOptions === 'object', 'transferOptions must be a valid object');
+        const sftp = givenSftp || (await this.requestSFTP());
+        try {
+            await new Promise((resolve, reject) => {
+                sftp.fastGet(unixifyPath(remoteFile), localFile, transferOptions || {}, (err) => {
+                    if (err) {
+                        reject(err);
+                    }
+                    else {
+                        resolve();
+                    }
+                });
+            });
+        }
+        finally {
+            if (!givenSftp) {
+                sftp.end();
+            }
+        }
+    }
+    async putFile(localFile, remoteFile, givenSftp = null, transferOptions = null) {
+        external_assert_(typeof localFile === 'string', 'localFile must be a valid string');
+        external_assert_(typeof remoteFile === 'string', 'remoteFile must be a valid string');
+        external_assert_(givenSftp == null || typeof givenSftp === 'object', 'sftp must be a valid object');
+        external_assert_(transferOptions == null || typeof transferOptions === 'object', 'transferOptions must be a valid object');
+        external_assert_(await new Promise((resolve) => {
+            external_fs_.access(localFile, external_fs_.constants.R_OK, (err) => {
+                resolve(err === null);
+            });
+        }), `localFile does not exist at ${localFile}`);
+        const sftp = givenSftp || (await this.requestSFTP());
+        const putFile = (retry) => {
+            return new Promise((resolve, reject) => {
+                sftp.fastPut(localFile, unixifyPath(remoteFile), transferOptions || {}, (err) => {
+                    if (err == null) {
+                        resolve();
+                        return;
+                    }
+                    if (err.message === 'No such file' && retry) {
+                        resolve(this.mkdir(external_path_.dirname(remoteFile), 'sftp', sftp).then(() => putFile(false)));
+                    }
+                    else {
+                        reject(err);
+                    }
+                });
+            });
+        };
+        try {
+            await putFile(true);
+        }
+        finally {
+            if (!givenSftp) {
+                sftp.end();
+            }
+        }
+    }
+    async putFiles(files, { concurrency = DEFAULT_CONCURRENCY, sftp: givenSftp = null, transferOptions = {} } = {}) {
+        external_assert_(Array.isArray(files), 'files must be an array');
+        for (let i = 0, { length } = files; i < length; i += 1) {
+            const file = files[i];
+            external_assert_(file, 'files items must be valid objects');
+            external_assert_(file.local && typeof file.local === 'string', `files[${i}].local must be a string`);
+            external_assert_(file.remote && typeof file.remote === 'string', `files[${i}].remote must be a string`);
+        }
+        const transferred = [];
+        const sftp = givenSftp || (await this.requestSFTP());
+        const queue = new PromiseQueue({ concurrency });
+        try {
+            await new Promise((resolve, reject) => {
+                files.forEach((file) => {
+                    queue
+                        .add(async () => {
+                        await this.putFile(file.local, file.remote, sftp, transferOptions);
+                        transferred.push(file);
+                    })
+                        .catch(reject);
+                });
+                queue.waitTillIdle().then(resolve);
+            });
+        }
+        catch (error) {
+            if (error != null) {
+                error.transferred = transferred;
+            }
+            throw error;
+        }
+        finally {
+            if (!givenSftp) {
+                sftp.end();
+            }
+        }
+    }
+    async putDirectory(localDirectory, remoteDirectory, { concurrency = DEFAULT_CONCURRENCY, sftp: givenSftp = null, transferOptions = {}, recursive = true, tick = DEFAULT_TICK, validate = DEFAULT_VALIDATE, } = {}) {
+        external_assert_(typeof localDirectory === 'string' && localDirectory, 'localDirectory must be a string');
+        external_assert_(typeof remoteDirectory === 'string' && remoteDirectory, 'remoteDirectory must be a string');
+        const localDirectoryStat = await new Promise((resolve) => {
+            external_fs_.stat(localDirectory, (err, stat) => {
+                resolve(stat || null);
+            });
+        });
+        external_assert_(localDirectoryStat != null, `localDirectory does not exist at ${localDirectory}`);
+        external_assert_(localDirectoryStat.isDirectory(), `localDirectory is not a directory at ${localDirectory}`);
+        const sftp = givenSftp || (await this.requestSFTP());
+        const scanned = await esm(localDirectory, {
+            recursive,
+            validate,
+        });
+        const files = scanned.files.map((item) => external_path_.relative(localDirectory, item));
+        const directories = scanned.directories.map((item) => external_path_.relative(localDirectory, item));
+        // Sort shortest to longest
+        directories.sort((a, b) => a.length - b.length);
+        let failed = false;
+        try {
+            // Do the directories first.
+            await new Promise((resolve, reject) => {
+                const queue = new PromiseQueue({ concurrency });
+                directories.forEach((directory) => {
+                    queue
+                        .add(async () => {
+                        await this.mkdir(external_path_.join(remoteDirectory, directory), 'sftp', sftp);
+                    })
+                        .catch(reject);
+                });
+                resolve(queue.waitTillIdle());
+            });
+            // and now the files
+            await new Promise((resolve, reject) => {
+                const queue = new PromiseQueue({ concurrency });
+                files.forEach((file) => {
+                    queue
+                        .add(async () => {
+                        const localFile = external_path_.join(localDirectory, file);
+                        const remoteFile = external_path_.join(remoteDirectory, file);
+                        try {
+                            await this.putFile(localFile, remoteFile, sftp, transferOptions);
+                            tick(localFile, remoteFile, null);
+                        }
+                        catch (_) {
+                            failed = true;
+                            tick(localFile, remoteFile, _);
+                        }
+                    })
+                        .catch(reject);
+                });
+                resolve(queue.waitTillIdle());
+            });
+        }
+        finally {
+            if (!givenSftp) {
+                sftp.end();
+            }
+        }
+        return !failed;
+    }
+    async getDirectory(localDirectory, remoteDirectory, { concurrency = DEFAULT_CONCURRENCY, sftp: givenSftp = null, transferOptions = {}, recursive = true, tick = DEFAULT_TICK, validate = DEFAULT_VALIDATE, } = {}) {
+        external_assert_(typeof localDirectory === 'string' && localDirectory, 'localDirectory must be a string');
+        external_assert_(typeof remoteDirectory === 'string' && remoteDirectory, 'remoteDirectory must be a string');
+        const localDirectoryStat = await new Promise((resolve) => {
+            external_fs_.stat(localDirectory, (err, stat) => {
+                resolve(stat || null);
+            });
+        });
+        external_assert_(localDirectoryStat != null, `localDirectory does not exist at ${localDirectory}`);
+        external_assert_(localDirectoryStat.isDirectory(), `localDirectory is not a directory at ${localDirectory}`);
+        const sftp = givenSftp || (await this.requestSFTP());
+        const scanned = await esm(remoteDirectory, {
+            recursive,
+            validate,
+            concurrency,
+            fileSystem: {
+                basename(path) {
+                    return external_path_.posix.basename(path);
+                },
+                join(pathA, pathB) {
+                    return external_path_.posix.join(pathA, pathB);
+                },
+                readdir(path) {
+                    return new Promise((resolve, reject) => {
+                        sftp.readdir(path, (err, res) => {
+                            if (err) {
+                                reject(err);
+                            }
+                            else {
+                                resolve(res.map((item) => item.filename));
+                            }
+                        });
+                    });
+                },
+                stat(path) {
+                    return new Promise((resolve, reject) => {
+                        sftp.stat(path, (err, res) => {
+                            if (err) {
+                                reject(err);
+                            }
+                            else {
+                                // eslint-disable-next-line @typescript-eslint/no-explicit-any
+                                resolve(res);
+                            }
+                        });
+                    });
+                },
+            },
+        });
+        const files = scanned.files.map((item) => external_path_.relative(remoteDirectory, item));
+        const directories = scanned.directories.map((item) => external_path_.relative(remoteDirectory, item));
+        // Sort shortest to longest
+        directories.sort((a, b) => a.length - b.length);
+        let failed = false;
+        try {
+            // Do the directories first.
+            await new Promise((resolve, reject) => {
+                const queue = new PromiseQueue({ concurrency });
+                directories.forEach((directory) => {
+                    queue
+                        .add(async () => {
+                        await make_dir(external_path_.join(localDirectory, directory));
+                    })
+                        .catch(reject);
+                });
+                resolve(queue.waitTillIdle());
+            });
+            // and now the files
+            await new Promise((resolve, reject) => {
+                const queue = new PromiseQueue({ concurrency });
+                files.forEach((file) => {
+                    queue
+                        .add(async () => {
+                        const localFile = external_path_.join(localDirectory, file);
+                        const remoteFile = external_path_.join(remoteDirectory, file);
+                        try {
+                            await this.getFile(localFile, remoteFile, sftp, transferOptions);
+                            tick(localFile, remoteFile, null);
+                        }
+                        catch (_) {
+                            failed = true;
+                            tick(localFile, remoteFile, _);
+                        }
+                    })
+                        .catch(reject);
+                });
+                resolve(queue.waitTillIdle());
+            });
+        }
+        finally {
+            if (!givenSftp) {
+                sftp.end();
+            }
+        }
+        return !failed;
+    }
+    forwardIn(remoteAddr, remotePort, onConnection) {
+        const connection = this.getConnection();
+        return new Promise((resolve, reject) => {
+            connection.forwardIn(remoteAddr, remotePort, (error, port) => {
+                if (error) {
+                    reject(error);
+                    return;
+                }
+                const handler = (details, acceptConnection, rejectConnection) => {
+                    if (details.destIP === remoteAddr && details.destPort === port) {
+                        onConnection === null || onConnection === void 0 ? void 0 : onConnection(details, acceptConnection, rejectConnection);
+                    }
+                };
+                if (onConnection) {
+                    connection.on('tcp connection', handler);
+                }
+                const dispose = () => {
+                    return new Promise((_resolve, _reject) => {
+                        connection.off('tcp connection', handler);
+                        connection.unforwardIn(remoteAddr, port, (_error) => {
+                            if (_error) {
+                                _reject(error);
+                            }
+                            _resolve();
+                        });
+                    });
+                };
+                resolve({ port, dispose });
+            });
+        });
+    }
+    forwardOut(srcIP, srcPort, dstIP, dstPort) {
+        const connection = this.getConnection();
+        return new Promise((resolve, reject) => {
+            connection.forwardOut(srcIP, srcPort, dstIP, dstPort, (error, channel) => {
+                if (error) {
+                    reject(error);
+                    return;
+                }
+                resolve(channel);
+            });
+        });
+    }
+    forwardInStreamLocal(socketPath, onConnection) {
+        const connection = this.getConnection();
+        return new Promise((resolve, reject) => {
+            connection.openssh_forwardInStreamLocal(socketPath, (error) => {
+                if (error) {
+                    reject(error);
+                    return;
+                }
+                const handler = (details, acceptConnection, rejectConnection) => {
+                    if (details.socketPath === socketPath) {
+                        onConnection === null || onConnection === void 0 ? void 0 : onConnection(details, acceptConnection, rejectConnection);
+                    }
+                };
+                if (onConnection) {
+                    connection.on('unix connection', handler);
+                }
+                const dispose = () => {
+                    return new Promise((_resolve, _reject) => {
+                        connection.off('unix connection', handler);
+                        connection.openssh_unforwardInStreamLocal(socketPath, (_error) => {
+                            if (_error) {
+                                _reject(_error);
+                            }
+                            _resolve();
+                        });
+                    });
+                };
+                resolve({ dispose });
+            });
+        });
+    }
+    forwardOutStreamLocal(socketPath) {
+        const connection = this.getConnection();
+        return new Promise((resolve, reject) => {
+            connection.openssh_forwardOutStreamLocal(socketPath, (error, channel) => {
+                if (error) {
+                    reject(error);
+                    return;
+                }
+                resolve(channel);
+            });
+        });
+    }
+    dispose() {
+        if (this.connection) {
+            this.connection.end();
+            this.connection = null;
+        }
+    }
+}
+
+;// CONCATENATED MODULE: ./src/ssh/session.ts
+/**
+ * One verified SSH connection per host (through a jump host when asked), and the one thing the
+ * stages need from it: run a command, optionally streaming stdin, and collect its output.
+ */
+
+
+
+
+class Session {
+    target;
+    ssh;
+    via;
+    constructor(target, ssh, via) {
+        this.target = target;
+        this.ssh = ssh;
+        this.via = via;
+        // ssh2 throws an 'error' nobody listens to; a lost connection is reported by the exec in flight.
+        ssh.connection?.on('error', () => undefined);
+        // Without this, Nagle and delayed ACKs cost ~80 ms per exec round trip.
+        ssh.connection?.setNoDelay(true);
+        via?.connection?.on('error', () => undefined);
+    }
+    exec(command, options = {}) {
+        const client = this.ssh.connection;
+        if (!client)
+            return Promise.reject(new DeployError(`${describeTarget(this.target)}: not connected.`));
+        return new Promise((resolve, reject) => {
+            const lost = (error) => reject(new DeployError(`${describeTarget(this.target)}: connection lost (${error?.message ?? 'closed by the server'}).`));
+            const closed = () => lost();
+            client.once('error', lost);
+            client.once('close', closed);
+            const settle = () => {
+                client.off('error', lost);
+                client.off('close', closed);
+            };
+            client.exec(command, (error, channel) => {
+                if (error) {
+                    settle();
+                    reject(new DeployError(`${describeTarget(this.target)}: could not run a command (${error.message}).`));
+                    return;
+                }
+                const stdout = [];
+                const stderr = [];
+                let code;
+                channel.on('data', (chunk) => stdout.push(chunk));
+                channel.stderr.on('data', (chunk) => {
+                    const text = chunk.toString('utf8');
+                    stderr.push(text);
+                    options.onStderr?.(text);
+                });
+                channel.on('exit', (exitCode) => (code = exitCode ?? undefined));
+                channel.on('close', () => {
+                    settle();
+                    if (code === undefined) {
+                        reject(new DeployError(`${describeTarget(this.target)}: the connection closed before the command finished.`));
+                    }
+                    else {
+                        resolve({ code, stdout: Buffer.concat(stdout), stderr: stderr.join('') });
+                    }
+                });
+                const stdin = options.stdin;
+                if (stdin === undefined)
+                    channel.end();
+                else if (typeof stdin === 'string' || Buffer.isBuffer(stdin))
+                    channel.end(stdin);
+                else {
+                    stdin.on('error', (streamError) => {
+                        channel.destroy();
+                        reject(streamError);
+                    });
+                    stdin.pipe(channel);
+                }
+            });
+        });
+    }
+    close() {
+        this.ssh.dispose();
+        this.via?.dispose();
+    }
+}
+function authError(target, settings, message) {
+    const method = settings.privateKey ? 'the `private-key`' : 'the `password`';
+    return new DeployError(`${target.username}@${describeTarget(target)} refused the login with ${method} (${message}). ` +
+        `Check the user name and that the matching public key is in ~${target.username}/.ssh/authorized_keys on the server.`);
+}
+async function connectOne(target, settings, sock) {
+    // Written by ssh2's hostVerifier callback, read when the handshake fails.
+    const check = { verdict: { ok: true } };
+    const algorithms = settings.insecureSkipHostKeyCheck
+        ? undefined
+        : pinnedKeyAlgorithms(settings.hostKeys, target);
+    const config = {
+        host: target.host,
+        port: target.port,
+        username: target.username,
+        readyTimeout: settings.timeoutSeconds * 1000,
+        keepaliveInterval: 5000,
+        keepaliveCountMax: 3,
+        hostVerifier: (key) => {
+            if (settings.insecureSkipHostKeyCheck)
+                return true;
+            check.verdict = verifyHostKey(settings.hostKeys, target, key);
+            return check.verdict.ok;
+        },
+        ...(algorithms ? { algorithms: { serverHostKey: algorithms } } : {}),
+        ...(settings.privateKey ? { privateKey: settings.privateKey } : {}),
+        ...(settings.passphrase ? { passphrase: settings.passphrase } : {}),
+        ...(settings.password ? { password: settings.password } : {}),
+        ...(sock ? { sock } : {})
+    };
+    const ssh = new NodeSSH();
+    try {
+        // node-ssh's Config type predates exactOptionalPropertyTypes; ours sets no undefined fields.
+        await ssh.connect(config);
+        return ssh;
+    }
+    catch (error) {
+        ssh.dispose();
+        if (!check.verdict.ok)
+            throw new DeployError(check.verdict.message);
+        const message = errorMessage(error);
+        const level = error.level;
+        if (level === 'client-authentication' || /authentication methods failed/i.test(message)) {
+            throw authError(target, settings, message);
+        }
+        if (/timed out/i.test(message)) {
+            throw new DeployError(`${describeTarget(target)}: no SSH handshake within ${settings.timeoutSeconds} s (\`ssh-timeout\`). Is the host reachable from the runner?`);
+        }
+        throw new DeployError(`${describeTarget(target)}: cannot connect (${message}).`);
+    }
+}
+/** Opens a verified session to `target`, through `jumpHost` when given. */
+async function openSession(target, jumpHost, settings) {
+    if (!jumpHost)
+        return new Session(target, await connectOne(target, settings, undefined), undefined);
+    const jump = await connectOne(jumpHost, settings, undefined);
+    try {
+        const client = jump.connection;
+        if (!client)
+            throw new DeployError(`${describeTarget(jumpHost)}: jump host not connected.`);
+        const stream = await new Promise((resolve, reject) => {
+            client.forwardOut('127.0.0.1', 0, target.host, target.port, (error, channel) => {
+                if (error) {
+                    reject(new DeployError(`jump host ${describeTarget(jumpHost)} could not reach ${describeTarget(target)} (${error.message}).`));
+                }
+                else
+                    resolve(channel);
+            });
+        });
+        return new Session(target, await connectOne(target, settings, stream), jump);
+    }
+    catch (error) {
+        jump.dispose();
+        throw error;
+    }
+}
+
+;// CONCATENATED MODULE: ./src/stages/ship.ts
+/**
+ * Ship: package, connect, lock, stage on every host, then (deployment mode) activate everywhere.
+ * Two-phase: nothing goes live until every host holds a verified release. Any failure removes
+ * the partial release, records it, and releases the lock; `current` never moves to a bad release.
+ */
+
+
+
+
+
+
+
+
+
+/** A lock older than this is taken to be left by a crashed run. */
+const STALE_LOCK_SECONDS = 60 * 60;
+function historyLine(event, release, context, extra = {}) {
+    return JSON.stringify({
+        event,
+        release,
+        sha: context.sha,
+        at: new Date().toISOString(),
+        by: context.actor,
+        run: context.runUrl,
+        ...extra
+    });
+}
+async function packageArtifact(settings) {
+    if (!(0,external_node_fs_.existsSync)(settings.artifact) || !(0,external_node_fs_.statSync)(settings.artifact).isDirectory()) {
+        throw new DeployError(`\`artifact\`: "${settings.artifact}" is not a directory after the build. Point \`artifact\` at the build output (relative to \`working-directory\`).`);
+    }
+    return buildManifest({
+        root: settings.artifact,
+        exclude: settings.exclude,
+        sharedPaths: settings.sharedPaths
+    });
+}
+/** Opens every session at once; if any fails, closes the others and reports every failure. */
+async function connectAll(settings) {
+    const credentials = {
+        ...settings.credentials,
+        hostKeys: settings.hostKeys,
+        insecureSkipHostKeyCheck: settings.insecureSkipHostKeyCheck,
+        timeoutSeconds: settings.timeoutSeconds
+    };
+    if (settings.insecureSkipHostKeyCheck) {
+        core/* warning */.$e('`insecure-skip-host-key-check` is on: host keys are not verified, so the connection can be intercepted.');
+    }
+    const settled = await Promise.allSettled(settings.hosts.map(target => openSession(target, settings.jumpHost, credentials)));
+    const sessions = settled.flatMap(s => (s.status === 'fulfilled' ? [s.value] : []));
+    const failures = settled.flatMap(s => (s.status === 'rejected' ? [errorMessage(s.reason)] : []));
+    if (failures.length > 0) {
+        sessions.forEach(s => s.close());
+        throw new DeployError(failures.join('\n'));
+    }
+    return sessions;
+}
+function sharedKinds(settings, root) {
+    return settings.sharedPaths.map(p => {
+        const local = `${root}/${p}`;
+        const isFile = (0,external_node_fs_.existsSync)(local) && (0,external_node_fs_.statSync)(local).isFile();
+        return { path: p, kind: isFile ? 'file' : 'dir' };
+    });
+}
+function remoteManifest(release, manifest, context) {
+    return {
+        version: 1,
+        release,
+        sha: context.sha,
+        created: new Date().toISOString(),
+        by: context.actor,
+        run: context.runUrl,
+        entries: manifest.entries
+    };
+}
+/** Best effort on every host after a failure: remove this run's partial release, record, unlock. */
+async function abandonAll(runs, settings, release, why, context) {
+    await Promise.all(runs.map(async ({ session, committed }) => {
+        try {
+            await session.exec(abandon({
+                remotePath: settings.remotePath,
+                release,
+                removeRelease: committed,
+                history: historyLine('failure', release, context, {
+                    host: describeTarget(session.target),
+                    reason: why.slice(0, 500)
+                })
+            }));
+        }
+        catch (error) {
+            core/* warning */.$e(`${describeTarget(session.target)}: could not clean up after the failure (${errorMessage(error)}); the next deploy removes the partial release.`);
+        }
+    }));
+}
+async function ship(options) {
+    const { settings, context, log } = options;
+    const release = releaseId(context.sha, new Date());
+    const owner = {
+        runId: context.runId,
+        attempt: options.attempt,
+        runUrl: context.runUrl,
+        actor: context.actor,
+        sha: context.sha,
+        release,
+        started: new Date().toISOString()
+    };
+    // Hash the artifact while the connections are being set up.
+    const manifestPromise = packageArtifact(settings);
+    manifestPromise.catch(() => undefined);
+    const sessions = await log.run('connect', async () => {
+        const opened = await connectAll(settings);
+        return {
+            value: opened,
+            detail: `${opened.length} host${opened.length === 1 ? '' : 's'}, host keys ${settings.insecureSkipHostKeyCheck ? 'NOT verified' : 'verified'}`
+        };
+    });
+    const locked = [];
+    try {
+        const manifest = await log.run('package', async () => {
+            const built = await manifestPromise;
+            return { value: built, detail: `${built.files} files, ${formatBytes(built.bytes)}` };
+        });
+        const runs = await log.run('lock', async () => {
+            const inspected = await Promise.allSettled(sessions.map(async (session) => {
+                const inspection = await host_lockAndInspect(session, {
+                    remotePath: settings.remotePath,
+                    owner,
+                    staleSeconds: STALE_LOCK_SECONDS,
+                    log: text => core/* warning */.$e(text)
+                });
+                locked.push({ session, committed: false });
+                return { session, inspection };
+            }));
+            const failures = inspected.flatMap(s => s.status === 'rejected' ? [errorMessage(s.reason)] : []);
+            if (failures.length > 0)
+                throw new DeployError(failures.join('\n'));
+            const value = inspected.flatMap(s => (s.status === 'fulfilled' ? [s.value] : []));
+            return { value, detail: `lock taken on ${value.length} host${value.length === 1 ? '' : 's'}` };
+        });
+        const hostRuns = runs.map(({ session, inspection }) => ({
+            session,
+            inspection,
+            plan: planTransfer(manifest, inspection.base),
+            bytesSent: 0,
+            previousRelease: inspection.current,
+            pruned: []
+        }));
+        for (const run of hostRuns) {
+            core/* info */.pq(`${describeTarget(run.session.target)}: ${run.plan.filesSent} files to send (${formatBytes(run.plan.bytesSent)}), ` +
+                `${run.plan.filesReused} reused from ${run.inspection.base?.release ?? 'nothing (first release)'}; live: ${run.inspection.current ?? 'none'}`);
+        }
+        if (settings.dryRun) {
+            await Promise.all(hostRuns.map(r => r.session.exec(unlock(settings.remotePath))));
+            locked.length = 0;
+            log.skip('stage', 'dry run: nothing sent');
+            return summarise('dry-run', release, hostRuns);
+        }
+        await log.run('stage', async () => {
+            const shared = sharedKinds(settings, settings.artifact);
+            const manifestJson = JSON.stringify(remoteManifest(release, manifest, context));
+            await Promise.all(hostRuns.map(async (run) => {
+                run.bytesSent = await stage(run.session, {
+                    remotePath: settings.remotePath,
+                    release,
+                    root: settings.artifact,
+                    manifest,
+                    plan: run.plan,
+                    base: run.inspection.base?.release,
+                    shared,
+                    manifestJson,
+                    history: historyLine('stage', release, context),
+                    progress: text => core/* info */.pq(`upload ${text}`)
+                });
+                const entry = locked.find(l => l.session === run.session);
+                if (entry)
+                    entry.committed = true;
+            }));
+            const sent = hostRuns.reduce((sum, r) => sum + r.bytesSent, 0);
+            return {
+                value: undefined,
+                detail: `${release} on ${hostRuns.length} host${hostRuns.length === 1 ? '' : 's'}, ${formatBytes(sent)} sent`
+            };
+        });
+        let status = 'staged';
+        if (options.mode === 'deployment') {
+            await activateAll(hostRuns, { settings, release, context, log });
+            status = 'deployed';
+        }
+        else {
+            log.skip('activate', 'delivery mode: staged, awaiting approval');
+        }
+        await Promise.all(hostRuns.map(async (run) => {
+            run.pruned = await host_pruneAndUnlock(run.session, settings.remotePath, settings.keepReleases);
+            if (run.pruned.length > 0)
+                core/* info */.pq(`${describeTarget(run.session.target)}: pruned ${run.pruned.join(', ')}`);
+        }));
+        locked.length = 0;
+        return summarise(status, release, hostRuns);
+    }
+    catch (error) {
+        if (locked.length > 0)
+            await abandonAll(locked, settings, release, errorMessage(error), context);
+        throw error;
+    }
+    finally {
+        sessions.forEach(s => s.close());
+    }
+}
+/** Switches every host; if one fails, switches back the ones already switched. */
+async function activateAll(hostRuns, options) {
+    const { settings, release, context } = options;
+    await options.log.run('activate', async () => {
+        const switched = [];
+        const results = await Promise.allSettled(hostRuns.map(async (run) => {
+            run.previousRelease = await host_activate(run.session, {
+                remotePath: settings.remotePath,
+                release,
+                sha: context.sha,
+                beforeActivate: settings.beforeActivate,
+                afterActivate: settings.afterActivate,
+                history: event => historyLine(event, release, context),
+                log: text => process.stdout.write(text)
+            });
+            switched.push(run);
+        }));
+        const failures = results.flatMap(r => (r.status === 'rejected' ? [errorMessage(r.reason)] : []));
+        if (failures.length > 0) {
+            await Promise.all(switched.map(async (run) => {
+                const back = run.previousRelease;
+                if (!back)
+                    return;
+                try {
+                    await host_activate(run.session, {
+                        remotePath: settings.remotePath,
+                        release: back,
+                        sha: context.sha,
+                        beforeActivate: '',
+                        afterActivate: '',
+                        history: event => historyLine(`rollback-${event}`, back, context),
+                        log: text => process.stdout.write(text)
+                    });
+                    core/* info */.pq(`${describeTarget(run.session.target)}: switched back to ${back}`);
+                }
+                catch (error) {
+                    core/* error */.z3(`${describeTarget(run.session.target)}: could not switch back to ${back}: ${errorMessage(error)}`);
+                }
+            }));
+            throw new DeployError(failures.join('\n'));
+        }
+        return {
+            value: undefined,
+            detail: `current → ${release} on ${hostRuns.length} host${hostRuns.length === 1 ? '' : 's'}`
+        };
+    });
+}
+function summarise(status, release, runs) {
+    const hosts = runs.map(run => ({
+        host: describeTarget(run.session.target),
+        release,
+        previousRelease: run.previousRelease,
+        filesSent: run.plan.filesSent,
+        bytesSent: run.bytesSent,
+        filesReused: run.plan.filesReused,
+        pruned: run.pruned
+    }));
+    return {
+        status,
+        release,
+        previousRelease: hosts[0]?.previousRelease,
+        hosts,
+        filesUploaded: hosts.reduce((sum, h) => sum + h.filesSent, 0),
+        bytesUploaded: hosts.reduce((sum, h) => sum + h.bytesSent, 0),
+        filesReused: hosts.reduce((sum, h) => sum + h.filesReused, 0)
+    };
 }
 
 ;// CONCATENATED MODULE: ./src/stages/cache.ts
@@ -52698,7 +56735,10 @@ function serviceAvailable() {
 async function restoreCache(settings, workingDirectory) {
     const key = cacheKey(settings, workingDirectory);
     if (key === undefined) {
-        return { state: 'skipped', reason: `no cache-key and no lock file (${LOCK_FILES.slice(0, 3).join(', ')}, …) to derive one` };
+        return {
+            state: 'skipped',
+            reason: `no cache-key and no lock file (${LOCK_FILES.slice(0, 3).join(', ')}, …) to derive one`
+        };
     }
     if (!serviceAvailable())
         return { state: 'skipped', reason: 'the runner offers no cache service here' };
@@ -52753,6 +56793,8 @@ function describeRestore(outcome) {
 
 
 
+
+
 async function buildAndTest(settings, log) {
     let restored;
     if (settings.cache) {
@@ -52772,10 +56814,31 @@ async function pipeline(settings, context, log, outcome) {
         core/* info */.pq('No `hosts` given: build and test only.');
         return;
     }
-    void context;
-    throw new Error('shipping is not built yet');
+    const shipped = await ship({
+        settings: settings.ship,
+        mode: settings.mode,
+        context,
+        log,
+        attempt: context.runAttempt
+    });
+    outcome.status = shipped.status;
+    outcome.outputs = {
+        release: shipped.release,
+        'previous-release': shipped.previousRelease ?? '',
+        'bytes-uploaded': String(shipped.bytesUploaded),
+        'files-uploaded': String(shipped.filesUploaded),
+        'files-reused': String(shipped.filesReused)
+    };
+    outcome.facts = [
+        ['Release', shipped.release],
+        ['Previous release', shipped.previousRelease ?? 'none'],
+        ...shipped.hosts.map((h) => [
+            `Host ${h.host}`,
+            `${h.filesSent} files sent (${formatBytes(h.bytesSent)}), ${h.filesReused} reused`
+        ])
+    ];
 }
-async function run() {
+async function main_run() {
     const started = Date.now();
     const log = new StageLog();
     const outcome = { status: 'failed', facts: [], outputs: {} };
@@ -52803,7 +56866,13 @@ async function run() {
         for (const [name, value] of Object.entries(outputs))
             core/* setOutput */.uH(name, value);
         try {
-            await writeSummary({ status: outcome.status, sha, durationMs, stages: log.records, facts: outcome.facts });
+            await writeSummary({
+                status: outcome.status,
+                sha,
+                durationMs,
+                stages: log.records,
+                facts: outcome.facts
+            });
         }
         catch (error) {
             core/* warning */.$e(`Could not write the job summary: ${errorMessage(error)}`);

@@ -8,6 +8,9 @@ export interface RunContext {
   readonly owner: string
   readonly repo: string
   readonly actor: string
+  /** GITHUB_RUN_ID: the same across re-run attempts of one workflow run. */
+  readonly runId: string
+  readonly runAttempt: number
   readonly runUrl: string
   readonly apiUrl: string
   readonly payload: Readonly<Record<string, unknown>>
@@ -44,6 +47,8 @@ export function readContext(env: NodeJS.ProcessEnv = process.env): RunContext {
     owner,
     repo,
     actor: env.GITHUB_ACTOR ?? '',
+    runId: env.GITHUB_RUN_ID ?? '',
+    runAttempt: Number(env.GITHUB_RUN_ATTEMPT ?? 1) || 1,
     runUrl: `${serverUrl}/${owner}/${repo}/actions/runs/${env.GITHUB_RUN_ID ?? ''}`,
     apiUrl: env.GITHUB_API_URL ?? 'https://api.github.com',
     payload

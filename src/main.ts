@@ -7,6 +7,8 @@ import { readSettings, type Settings } from './inputs.js'
 import { StageLog } from './report/stages.js'
 import { writeSummary } from './report/summary.js'
 import { runUserScript } from './stages/build-test.js'
+import { formatBytes } from './ship/host.js'
+import { ship } from './stages/ship.js'
 import { describeRestore, restoreCache, saveCache, type CacheOutcome } from './stages/cache.js'
 
 export interface Outcome {
@@ -24,18 +26,45 @@ async function buildAndTest(settings: Settings, log: StageLog): Promise<void> {
   }
   await runUserScript(log, 'build', settings)
   await runUserScript(log, 'test', settings)
-  if (settings.cache && restored) core.info(await saveCache(settings.cache, settings.workingDirectory, restored))
+  if (settings.cache && restored)
+    core.info(await saveCache(settings.cache, settings.workingDirectory, restored))
 }
 
-async function pipeline(settings: Settings, context: RunContext, log: StageLog, outcome: Outcome): Promise<void> {
+async function pipeline(
+  settings: Settings,
+  context: RunContext,
+  log: StageLog,
+  outcome: Outcome
+): Promise<void> {
   await buildAndTest(settings, log)
   if (!settings.ship) {
     outcome.status = 'tested'
     core.info('No `hosts` given: build and test only.')
     return
   }
-  void context
-  throw new Error('shipping is not built yet')
+  const shipped = await ship({
+    settings: settings.ship,
+    mode: settings.mode,
+    context,
+    log,
+    attempt: context.runAttempt
+  })
+  outcome.status = shipped.status
+  outcome.outputs = {
+    release: shipped.release,
+    'previous-release': shipped.previousRelease ?? '',
+    'bytes-uploaded': String(shipped.bytesUploaded),
+    'files-uploaded': String(shipped.filesUploaded),
+    'files-reused': String(shipped.filesReused)
+  }
+  outcome.facts = [
+    ['Release', shipped.release],
+    ['Previous release', shipped.previousRelease ?? 'none'],
+    ...shipped.hosts.map((h): [string, string] => [
+      `Host ${h.host}`,
+      `${h.filesSent} files sent (${formatBytes(h.bytesSent)}), ${h.filesReused} reused`
+    ])
+  ]
 }
 
 export async function run(): Promise<void> {
@@ -62,7 +91,13 @@ export async function run(): Promise<void> {
     }
     for (const [name, value] of Object.entries(outputs)) core.setOutput(name, value)
     try {
-      await writeSummary({ status: outcome.status, sha, durationMs, stages: log.records, facts: outcome.facts })
+      await writeSummary({
+        status: outcome.status,
+        sha,
+        durationMs,
+        stages: log.records,
+        facts: outcome.facts
+      })
     } catch (error: unknown) {
       core.warning(`Could not write the job summary: ${errorMessage(error)}`)
     }

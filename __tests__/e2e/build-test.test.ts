@@ -49,7 +49,10 @@ describe('build and test through dist/index.js', () => {
     const ws = workspace()
     const result = await runAction({
       workspace: ws,
-      inputs: { build: 'echo compiling-step-1\necho "error: missing semicolon" >&2\nexit 3', test: 'touch tested' }
+      inputs: {
+        build: 'echo compiling-step-1\necho "error: missing semicolon" >&2\nexit 3',
+        test: 'touch tested'
+      }
     })
     expect(result.exitCode).toBe(1)
     expect(result.outputs.status).toBe('failed')

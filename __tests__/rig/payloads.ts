@@ -7,12 +7,16 @@ interface WebhookDefinition {
 }
 
 const require = createRequire(import.meta.url)
-const definitions = require('@octokit/webhooks-examples/api.github.com/index.json') as WebhookDefinition[]
+const definitions =
+  require('@octokit/webhooks-examples/api.github.com/index.json') as WebhookDefinition[]
 
 /** A deep copy of the first example of `event` (with `action`, when given). */
 export function examplePayload(event: string, action?: string): Record<string, unknown> {
   const definition = definitions.find(d => d.name === event)
   const example = definition?.examples.find(e => action === undefined || e.action === action)
-  if (!example) throw new Error(`@octokit/webhooks-examples has no ${event}${action ? `.${action}` : ''} example`)
+  if (!example)
+    throw new Error(
+      `@octokit/webhooks-examples has no ${event}${action ? `.${action}` : ''} example`
+    )
   return structuredClone(example)
 }

@@ -39,8 +39,10 @@ describe('action contract', () => {
   })
 
   it('reads inputs only in src/inputs.ts', () => {
-    expect(sourcesReading(/core\.getInput|getBooleanInput|process\.env\.INPUT_|process\.env\[['"`]INPUT_/)).toEqual([
-      'src/inputs.ts'
-    ])
+    expect(
+      sourcesReading(
+        /core\.getInput|getBooleanInput|process\.env\.INPUT_|process\.env\[['"`]INPUT_/
+      )
+    ).toEqual(['src/inputs.ts'])
   })
 })

@@ -16,7 +16,9 @@ function makeKey(name: string, passphrase = ''): string {
 }
 const plainKey = makeKey('plain')
 const encryptedKey = makeKey('encrypted', 'correct horse')
-const hostLine = '[127.0.0.1]:2222 ' + readFileSync(path.join(keyDir, 'plain.pub'), 'utf8').split(' ').slice(0, 2).join(' ')
+const hostLine =
+  '[127.0.0.1]:2222 ' +
+  readFileSync(path.join(keyDir, 'plain.pub'), 'utf8').split(' ').slice(0, 2).join(' ')
 
 function withInputs(inputs: Record<string, string>): void {
   for (const name of INPUTS) delete process.env[`INPUT_${name.toUpperCase()}`]
@@ -34,13 +36,21 @@ function problemsOf(inputs: Record<string, string>): string {
   throw new Error('expected an InputError')
 }
 
-const ship = { hosts: 'deploy@127.0.0.1:2222', 'private-key': plainKey, 'remote-path': '/srv/app', 'known-hosts': hostLine }
+const ship = {
+  hosts: 'deploy@127.0.0.1:2222',
+  'private-key': plainKey,
+  'remote-path': '/srv/app',
+  'known-hosts': hostLine
+}
 
 beforeEach(() => {
   process.env.GITHUB_WORKSPACE = os.tmpdir()
   jest.spyOn(process.stdout, 'write').mockImplementation(() => true) // ::add-mask:: lines
+  return undefined
 })
-afterEach(() => jest.restoreAllMocks())
+afterEach(() => {
+  jest.restoreAllMocks()
+})
 
 describe('readSettings', () => {
   it('defaults to delivery mode, build and test only, without hosts', () => {
@@ -92,7 +102,10 @@ describe('readSettings', () => {
     [{ ...ship, hosts: 'u@example.com:0' }, '`hosts`: "u@example.com:0": the port must be'],
     [{ ...ship, 'jump-host': 'u@bastion:abc' }, '`jump-host`:'],
     [{ ...ship, 'remote-path': '' }, '`remote-path`: required'],
-    [{ ...ship, 'remote-path': '/srv/../etc' }, '`remote-path`: "/srv/../etc" must not contain ".."'],
+    [
+      { ...ship, 'remote-path': '/srv/../etc' },
+      '`remote-path`: "/srv/../etc" must not contain ".."'
+    ],
     [{ ...ship, 'remote-path': '/srv/app\nrm -rf /' }, '`remote-path`: must be one line'],
     [{ ...ship, 'remote-path': '/' }, '`remote-path`: "/" would deploy into the root'],
     [{ ...ship, 'shared-paths': '../etc' }, '`shared-paths`: "../etc": must not contain ".."'],
@@ -100,15 +113,24 @@ describe('readSettings', () => {
     [{ ...ship, 'private-key': '', password: '' }, '`private-key`: give a private key'],
     [{ ...ship, 'private-key': 'hello' }, '`private-key`: does not look like a private key'],
     [{ ...ship, 'private-key': 'ssh-ed25519 AAAAC3Nza' }, '`private-key`: this is a public key'],
-    [{ ...ship, 'private-key': plainKey.slice(0, 120) + '\n-----END OPENSSH PRIVATE KEY-----\n' }, '`private-key`: cannot be read'],
+    [
+      { ...ship, 'private-key': plainKey.slice(0, 120) + '\n-----END OPENSSH PRIVATE KEY-----\n' },
+      '`private-key`: cannot be read'
+    ],
     [{ ...ship, 'private-key': encryptedKey }, '`passphrase`: the private key is encrypted'],
-    [{ ...ship, 'private-key': encryptedKey, passphrase: 'wrong' }, '`passphrase`: does not decrypt'],
+    [
+      { ...ship, 'private-key': encryptedKey, passphrase: 'wrong' },
+      '`passphrase`: does not decrypt'
+    ],
     [{ ...ship, 'known-hosts': 'not a key line' }, '`known-hosts`: line 1 is neither'],
     [{ ...ship, 'keep-releases': '1' }, '`keep-releases`: expected a whole number from 2 to 1000'],
     [{ ...ship, 'keep-releases': '-3' }, '`keep-releases`:'],
     [{ ...ship, 'ssh-timeout': '1.5' }, '`ssh-timeout`:'],
     [{ ...ship, 'dry-run': 'yes' }, '`dry-run`: expected true or false, got "yes"'],
-    [{ ...ship, 'insecure-skip-host-key-check': 'ture' }, '`insecure-skip-host-key-check`: expected true or false']
+    [
+      { ...ship, 'insecure-skip-host-key-check': 'ture' },
+      '`insecure-skip-host-key-check`: expected true or false'
+    ]
   ])('refuses %j', (inputs, expected) => {
     expect(problemsOf(inputs)).toContain(expected)
   })
@@ -128,11 +150,15 @@ describe('readSettings', () => {
 
   it('masks credentials', () => {
     const writes: string[] = []
-    jest.spyOn(process.stdout, 'write').mockImplementation(chunk => (writes.push(String(chunk)), true))
+    jest
+      .spyOn(process.stdout, 'write')
+      .mockImplementation(chunk => (writes.push(String(chunk)), true))
     withInputs({ ...ship, password: 'hunter2-password', 'github-token': 'ghs_abcdefghijklmnop' })
     readSettings()
     expect(writes).toContain('::add-mask::hunter2-password' + os.EOL)
     expect(writes).toContain('::add-mask::ghs_abcdefghijklmnop' + os.EOL)
-    expect(writes.some(w => w.startsWith('::add-mask::-----BEGIN OPENSSH PRIVATE KEY-----'))).toBe(true)
+    expect(writes.some(w => w.startsWith('::add-mask::-----BEGIN OPENSSH PRIVATE KEY-----'))).toBe(
+      true
+    )
   })
 })

@@ -17,7 +17,11 @@ describe('runScript', () => {
     const before = process.memoryUsage().rss
     let peak = before
     const timer = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 20)
-    const result = await runScript({ script: 'head -c 300000000 /dev/zero | tr "\\0" "x"; echo; echo last-line', cwd: os.tmpdir(), output: sink })
+    const result = await runScript({
+      script: 'head -c 300000000 /dev/zero | tr "\\0" "x"; echo; echo last-line',
+      cwd: os.tmpdir(),
+      output: sink
+    })
     clearInterval(timer)
     expect(result.exitCode).toBe(0)
     expect(received).toBeGreaterThan(300_000_000)
@@ -27,7 +31,11 @@ describe('runScript', () => {
 
   it('reports the exit code of the failing command', async () => {
     const sink = new Writable({ write: (_c, _e, done) => done() })
-    const result = await runScript({ script: 'echo one\nexit 42\necho never', cwd: os.tmpdir(), output: sink })
+    const result = await runScript({
+      script: 'echo one\nexit 42\necho never',
+      cwd: os.tmpdir(),
+      output: sink
+    })
     expect(result.exitCode).toBe(42)
     expect(result.tail).toBe('one')
   })

@@ -16,7 +16,8 @@ export type HostKeyPin =
     }
   | { readonly kind: 'fingerprint'; readonly fingerprint: string }
 
-const KEY_TYPES = /^(ssh-ed25519|ssh-rsa|ssh-dss|ecdsa-sha2-nistp(256|384|521)|sk-ssh-ed25519@openssh\.com|sk-ecdsa-sha2-nistp256@openssh\.com)$/
+const KEY_TYPES =
+  /^(ssh-ed25519|ssh-rsa|ssh-dss|ecdsa-sha2-nistp(256|384|521)|sk-ssh-ed25519@openssh\.com|sk-ecdsa-sha2-nistp256@openssh\.com)$/
 
 export function parseHostKeyPins(text: string): { pins: HostKeyPin[]; problems: string[] } {
   const pins: HostKeyPin[] = []
@@ -67,7 +68,10 @@ export function knownHostsName(target: Pick<Target, 'host' | 'port'>): string {
 }
 
 function globToRegExp(glob: string): RegExp {
-  const body = glob.replace(/[.+^${}()|\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')
+  const body = glob
+    .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+    .replace(/\*/g, '.*')
+    .replace(/\?/g, '.')
   return new RegExp(`^${body}$`, 'i')
 }
 
@@ -95,7 +99,11 @@ function patternsMatch(patterns: readonly string[], name: string): boolean {
 
 export type HostKeyVerdict =
   | { readonly ok: true }
-  | { readonly ok: false; readonly reason: 'unknown' | 'changed' | 'revoked'; readonly message: string }
+  | {
+      readonly ok: false
+      readonly reason: 'unknown' | 'changed' | 'revoked'
+      readonly message: string
+    }
 
 /** Decides whether a presented host key is trusted for a target. */
 export function verifyHostKey(
@@ -108,7 +116,9 @@ export function verifyHostKey(
   const keyType = readKeyType(key)
   const line = `${name} ${keyType} ${key.toString('base64')}`
   const where = describeTarget(target)
-  const applicable = pins.filter(pin => pin.kind === 'fingerprint' || patternsMatch(pin.patterns, name))
+  const applicable = pins.filter(
+    pin => pin.kind === 'fingerprint' || patternsMatch(pin.patterns, name)
+  )
   const same = (pin: HostKeyPin): boolean =>
     pin.kind === 'fingerprint' ? pin.fingerprint === fingerprint : pin.key.equals(key)
   if (applicable.some(pin => pin.kind === 'key' && pin.revoked && same(pin))) {
@@ -149,12 +159,15 @@ export function pinnedKeyAlgorithms(
   target: Pick<Target, 'host' | 'port'>
 ): string[] | undefined {
   const name = knownHostsName(target)
-  const keyPins = pins.filter(pin => pin.kind === 'key' && !pin.revoked && patternsMatch(pin.patterns, name))
+  const keyPins = pins.filter(
+    pin => pin.kind === 'key' && !pin.revoked && patternsMatch(pin.patterns, name)
+  )
   if (keyPins.length === 0 || pins.some(pin => pin.kind === 'fingerprint')) return undefined
   const algorithms = new Set<string>()
   for (const pin of keyPins) {
     if (pin.kind !== 'key') continue
-    if (pin.keyType === 'ssh-rsa') ['rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa'].forEach(a => algorithms.add(a))
+    if (pin.keyType === 'ssh-rsa')
+      ['rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa'].forEach(a => algorithms.add(a))
     else algorithms.add(pin.keyType)
   }
   return [...algorithms]

@@ -1,5 +1,5 @@
 /** Private key checks done while reading inputs, so a bad key fails before any connection. */
-import ssh2 from 'ssh2'
+import ssh2, { type ParsedKey } from 'ssh2'
 import type { InputName } from '../action-io.js'
 
 export type KeyCheck =
@@ -29,7 +29,10 @@ export function checkPrivateKey(raw: string, passphrase: string | undefined): Ke
   if (parsed instanceof Error) {
     const message = parsed.message
     if (/no passphrase given/i.test(message)) {
-      return fail('passphrase', 'the private key is encrypted; give its passphrase in `passphrase`.')
+      return fail(
+        'passphrase',
+        'the private key is encrypted; give its passphrase in `passphrase`.'
+      )
     }
     if (/passphrase/i.test(message)) {
       return fail('passphrase', 'does not decrypt the private key (wrong passphrase?).')
@@ -39,7 +42,8 @@ export function checkPrivateKey(raw: string, passphrase: string | undefined): Ke
       `cannot be read (${message}). Check that the whole key was pasted, with its BEGIN and END lines and nothing cut.`
     )
   }
-  const first = Array.isArray(parsed) ? parsed[0] : parsed
+  // A key file with several keys parses to an array at run time, whatever the types say.
+  const first: ParsedKey | undefined = Array.isArray(parsed) ? (parsed as ParsedKey[])[0] : parsed
   if (first === undefined || !first.isPrivateKey()) {
     return fail('private-key', 'holds no private key.')
   }

@@ -10,7 +10,10 @@ export function quote(value: string): string {
 
 /** Builds a shell command from a template whose interpolated values are all quoted. */
 export function sh(strings: TemplateStringsArray, ...values: readonly string[]): string {
-  return strings.reduce((out, text, i) => out + text + (i < values.length ? quote(values[i] ?? '') : ''), '')
+  return strings.reduce(
+    (out, text, i) => out + text + (i < values.length ? quote(values[i] ?? '') : ''),
+    ''
+  )
 }
 
 function hasDotDot(p: string): boolean {
@@ -19,7 +22,8 @@ function hasDotDot(p: string): boolean {
 
 /** Returns a problem with a `remote-path`, or undefined when it is acceptable. */
 export function checkRemotePath(remotePath: string): string | undefined {
-  if (remotePath === '') return 'required when `hosts` are given: the directory that holds the releases.'
+  if (remotePath === '')
+    return 'required when `hosts` are given: the directory that holds the releases.'
   if (/[\0\r\n]/.test(remotePath)) return 'must be one line without control characters.'
   if (hasDotDot(remotePath)) return `"${remotePath}" must not contain ".." segments.`
   if (/^\/+$/.test(remotePath) || remotePath === '.' || remotePath === '~') {

@@ -14,7 +14,11 @@ export async function runUserScript(
     return
   }
   await log.run(name, async () => {
-    const result = await runScript({ script, cwd: settings.workingDirectory, output: process.stdout })
+    const result = await runScript({
+      script,
+      cwd: settings.workingDirectory,
+      output: process.stdout
+    })
     if (result.exitCode !== 0) {
       throw new StageFailure(
         name,

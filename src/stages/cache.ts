@@ -43,7 +43,11 @@ export function cacheKey(settings: CacheSettings, workingDirectory: string): str
 }
 
 export type CacheOutcome =
-  | { readonly state: 'hit' | 'miss' | 'restored-partial'; readonly key: string; readonly matchedKey?: string }
+  | {
+      readonly state: 'hit' | 'miss' | 'restored-partial'
+      readonly key: string
+      readonly matchedKey?: string
+    }
   | { readonly state: 'skipped'; readonly reason: string }
 
 function serviceAvailable(): boolean {
@@ -59,9 +63,13 @@ export async function restoreCache(
 ): Promise<CacheOutcome> {
   const key = cacheKey(settings, workingDirectory)
   if (key === undefined) {
-    return { state: 'skipped', reason: `no cache-key and no lock file (${LOCK_FILES.slice(0, 3).join(', ')}, …) to derive one` }
+    return {
+      state: 'skipped',
+      reason: `no cache-key and no lock file (${LOCK_FILES.slice(0, 3).join(', ')}, …) to derive one`
+    }
   }
-  if (!serviceAvailable()) return { state: 'skipped', reason: 'the runner offers no cache service here' }
+  if (!serviceAvailable())
+    return { state: 'skipped', reason: 'the runner offers no cache service here' }
   try {
     const cache = await import('@actions/cache')
     const paths = settings.paths.map(p => path.resolve(workingDirectory, p))
@@ -103,4 +111,3 @@ export function describeRestore(outcome: CacheOutcome): string {
       return `cache miss (${outcome.key})`
   }
 }
-

@@ -1,0 +1,323 @@
+/** What happens on one host, one exec at a time: lock, stage, verify, commit, activate, release. */
+import { DeployError } from '../errors.js'
+import type { ExecResult, SshSession } from '../ssh/session.js'
+import { describeTarget } from '../ssh/target.js'
+import type { Manifest } from './manifest.js'
+import { RELEASE_ID, type RemoteManifest, type TransferPlan } from './plan.js'
+import * as remote from './remote-scripts.js'
+import { packEntries, progressMeter } from './transfer.js'
+
+export interface LockOwner {
+  readonly runId: string
+  readonly attempt: number
+  readonly runUrl: string
+  readonly actor: string
+  readonly sha: string
+  readonly release: string
+  readonly started: string
+}
+
+export interface Inspection {
+  readonly current: string | undefined
+  readonly previous: string | undefined
+  readonly base: RemoteManifest | undefined
+}
+
+function where(session: SshSession): string {
+  return describeTarget(session.target)
+}
+
+async function run(
+  session: SshSession,
+  what: string,
+  command: string,
+  stdin?: Buffer | string
+): Promise<Buffer> {
+  const result = await session.exec(command, stdin === undefined ? {} : { stdin })
+  if (result.code !== 0) {
+    throw new DeployError(
+      `${where(session)}: ${what} failed (exit ${result.code}): ${result.stderr.trim() || 'no error output'}`
+    )
+  }
+  return result.stdout
+}
+
+function releaseOrUndefined(text: string | undefined): string | undefined {
+  const id = text?.trim()
+  return id && RELEASE_ID.test(id) ? id : undefined
+}
+
+interface HeldLock {
+  readonly holder: Partial<LockOwner> & { attempt?: number }
+  readonly ageSeconds: number
+}
+
+function readHeld(lines: readonly string[]): HeldLock | undefined {
+  const first = lines[0] ?? ''
+  if (!first.startsWith(remote.MARK.held)) return undefined
+  let holder: HeldLock['holder'] = {}
+  try {
+    holder = JSON.parse(lines[1] ?? '{}') as HeldLock['holder']
+  } catch {
+    // an unreadable owner file still leaves the age to report
+  }
+  return { holder, ageSeconds: Number(first.split(' ')[1] ?? 0) }
+}
+
+function describeHolder({ holder, ageSeconds }: HeldLock): string {
+  const since = holder.started ?? `${Math.round(ageSeconds / 60)} min ago`
+  return `held by ${holder.actor ?? 'an unknown owner'} since ${since} (run ${holder.runUrl ?? 'unknown'}, commit ${holder.sha?.slice(0, 12) ?? '?'})`
+}
+
+/** Why a held lock may be broken, or undefined when it must be respected. */
+function staleReason(held: HeldLock, owner: LockOwner, staleSeconds: number): string | undefined {
+  if (
+    held.holder.runId !== undefined &&
+    held.holder.runId === owner.runId &&
+    (held.holder.attempt ?? 0) < owner.attempt
+  ) {
+    return 'it was left by an earlier attempt of this run, which has finished'
+  }
+  if (held.ageSeconds > staleSeconds) return `it is older than ${Math.round(staleSeconds / 60)} min`
+  return undefined
+}
+
+/**
+ * Takes the deploy lock and reads what the server has. A stale lock is broken with a log line;
+ * a live one fails the run, naming its holder.
+ */
+export async function lockAndInspect(
+  session: SshSession,
+  options: {
+    remotePath: string
+    owner: LockOwner
+    staleSeconds: number
+    log: (text: string) => void
+  }
+): Promise<Inspection> {
+  const attempt = async (breakLock: boolean): Promise<string[]> =>
+    (
+      await run(
+        session,
+        'taking the deploy lock',
+        remote.lockAndInspect({
+          remotePath: options.remotePath,
+          owner: JSON.stringify(options.owner),
+          breakLock
+        })
+      )
+    )
+      .toString('utf8')
+      .split('\n')
+  let lines = await attempt(false)
+  let held = readHeld(lines)
+  const reason = held && staleReason(held, options.owner, options.staleSeconds)
+  if (held && reason) {
+    options.log(`${where(session)}: breaking the deploy lock ${describeHolder(held)}: ${reason}.`)
+    lines = await attempt(true)
+    held = readHeld(lines)
+  }
+  if (held) {
+    throw new DeployError(
+      `${where(session)}: another deploy is running: the lock ${options.remotePath}/.gated-deploy/lock is ${describeHolder(held)}. ` +
+        `Wait for it to finish; a lock left by a crashed run is broken after ${Math.round(options.staleSeconds / 60)} min or by a re-run of that run.`
+    )
+  }
+  const value = (mark: string): string | undefined =>
+    lines.find(line => line.startsWith(mark + ' '))?.slice(mark.length + 1)
+  const manifestAt = lines.indexOf(remote.MARK.manifest)
+  const manifestText =
+    manifestAt >= 0
+      ? lines
+          .slice(manifestAt + 1)
+          .join('\n')
+          .trim()
+      : ''
+  let base: RemoteManifest | undefined
+  if (manifestText !== '') {
+    try {
+      base = JSON.parse(manifestText) as RemoteManifest
+    } catch {
+      base = undefined // an unreadable manifest only costs incrementality
+    }
+  }
+  if (base && (base.version !== 1 || base.release !== releaseOrUndefined(value(remote.MARK.base))))
+    base = undefined
+  return {
+    current: releaseOrUndefined(value(remote.MARK.current)),
+    previous: releaseOrUndefined(value(remote.MARK.previous)),
+    base
+  }
+}
+
+export interface Listing {
+  readonly entries: Map<string, { type: 'f' | 'd' | 'l'; mode: string; target?: string }>
+  readonly hashes: Map<string, string>
+}
+
+/** Parses the NUL-separated listing `extractAndList` prints. */
+export function parseListing(out: Buffer): Listing {
+  const fields = out.toString('utf8').split('\0')
+  const entries: Listing['entries'] = new Map()
+  const hashes = new Map<string, string>()
+  let i = 0
+  for (; i < fields.length && fields[i] !== 'GD-HASHES'; i++) {
+    const match = /^([fdl]) (\d+) ([\s\S]*)$/.exec(fields[i] ?? '')
+    if (!match) continue
+    const [, type, mode = '', p = ''] = match
+    if (type === 'l') entries.set(p, { type, mode, target: fields[++i] ?? '' })
+    else entries.set(p, { type: type as 'f' | 'd', mode })
+  }
+  for (i++; i < fields.length; i++) {
+    const match = /^([0-9a-f]{64}) {2}([\s\S]*)$/.exec(fields[i] ?? '')
+    if (match) hashes.set(match[2] ?? '', match[1] ?? '')
+  }
+  return { entries, hashes }
+}
+
+/** Differences between what the server holds and the manifest; empty when they agree. */
+export function compareListing(
+  local: Manifest,
+  listing: Listing,
+  sharedPaths: readonly string[]
+): string[] {
+  const problems: string[] = []
+  const expected = new Set<string>()
+  for (const entry of local.entries) {
+    expected.add(entry.path)
+    const found = listing.entries.get(entry.path)
+    if (entry.type === 'file') {
+      const hash = listing.hashes.get(entry.path)
+      if (!found || found.type !== 'f') problems.push(`${entry.path}: missing`)
+      else if (hash !== entry.sha256)
+        problems.push(`${entry.path}: sha256 ${hash ?? 'none'} instead of ${entry.sha256}`)
+      else if (Number.parseInt(found.mode, 8) !== entry.mode) {
+        problems.push(`${entry.path}: mode ${found.mode} instead of ${entry.mode.toString(8)}`)
+      }
+    } else if (entry.type === 'symlink') {
+      if (found?.type !== 'l' || found.target !== entry.target)
+        problems.push(`${entry.path}: not a symlink to ${entry.target}`)
+    } else if (found?.type !== 'd') problems.push(`${entry.path}: directory missing`)
+  }
+  for (const shared of sharedPaths) {
+    expected.add(shared)
+    const parts = shared.split('/')
+    for (let n = 1; n < parts.length; n++) expected.add(parts.slice(0, n).join('/'))
+  }
+  for (const p of listing.entries.keys())
+    if (!expected.has(p)) problems.push(`${p}: not in the artifact`)
+  return problems
+}
+
+/**
+ * Builds `releases/<id>.partial` from the base release and the tar stream, checks every file's
+ * sha256 on the server against the manifest, then renames it into place. Returns bytes sent.
+ */
+export async function stage(
+  session: SshSession,
+  options: {
+    remotePath: string
+    release: string
+    root: string
+    manifest: Manifest
+    plan: TransferPlan
+    base: string | undefined
+    shared: readonly { path: string; kind: 'file' | 'dir' }[]
+    manifestJson: string
+    history: string
+    progress: (text: string) => void
+  }
+): Promise<number> {
+  const { remotePath, release } = options
+  await run(
+    session,
+    'preparing the release directory',
+    remote.preparePartial({ remotePath, release, base: options.base }),
+    options.plan.reuse.map(p => p + '\0').join('')
+  )
+  const packed = packEntries(options.root, options.plan.send)
+  const meter = progressMeter({
+    expectedBytes: options.plan.bytesSent,
+    intervalMs: 3000,
+    report: (percent, bytes) =>
+      options.progress(
+        `${where(session)}: ${percent}% (${formatBytes(bytes)} of ~${formatBytes(options.plan.bytesSent)})`
+      )
+  })
+  packed.stream.pipe(meter.stream)
+  let listed: ExecResult
+  try {
+    ;[listed] = await Promise.all([
+      session.exec(remote.extractAndList({ remotePath, release, shared: options.shared }), {
+        stdin: meter.stream
+      }),
+      packed.done
+    ])
+  } catch (error: unknown) {
+    packed.abort() // a dead channel would leave tar blocked on a full pipe
+    throw error
+  }
+  if (listed.code !== 0) {
+    throw new DeployError(
+      `${where(session)}: unpacking the upload failed (exit ${listed.code}): ${listed.stderr.trim()}`
+    )
+  }
+  const problems = compareListing(
+    options.manifest,
+    parseListing(listed.stdout),
+    options.shared.map(s => s.path)
+  )
+  if (problems.length > 0) {
+    throw new DeployError(
+      `${where(session)}: the uploaded release does not match the manifest (${problems.length} problem${problems.length === 1 ? '' : 's'}); it was not activated:\n` +
+        problems.slice(0, 20).join('\n')
+    )
+  }
+  await run(
+    session,
+    'storing the release',
+    remote.commitRelease({ remotePath, release, history: options.history }),
+    options.manifestJson
+  )
+  return meter.bytes()
+}
+
+export function formatBytes(bytes: number): string {
+  if (bytes < 1024) return `${bytes} B`
+  if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(1)} KB`
+  return `${(bytes / 1024 / 1024).toFixed(1)} MB`
+}
+
+/** Switches `current` with the hooks; returns the release it replaced. */
+export async function activate(
+  session: SshSession,
+  options: Parameters<typeof remote.activate>[0] & { log: (text: string) => void }
+): Promise<string | undefined> {
+  const result = await session.exec(remote.activate(options), { onStderr: options.log })
+  const replaced = releaseOrUndefined(/GD-REPLACED (\S*)/.exec(result.stdout.toString('utf8'))?.[1])
+  const reasons: Record<number, string> = {
+    [remote.EXIT.notStaged]: `release ${options.release} is not staged there`,
+    [remote.EXIT.beforeActivate]: '`before-activate` failed; `current` was not switched',
+    [remote.EXIT.afterActivate]: '`after-activate` failed; `current` was switched back'
+  }
+  if (result.code !== 0) {
+    throw new DeployError(
+      `${where(session)}: ${reasons[result.code] ?? `activation failed (exit ${result.code}): ${result.stderr.trim()}`}.`
+    )
+  }
+  return replaced
+}
+
+/** Prunes old releases and releases the lock, in one exec. Returns the pruned release ids. */
+export async function pruneAndUnlock(
+  session: SshSession,
+  remotePath: string,
+  keep: number
+): Promise<string[]> {
+  const out = await run(
+    session,
+    'pruning old releases',
+    remote.pruneAndUnlock({ remotePath, keep })
+  )
+  return [...out.toString('utf8').matchAll(/GD-PRUNED (\S+)/g)].map(m => m[1] ?? '')
+}

@@ -1,0 +1,83 @@
+/** Pure decisions about a release: its id, what travels and what is reused from the base release. */
+import type { Entry, Manifest } from './manifest.js'
+
+/** `<UTC yyyymmddHHMMSS>-<sha12>`: sorts by time, names the commit. */
+export function releaseId(sha: string, now: Date): string {
+  const stamp = now.toISOString().replace(/[-:T]/g, '').slice(0, 14)
+  const short = (sha.toLowerCase().match(/^[0-9a-f]+/)?.[0] ?? '').slice(0, 12) || 'nosha0000000'
+  return `${stamp}-${short}`
+}
+
+export const RELEASE_ID = /^\d{14}-[0-9a-f]{7,40}$/
+
+/** The manifest kept on the server for each release, next to it in .gated-deploy/releases/. */
+export interface RemoteManifest {
+  readonly version: 1
+  readonly release: string
+  readonly sha: string
+  readonly created: string
+  readonly by: string
+  readonly run: string
+  readonly entries: readonly Entry[]
+}
+
+export interface TransferPlan {
+  /** Entries that travel in the tar stream (all dirs and symlinks, new and changed files). */
+  readonly send: readonly Entry[]
+  /** Files hard-linked from the base release instead of sent. */
+  readonly reuse: readonly string[]
+  readonly filesSent: number
+  readonly bytesSent: number
+  readonly filesReused: number
+  readonly bytesReused: number
+}
+
+/** A path from a server-side manifest is trusted only when it stays inside the release. */
+export function safeRelativePath(p: string): boolean {
+  return (
+    p !== '' &&
+    !p.startsWith('/') &&
+    !p.includes('\0') &&
+    !p.split('/').includes('..') &&
+    !p.split('/').includes('.')
+  )
+}
+
+export function planTransfer(local: Manifest, base: RemoteManifest | undefined): TransferPlan {
+  const previous = new Map<string, Entry>()
+  for (const entry of base?.entries ?? [])
+    if (safeRelativePath(entry.path)) previous.set(entry.path, entry)
+  const reused = new Set<string>()
+  const send: Entry[] = []
+  let bytesSent = 0
+  let bytesReused = 0
+  for (const entry of local.entries) {
+    const old = previous.get(entry.path)
+    if (
+      entry.type === 'file' &&
+      old?.type === 'file' &&
+      old.sha256 === entry.sha256 &&
+      old.mode === entry.mode
+    ) {
+      reused.add(entry.path)
+      bytesReused += entry.size
+      continue
+    }
+    send.push(entry)
+    if (entry.type === 'file') bytesSent += entry.size
+  }
+  return {
+    send,
+    reuse: [...reused],
+    filesSent: send.filter(e => e.type === 'file').length,
+    bytesSent,
+    filesReused: reused.size,
+    bytesReused
+  }
+}
+
+/** The symlink target that points `releases/<id>/<sharedPath>` at `shared/<sharedPath>`. */
+export function sharedLinkTarget(sharedPath: string): string {
+  const depth = sharedPath.split('/').length - 1
+  return '../'.repeat(depth + 2) + 'shared/' + sharedPath
+}

@@ -1,0 +1,225 @@
+/**
+ * The shell programs run on the server, one exec each. Literal text plus values through `sh`
+ * (which quotes every one): nothing from inputs reaches a remote shell unquoted. Each program
+ * is POSIX sh run under `sh -c`, whatever the login shell is.
+ */
+import { quote, sh } from '../ssh/quote.js'
+import { sharedLinkTarget } from './plan.js'
+
+/** Wraps a program so it runs in sh from `remote-path`, whatever the user's login shell. */
+function program(remotePath: string, body: string): string {
+  const script = `set -eu\n${sh`mkdir -p ${remotePath} && cd ${remotePath}`}\n${body}`
+  return `sh -c ${quote(script)}`
+}
+
+export const MARK = {
+  locked: 'GD-LOCKED',
+  held: 'GD-HELD',
+  current: 'GD-CURRENT',
+  previous: 'GD-PREVIOUS',
+  base: 'GD-BASE',
+  manifest: 'GD-MANIFEST'
+} as const
+
+/**
+ * Takes the lock (atomic mkdir) and reports the live, previous and base releases with the base's
+ * manifest. When the lock is held it prints the holder and the lock's age and stops; the caller
+ * decides whether it is stale and asks again with `breakLock`.
+ */
+export function lockAndInspect(options: {
+  remotePath: string
+  owner: string
+  breakLock: boolean
+}): string {
+  return program(
+    options.remotePath,
+    `mkdir -p releases shared .gated-deploy/releases
+${options.breakLock ? 'rm -rf .gated-deploy/lock' : ''}
+if mkdir .gated-deploy/lock 2>/dev/null; then
+  ${sh`printf '%s\n' ${options.owner}`} > .gated-deploy/lock/owner.json
+else
+  echo "${MARK.held} $(( $(date +%s) - $(stat -c %Y .gated-deploy/lock 2>/dev/null || date +%s) ))"
+  cat .gated-deploy/lock/owner.json 2>/dev/null || echo '{}'
+  exit 0
+fi
+echo ${MARK.locked}
+rm -rf releases/*.partial
+current=$(readlink current 2>/dev/null || true)
+echo "${MARK.current} \${current#releases/}"
+echo "${MARK.previous} $(cat .gated-deploy/previous 2>/dev/null || true)"
+base=
+for id in $(ls -1 releases | sort -r); do
+  if [ -f ".gated-deploy/releases/$id.json" ] && [ -d "releases/$id" ]; then base=$id; break; fi
+done
+echo "${MARK.base} $base"
+echo ${MARK.manifest}
+if [ -n "$base" ]; then cat ".gated-deploy/releases/$base.json"; fi`
+  )
+}
+
+/**
+ * Makes `releases/<id>.partial` holding hard links to the unchanged files of the base release,
+ * named NUL-separated on stdin, so they need not travel. Nothing else of the base is copied
+ * (files a hook made there stay there), and a changed file is sent as a new file, never
+ * written through a link, so the base release stays intact.
+ */
+export function preparePartial(options: {
+  remotePath: string
+  release: string
+  base: string | undefined
+}): string {
+  const partial = `releases/${options.release}.partial`
+  const link = options.base
+    ? `${sh`cd ${'releases/' + options.base}`} && xargs -0 -r cp -l --parents -t ${quote('../' + options.release + '.partial')} --`
+    : 'cat > /dev/null'
+  return program(
+    options.remotePath,
+    `${sh`rm -rf ${partial}`}
+${sh`mkdir ${partial}`}
+${link}`
+  )
+}
+
+/**
+ * Extracts the tar stream from stdin into the partial release, links the shared paths in, then
+ * lists every entry (type, mode, path; symlink targets) and the sha256 of every file, NUL-separated,
+ * for the local side to check against the manifest.
+ */
+export function extractAndList(options: {
+  remotePath: string
+  release: string
+  shared: readonly { path: string; kind: 'file' | 'dir' }[]
+}): string {
+  const partial = `releases/${options.release}.partial`
+  const links = options.shared.map(({ path: p, kind }) => {
+    const store = `shared/${p}`
+    const create = kind === 'file' ? sh`: > ${store}` : sh`mkdir -p ${store}`
+    const parent = p.includes('/') ? p.slice(0, p.lastIndexOf('/')) : '.'
+    return `if [ ! -e ${quote(store)} ] && [ ! -L ${quote(store)} ]; then ${sh`mkdir -p ${store.slice(0, store.lastIndexOf('/'))}`} && ${create}; fi
+${sh`rm -rf ${partial + '/' + p}`} && ${sh`mkdir -p ${partial + '/' + parent}`} && ${sh`ln -s ${sharedLinkTarget(p)} ${partial + '/' + p}`}`
+  })
+  return program(
+    options.remotePath,
+    `${sh`tar -x -f - -B -p --no-same-owner -C ${partial}`}
+${links.join('\n')}
+${sh`cd ${partial}`}
+find . -mindepth 1 \\( -type f -printf 'f %m %P\\0' \\) -o \\( -type d -printf 'd %m %P\\0' \\) -o \\( -type l -printf 'l 0 %P\\0%l\\0' \\)
+printf 'GD-HASHES\\0'
+find . -type f -printf '%P\\0' | xargs -0 -r sha256sum -z --`
+  )
+}
+
+/** Stores the manifest (stdin), renames the partial release into place and records it. */
+export function commitRelease(options: {
+  remotePath: string
+  release: string
+  history: string
+}): string {
+  const { release } = options
+  const manifest = `.gated-deploy/releases/${release}.json`
+  return program(
+    options.remotePath,
+    `${sh`cat > ${manifest + '.tmp'}`}
+${sh`mv -T ${`releases/${release}.partial`} ${`releases/${release}`}`}
+${sh`mv ${manifest + '.tmp'} ${manifest}`}
+${sh`printf '%s\n' ${options.history}`} >> .gated-deploy/history.jsonl`
+  )
+}
+
+function hook(name: string, script: string, exitCode: number): string {
+  if (script.trim() === '') return ''
+  return `echo "::group::${name} on $(hostname)" >&2
+if command -v bash >/dev/null 2>&1; then runner=bash; else runner=sh; fi
+if ! (cd "$RELEASE_PATH" && "$runner" -e -c ${quote(script)}) 1>&2; then
+  echo "::endgroup::" >&2
+  hook_failed=${name}
+else
+  echo "::endgroup::" >&2
+  hook_failed=
+fi
+if [ -n "$hook_failed" ]; then ${exitCode === 0 ? ':' : `exit ${exitCode}`}; fi`
+}
+
+export const EXIT = { notStaged: 30, beforeActivate: 31, afterActivate: 32 } as const
+
+/**
+ * Switches `current` to a staged release atomically (ln -s + mv -T) between the two hooks. When
+ * after-activate fails, `current` goes back to where it was. Prints the release it replaced.
+ */
+export function activate(options: {
+  remotePath: string
+  release: string
+  sha: string
+  beforeActivate: string
+  afterActivate: string
+  history: (event: string) => string
+}): string {
+  const { release } = options
+  const target = `releases/${release}`
+  const after = options.afterActivate.trim()
+    ? `${hook('after-activate', options.afterActivate, 0)}
+if [ -n "$hook_failed" ]; then
+  if [ -n "$previous" ]; then ln -sfn "releases/$previous" current.gd-new && mv -T current.gd-new current; else rm -f current; fi
+  ${sh`printf '%s\n' ${options.history('rollback-after-failed-hook')}`} >> .gated-deploy/history.jsonl
+  exit ${EXIT.afterActivate}
+fi`
+    : ''
+  return program(
+    options.remotePath,
+    `${sh`[ -d ${target} ]`} || { ${sh`echo ${`release ${release} is not staged here`}`} >&2; exit ${EXIT.notStaged}; }
+previous=$(readlink current 2>/dev/null || true); previous=\${previous#releases/}
+echo "GD-REPLACED $previous"
+${sh`export RELEASE=${release} SHA=${options.sha}`} RELEASE_PATH="$PWD/${target}" PREVIOUS_RELEASE="$previous"
+${hook('before-activate', options.beforeActivate, EXIT.beforeActivate)}
+${sh`ln -sfn ${target} current.gd-new`} && mv -T current.gd-new current
+if [ -n "$previous" ] && [ "$previous" != ${quote(release)} ]; then printf '%s\n' "$previous" > .gated-deploy/previous; fi
+${sh`printf '%s\n' ${options.history('activate')}`} >> .gated-deploy/history.jsonl
+${after}`
+  )
+}
+
+/**
+ * Deletes all but the newest `keep` releases (and their manifests); the live and the previous
+ * release are never deleted. Prints each release it removed, then releases the lock.
+ */
+export function pruneAndUnlock(options: { remotePath: string; keep: number }): string {
+  return program(
+    options.remotePath,
+    `live=$(readlink current 2>/dev/null || true); live=\${live#releases/}
+previous=$(cat .gated-deploy/previous 2>/dev/null || true)
+ls -1 releases | grep -E '^[0-9]{14}-[0-9a-f]+$' | sort -r | tail -n +${options.keep + 1} | while read -r id; do
+  if [ "$id" != "$live" ] && [ "$id" != "$previous" ]; then
+    rm -rf "releases/$id" ".gated-deploy/releases/$id.json"
+    echo "GD-PRUNED $id"
+  fi
+done
+rm -rf .gated-deploy/lock`
+  )
+}
+
+/**
+ * After a failure: removes this run's partial release (and, when asked, its committed but never
+ * activated release; never the live one), records the failure, and releases the lock.
+ */
+export function abandon(options: {
+  remotePath: string
+  release: string
+  removeRelease: boolean
+  history: string
+}): string {
+  const target = `releases/${options.release}`
+  const removeRelease = options.removeRelease
+    ? `if [ "$(readlink current 2>/dev/null || true)" != ${quote(target)} ]; then ${sh`rm -rf ${target} ${`.gated-deploy/releases/${options.release}.json`}`}; fi`
+    : ''
+  return program(
+    options.remotePath,
+    `${sh`rm -rf ${target + '.partial'}`}
+${removeRelease}
+${sh`printf '%s\n' ${options.history}`} >> .gated-deploy/history.jsonl
+rm -rf .gated-deploy/lock`
+  )
+}
+
+export function unlock(remotePath: string): string {
+  return program(remotePath, 'rm -rf .gated-deploy/lock')
+}
