@@ -28,7 +28,18 @@ export const INPUTS = [
   'before-activate',
   'after-activate',
   'ssh-timeout',
-  'dry-run'
+  'dry-run',
+  'environment',
+  'approvers',
+  'approval-command',
+  'rollback-command',
+  'approval-timeout',
+  'allow-self-approval',
+  'promote',
+  'comment',
+  'environment-url',
+  'test-report',
+  'deployment-record'
 ] as const
 
 export type InputName = (typeof INPUTS)[number]
@@ -41,10 +52,19 @@ export const OUTPUTS = [
   'previous-release',
   'bytes-uploaded',
   'files-uploaded',
-  'files-reused'
+  'files-reused',
+  'decision',
+  'reason',
+  'deployment-id',
+  'environment-url',
+  'comment-url'
 ] as const
 
 export type OutputName = (typeof OUTPUTS)[number]
 
 /** What the run ended as; `status` output. */
-export type RunStatus = 'tested' | 'staged' | 'deployed' | 'dry-run' | 'failed'
+export type RunStatus =
+  'tested' | 'staged' | 'deployed' | 'rolled-back' | 'dry-run' | 'failed' | 'denied' | 'skipped'
+
+/** What the run decided to do; `decision` output. */
+export type Decision = 'deploy' | 'stage' | 'promote' | 'rollback' | 'skip' | 'deny'

@@ -45,6 +45,25 @@ export interface ShipSettings {
   readonly dryRun: boolean
 }
 
+export interface GateSettings {
+  /** Logins allowed to approve; empty means anyone with write, maintain or admin permission. */
+  readonly approvers: readonly string[]
+  readonly approvalCommand: string
+  readonly rollbackCommand: string
+  /** Milliseconds to wait for approval after staging; 0 = stage and stop. */
+  readonly approvalTimeoutMs: number
+  readonly allowSelfApproval: boolean
+  /** A release id or commit sha to activate instead of building. */
+  readonly promote: string | undefined
+}
+
+export interface ReportSettings {
+  readonly comment: 'always' | 'on-failure' | 'never'
+  readonly environmentUrl: string | undefined
+  readonly testReport: string | undefined
+  readonly deploymentRecord: boolean
+}
+
 export interface Settings {
   readonly mode: Mode
   readonly build: string
@@ -55,6 +74,9 @@ export interface Settings {
   readonly githubToken: string
   /** Undefined when no `hosts` are given: the run stops after test. */
   readonly ship: ShipSettings | undefined
+  readonly environment: string
+  readonly gate: GateSettings
+  readonly report: ReportSettings
 }
 
 /** Bad input: the message names the input(s), what was wrong and what to do. */
@@ -208,6 +230,81 @@ function getShip(workingDirectory: string, problems: Problems): ShipSettings | u
   }
 }
 
+const COMMAND = /^\/?[A-Za-z0-9][A-Za-z0-9._-]*$/
+const LOGIN = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})(?:\[bot\])?$/
+
+function getCommand(
+  name: 'approval-command' | 'rollback-command',
+  fallback: string,
+  problems: Problems
+): string {
+  const value = get(name) || fallback
+  if (!COMMAND.test(value)) problems.add(name, `"${value}" must be one word such as ${fallback}.`)
+  return value
+}
+
+function getGate(problems: Problems): GateSettings {
+  const approvers = getList('approvers', /[\r\n,]+/).map(login => login.replace(/^@/, ''))
+  for (const login of approvers) {
+    if (!LOGIN.test(login)) problems.add('approvers', `"${login}" is not a GitHub login.`)
+  }
+  const timeoutText = get('approval-timeout') || '0'
+  let approvalTimeoutMs = 0
+  if (!/^\d+(\.\d+)?$/.test(timeoutText) || Number(timeoutText) > 360) {
+    problems.add(
+      'approval-timeout',
+      `expected minutes from 0 to 360 (decimals allowed), got "${timeoutText}".`
+    )
+  } else approvalTimeoutMs = Math.round(Number(timeoutText) * 60_000)
+  const approvalCommand = getCommand('approval-command', '/deploy', problems)
+  const rollbackCommand = getCommand('rollback-command', '/rollback', problems)
+  if (approvalCommand === rollbackCommand) {
+    problems.add('rollback-command', 'must differ from `approval-command`.')
+  }
+  const promote = get('promote') || undefined
+  if (promote !== undefined && !/^([0-9a-f]{7,40}|\d{14}-[0-9a-f]{7,40})$/i.test(promote)) {
+    problems.add(
+      'promote',
+      `"${promote}" is neither a commit sha nor a release id (yyyymmddHHMMSS-sha12).`
+    )
+  }
+  return {
+    approvers,
+    approvalCommand,
+    rollbackCommand,
+    approvalTimeoutMs,
+    allowSelfApproval:
+      get('allow-self-approval') === '' ? true : getBoolean('allow-self-approval', problems),
+    promote: promote?.toLowerCase()
+  }
+}
+
+function getReport(problems: Problems): ReportSettings {
+  const comment = get('comment') || 'always'
+  if (comment !== 'always' && comment !== 'on-failure' && comment !== 'never') {
+    problems.add('comment', `expected always, on-failure or never, got "${comment}".`)
+  }
+  const environmentUrl = get('environment-url') || undefined
+  if (environmentUrl !== undefined && !/^https?:\/\/\S+$/.test(environmentUrl)) {
+    problems.add('environment-url', `"${environmentUrl}" is not an http(s) URL.`)
+  }
+  return {
+    comment: comment === 'on-failure' || comment === 'never' ? comment : 'always',
+    environmentUrl,
+    testReport: get('test-report') || undefined,
+    deploymentRecord:
+      get('deployment-record') === '' ? true : getBoolean('deployment-record', problems)
+  }
+}
+
+function getEnvironment(problems: Problems): string {
+  const environment = get('environment') || 'production'
+  if (environment.length > 255 || /[\0\r\n<>]/.test(environment)) {
+    problems.add('environment', 'must be one line of at most 255 characters without < or >.')
+  }
+  return environment
+}
+
 /** Reads and checks every input. Throws one InputError listing every problem found. */
 export function readSettings(): Settings {
   const problems = new Problems()
@@ -220,7 +317,13 @@ export function readSettings(): Settings {
     workingDirectory,
     cache: getCache(),
     githubToken,
-    ship: getShip(workingDirectory, problems)
+    ship: getShip(workingDirectory, problems),
+    environment: getEnvironment(problems),
+    gate: getGate(problems),
+    report: getReport(problems)
+  }
+  if (settings.gate.promote !== undefined && settings.ship === undefined) {
+    problems.add('promote', 'needs `hosts` (and the SSH inputs) to activate the release on.')
   }
   if (problems.list.length > 0) {
     const heading = problems.list.length === 1 ? 'Invalid input' : 'Invalid inputs'

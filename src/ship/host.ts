@@ -21,6 +21,8 @@ export interface Inspection {
   readonly current: string | undefined
   readonly previous: string | undefined
   readonly base: RemoteManifest | undefined
+  /** Every complete release on the server (oldest first) with the commit it holds. */
+  readonly releases: readonly { readonly id: string; readonly sha: string }[]
 }
 
 function where(session: SshSession): string {
@@ -146,7 +148,12 @@ export async function lockAndInspect(
   return {
     current: releaseOrUndefined(value(remote.MARK.current)),
     previous: releaseOrUndefined(value(remote.MARK.previous)),
-    base
+    base,
+    releases: lines
+      .filter(line => line.startsWith(remote.MARK.release + ' '))
+      .map(line => line.split(' '))
+      .flatMap(([, id = '', sha = '']) => (RELEASE_ID.test(id) ? [{ id, sha }] : []))
+      .sort((a, b) => a.id.localeCompare(b.id))
   }
 }
 

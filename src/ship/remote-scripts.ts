@@ -18,6 +18,7 @@ export const MARK = {
   current: 'GD-CURRENT',
   previous: 'GD-PREVIOUS',
   base: 'GD-BASE',
+  release: 'GD-RELEASE',
   manifest: 'GD-MANIFEST'
 } as const
 
@@ -52,6 +53,11 @@ for id in $(ls -1 releases | sort -r); do
   if [ -f ".gated-deploy/releases/$id.json" ] && [ -d "releases/$id" ]; then base=$id; break; fi
 done
 echo "${MARK.base} $base"
+for id in $(ls -1 releases); do
+  if [ -f ".gated-deploy/releases/$id.json" ] && [ -d "releases/$id" ]; then
+    echo "${MARK.release} $id $(sed -n 's/.*"sha":"\\([0-9a-f]*\\)".*/\\1/p' ".gated-deploy/releases/$id.json" | head -n 1)"
+  fi
+done
 echo ${MARK.manifest}
 if [ -n "$base" ]; then cat ".gated-deploy/releases/$base.json"; fi`
   )

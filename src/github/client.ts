@@ -1,0 +1,57 @@
+/**
+ * The one octokit factory: GITHUB_API_URL from the runner, retries with backoff for 5xx and
+ * rate limits handled by the throttling plugin. Domain verbs live beside it (gate, comments,
+ * deployments) and take this client.
+ */
+import * as core from '@actions/core'
+import { getOctokit } from '@actions/github'
+import { retry } from '@octokit/plugin-retry'
+import { throttling } from '@octokit/plugin-throttling'
+
+export type Octokit = ReturnType<typeof getOctokit>
+
+export interface Repo {
+  readonly owner: string
+  readonly repo: string
+}
+
+export function createOctokit(token: string): Octokit {
+  return getOctokit(
+    token,
+    {
+      retry: { retries: 2 },
+      throttle: {
+        onRateLimit: (
+          retryAfter: number,
+          options: { method: string; url: string },
+          _octokit: unknown,
+          retryCount: number
+        ) => {
+          core.warning(
+            `GitHub API rate limit on ${options.method} ${options.url}; retrying in ${retryAfter} s.`
+          )
+          return retryCount < 1
+        },
+        onSecondaryRateLimit: (
+          retryAfter: number,
+          options: { method: string; url: string },
+          _octokit: unknown,
+          retryCount: number
+        ) => {
+          core.warning(
+            `GitHub API secondary rate limit on ${options.method} ${options.url}; retrying in ${retryAfter} s.`
+          )
+          return retryCount < 1
+        }
+      }
+    },
+    retry,
+    throttling
+  )
+}
+
+/** The HTTP status of an octokit error, if it has one. */
+export function httpStatus(error: unknown): number | undefined {
+  const status = (error as { status?: unknown } | null)?.status
+  return typeof status === 'number' ? status : undefined
+}

@@ -1,0 +1,191 @@
+/**
+ * The sticky PR comment (DESIGN.md §6): one per environment, found by its hidden marker *and* by
+ * the token's own identity, so a comment anyone else wrote with the marker is never edited.
+ *
+ * Two runs at once: both may see no comment and both create one. After creating, the list is
+ * read again; when two or more of ours carry the marker, the oldest is kept, the newer ones are
+ * deleted (a 404 means the other run deleted it first) and, when the kept one is not the one just
+ * created, it is edited to this run's body. Either way one comment remains.
+ */
+import { stickyMarker } from '../report/render.js'
+import { httpStatus, type Octokit, type Repo } from './client.js'
+
+/** Who a GITHUB_TOKEN acts as; `GET /user` is refused to it. */
+export const ACTIONS_BOT_LOGIN = 'github-actions[bot]'
+
+export interface StickyComment {
+  readonly id: number
+  readonly url: string
+  /** A new comment was created (false: an existing one was edited). */
+  readonly created: boolean
+}
+
+export interface PullRef {
+  readonly number: number
+  readonly url: string
+  readonly state: 'open' | 'closed'
+  readonly merged: boolean
+  readonly headSha: string
+}
+
+interface CommentLike {
+  readonly id: number
+  readonly html_url: string
+  readonly body?: string | undefined
+  readonly user: { readonly login: string } | null
+}
+
+/** The login the token acts as: `GET /user`, or github-actions[bot] when that is refused. */
+export async function tokenIdentity(octokit: Octokit): Promise<string> {
+  try {
+    const { data } = await octokit.rest.users.getAuthenticated()
+    return data.login
+  } catch (error: unknown) {
+    const status = httpStatus(error)
+    if (status === 403 || status === 404) return ACTIONS_BOT_LOGIN
+    throw error
+  }
+}
+
+function isOurs(comment: CommentLike, identity: string, marker: string): boolean {
+  return (
+    comment.user?.login.toLowerCase() === identity.toLowerCase() &&
+    (comment.body ?? '').trimStart().startsWith(marker)
+  )
+}
+
+/** Our marked comments on the issue, oldest first, over every page. */
+async function listOurs(
+  octokit: Octokit,
+  repo: Repo,
+  issueNumber: number,
+  identity: string,
+  marker: string
+): Promise<CommentLike[]> {
+  const ours: CommentLike[] = []
+  const iterator = octokit.paginate.iterator(octokit.rest.issues.listComments, {
+    ...repo,
+    issue_number: issueNumber,
+    per_page: 100
+  })
+  for await (const { data } of iterator) {
+    ours.push(...data.filter(comment => isOurs(comment, identity, marker)))
+  }
+  return ours.sort((a, b) => a.id - b.id)
+}
+
+async function deleteIfPresent(octokit: Octokit, repo: Repo, commentId: number): Promise<void> {
+  try {
+    await octokit.rest.issues.deleteComment({ ...repo, comment_id: commentId })
+  } catch (error: unknown) {
+    if (httpStatus(error) !== 404) throw error
+  }
+}
+
+async function edit(
+  octokit: Octokit,
+  repo: Repo,
+  comment: CommentLike,
+  body: string
+): Promise<StickyComment> {
+  const { data } = await octokit.rest.issues.updateComment({
+    ...repo,
+    comment_id: comment.id,
+    body
+  })
+  return { id: data.id, url: data.html_url, created: false }
+}
+
+/** Keeps the oldest of ours, deletes the rest, and makes sure the kept one has `body`. */
+async function settle(
+  octokit: Octokit,
+  repo: Repo,
+  ours: readonly CommentLike[],
+  mine: CommentLike,
+  body: string
+): Promise<StickyComment> {
+  const [oldest, ...newer] = ours
+  for (const extra of newer) await deleteIfPresent(octokit, repo, extra.id)
+  if (!oldest || oldest.id === mine.id) return { id: mine.id, url: mine.html_url, created: true }
+  return edit(octokit, repo, oldest, body)
+}
+
+/**
+ * Edits this environment's sticky comment on the issue or PR, or creates it. `body` should start
+ * with the environment's marker (renderReport's output does); it is added when missing.
+ */
+export async function upsertStickyComment(
+  octokit: Octokit,
+  repo: Repo,
+  issueNumber: number,
+  environment: string,
+  body: string
+): Promise<StickyComment> {
+  const marker = stickyMarker(environment)
+  const text = body.startsWith(marker) ? body : `${marker}\n${body}`
+  const identity = await tokenIdentity(octokit)
+  const [existing, ...extras] = await listOurs(octokit, repo, issueNumber, identity, marker)
+  if (existing) {
+    for (const extra of extras) await deleteIfPresent(octokit, repo, extra.id)
+    return edit(octokit, repo, existing, text)
+  }
+  const { data: mine } = await octokit.rest.issues.createComment({
+    ...repo,
+    issue_number: issueNumber,
+    body: text
+  })
+  // The new comment's author is the identity for certain, even when GET /user was refused.
+  const author = mine.user?.login ?? identity
+  const ours = await listOurs(octokit, repo, issueNumber, author, marker)
+  return settle(octokit, repo, ours, mine, text)
+}
+
+function rank(
+  pull: {
+    state: string
+    merged_at: string | null
+    merge_commit_sha: string | null
+    head: { sha: string }
+  },
+  sha: string
+): number {
+  const same = (other: string | null): boolean => other?.toLowerCase() === sha.toLowerCase()
+  if (pull.merged_at !== null && same(pull.merge_commit_sha)) return 0
+  if (pull.state === 'open' && same(pull.head.sha)) return 1
+  if (same(pull.head.sha)) return 2
+  if (pull.merged_at !== null) return 3
+  return pull.state === 'open' ? 4 : 5
+}
+
+/**
+ * The pull request a commit belongs to: the merged one whose merge commit it is, else the open
+ * one whose head it is, else the best other GitHub associates with it; undefined when none.
+ */
+export async function findPullForCommit(
+  octokit: Octokit,
+  repo: Repo,
+  sha: string
+): Promise<PullRef | undefined> {
+  let pulls
+  try {
+    const response = await octokit.rest.repos.listPullRequestsAssociatedWithCommit({
+      ...repo,
+      commit_sha: sha,
+      per_page: 100
+    })
+    pulls = response.data
+  } catch (error: unknown) {
+    const status = httpStatus(error)
+    if (status === 404 || status === 422) return undefined
+    throw error
+  }
+  const best = [...pulls].sort((a, b) => rank(a, sha) - rank(b, sha))[0]
+  if (!best) return undefined
+  return {
+    number: best.number,
+    url: best.html_url,
+    state: best.state === 'open' ? 'open' : 'closed',
+    merged: best.merged_at !== null,
+    headSha: best.head.sha
+  }
+}
