@@ -56594,8 +56594,8 @@ function decideIntent(eventName, payload, settings) {
         activate,
         decision: activate ? 'deploy' : 'stage',
         reason: activate
-            ? 'mode: deployment: every green build goes live'
-            : `mode: delivery: staged, awaiting ${settings.gate.approvalCommand} or promote`
+            ? 'mode deployment: every green build goes live'
+            : `mode delivery: staged, awaiting ${settings.gate.approvalCommand} or promote`
     };
 }
 
@@ -62438,7 +62438,7 @@ function secret(value) {
             core/* setSecret */.Pq(line.trim());
     return value;
 }
-function getCredentials(problems) {
+function getCredentials(problems, secretsExpected) {
     const rawKey = get('private-key');
     const passphrase = secret(get('passphrase'));
     const password = secret(get('password'));
@@ -62450,7 +62450,7 @@ function getCredentials(problems) {
         else
             problems.add(checked.input, checked.message);
     }
-    if (privateKey === undefined && password === undefined) {
+    if (privateKey === undefined && password === undefined && secretsExpected) {
         problems.add('private-key', 'give a private key (or a `password`) to log in to `hosts`.');
     }
     return { privateKey, passphrase, password };
@@ -62476,7 +62476,7 @@ function getTargets(problems) {
     }
     return { hosts, jumpHost };
 }
-function getShip(workingDirectory, problems) {
+function getShip(workingDirectory, problems, secretsExpected) {
     const { hosts, jumpHost } = getTargets(problems);
     if (hosts.length === 0)
         return undefined;
@@ -62499,7 +62499,7 @@ function getShip(workingDirectory, problems) {
         problems.add('artifact', 'contains a NUL character.');
     return {
         hosts,
-        credentials: getCredentials(problems),
+        credentials: getCredentials(problems, secretsExpected),
         hostKeys: pins.pins,
         insecureSkipHostKeyCheck: getBoolean('insecure-skip-host-key-check', problems),
         jumpHost,
@@ -62576,8 +62576,11 @@ function getEnvironment(problems) {
     }
     return environment;
 }
-/** Reads and checks every input. Throws one InputError listing every problem found. */
-function readSettings() {
+/**
+ * Reads and checks every input. Throws one InputError listing every problem found.
+ * `forkPullRequest`: the run has no secrets and will not ship, so missing credentials are fine.
+ */
+function readSettings(options = { forkPullRequest: false }) {
     const problems = new Problems();
     const githubToken = secret(get('github-token')) ?? '';
     const workingDirectory = getWorkingDirectory(problems);
@@ -62588,7 +62591,7 @@ function readSettings() {
         workingDirectory,
         cache: getCache(),
         githubToken,
-        ship: getShip(workingDirectory, problems),
+        ship: getShip(workingDirectory, problems, !options.forkPullRequest),
         environment: getEnvironment(problems),
         gate: getGate(problems),
         report: getReport(problems)
@@ -62607,6 +62610,10 @@ function readSettings() {
 /** The record of what each stage did, kept for outputs, the job summary and (later) the PR comment. */
 
 
+/** "1 file", "2 files". */
+function plural(n, word) {
+    return `${n} ${word}${n === 1 ? '' : 's'}`;
+}
 function formatDuration(ms) {
     if (ms < 1000)
         return `${ms} ms`;
@@ -62849,13 +62856,11 @@ ${sh `printf '%s\n' ${options.history}`} >> .gated-deploy/history.jsonl`);
 function remote_scripts_hook(name, script, exitCode) {
     if (script.trim() === '')
         return '';
-    return `echo "::group::${name} on $(hostname)" >&2
+    return `echo "${name} on $(hostname):" >&2
 if command -v bash >/dev/null 2>&1; then runner=bash; else runner=sh; fi
 if ! (cd "$RELEASE_PATH" && "$runner" -e -c ${quote(script)}) 1>&2; then
-  echo "::endgroup::" >&2
   hook_failed=${name}
 else
-  echo "::endgroup::" >&2
   hook_failed=
 fi
 if [ -n "$hook_failed" ]; then ${exitCode === 0 ? ':' : `exit ${exitCode}`}; fi`;
@@ -62926,12 +62931,15 @@ var external_node_stream_ = __nccwpck_require__(7075);
 ;// CONCATENATED MODULE: ./src/ship/transfer.ts
 /**
  * Moves the files that must travel: the system `tar` packs them (the fastest packer measured,
- * with 64 KB records so sshd is not fed tiny writes) into one exec channel per host.
+ * read from its pipe in large chunks so sshd is not fed tiny writes) into one exec channel per host.
  */
 
 
-/** 512-byte blocks per tar record: 64 KB writes, a pipe's worth; the last record is padded to it. */
-const BLOCKING_FACTOR = 128;
+/**
+ * 512-byte blocks per tar record. The last record is padded to full size, so a large factor
+ * costs up to that many zero bytes on every upload; 10 KB writes are still batched by the pipe.
+ */
+const BLOCKING_FACTOR = 20;
 /** Starts `tar` over the given entries of `root`; the caller pipes `stream` somewhere. */
 function packEntries(root, entries) {
     const child = (0,external_node_child_process_namespaceObject.spawn)('tar', [
@@ -63194,7 +63202,7 @@ async function host_activate(session, options) {
     const reasons = {
         [EXIT.notStaged]: `release ${options.release} is not staged there`,
         [EXIT.beforeActivate]: '`before-activate` failed; `current` was not switched',
-        [EXIT.afterActivate]: '`after-activate` failed; `current` was switched back'
+        [EXIT.afterActivate]: '`after-activate` failed; `current` was put back as it was'
     };
     if (result.code !== 0) {
         throw new DeployError(`${where(session)}: ${reasons[result.code] ?? `activation failed (exit ${result.code}): ${result.stderr.trim()}`}.`);
@@ -64452,11 +64460,9 @@ async function openSession(target, jumpHost, settings) {
 
 
 
+
 /** A lock older than this is taken to be left by a crashed run. */
 const STALE_LOCK_SECONDS = 60 * 60;
-function plural(n, word) {
-    return `${n} ${word}${n === 1 ? '' : 's'}`;
-}
 function historyLine(event, release, context, extra = {}) {
     return JSON.stringify({
         event,
@@ -64779,6 +64785,7 @@ async function buildManifest(options) {
 
 
 
+
 function lockOwner(context, release) {
     return {
         runId: context.runId,
@@ -64847,11 +64854,14 @@ async function ship(options) {
     try {
         const manifest = await log.run('package', async () => {
             const built = await manifestPromise;
-            return { value: built, detail: `${built.files} files, ${formatBytes(built.bytes)}` };
+            return {
+                value: built,
+                detail: `${plural(built.files, 'file')}, ${formatBytes(built.bytes)}`
+            };
         });
         const sent = fleet.hosts.map(locked => {
             const plan = planTransfer(manifest, locked.inspection.base);
-            core/* info */.pq(`${describeTarget(locked.session.target)}: ${plan.filesSent} files to send (${formatBytes(plan.bytesSent)}), ` +
+            core/* info */.pq(`${describeTarget(locked.session.target)}: ${plural(plan.filesSent, 'file')} to send (${formatBytes(plan.bytesSent)}), ` +
                 `${plan.filesReused} reused from ${locked.inspection.base?.release ?? 'nothing (first release)'}; live: ${locked.inspection.current ?? 'none'}`);
             return { locked, plan, bytesSent: 0 };
         });
@@ -64881,7 +64891,7 @@ async function ship(options) {
             const bytes = sent.reduce((sum, s) => sum + s.bytesSent, 0);
             return {
                 value: undefined,
-                detail: `${release} on ${sent.length} host(s), ${formatBytes(bytes)} sent`
+                detail: `${release} on ${plural(sent.length, 'host')}, ${formatBytes(bytes)} sent`
             };
         });
         if (options.activate)
@@ -65150,12 +65160,20 @@ async function pipeline(settings, context, log, outcome) {
                 throw new Error('unreachable: promote needs hosts');
             outcome.decision = 'promote';
             outcome.reason = intent.reason;
-            const result = await promote({
-                settings: settings.ship,
-                context,
-                log,
-                target: promote_parseTarget(intent.target)
-            });
+            let result;
+            try {
+                result = await promote({
+                    settings: settings.ship,
+                    context,
+                    log,
+                    target: promote_parseTarget(intent.target)
+                });
+            }
+            catch (error) {
+                if (error instanceof Refusal)
+                    return deny(outcome, error.message);
+                throw error;
+            }
             outcome.shipped = result;
             outcome.sha = result.sha;
             outcome.status = result.status;
@@ -65210,7 +65228,7 @@ function factsOf(outcome) {
     for (const h of shipped.hosts) {
         facts.push([
             `Host ${h.host}`,
-            `${h.filesSent} files sent (${formatBytes(h.bytesSent)}), ${h.filesReused} reused`
+            `${plural(h.filesSent, 'file')} sent (${formatBytes(h.bytesSent)}), ${h.filesReused} reused`
         ]);
     }
     return facts;
@@ -65227,8 +65245,9 @@ async function main_run() {
         failure: undefined
     };
     try {
-        const settings = readSettings();
         const context = readContext();
+        const forkPullRequest = context.eventName.startsWith('pull_request') && isFork(context.payload);
+        const settings = readSettings({ forkPullRequest });
         outcome.sha = context.sha;
         await pipeline(settings, context, log, outcome);
     }

@@ -157,7 +157,7 @@ function secret(value: string): string | undefined {
   return value
 }
 
-function getCredentials(problems: Problems): Credentials {
+function getCredentials(problems: Problems, secretsExpected: boolean): Credentials {
   const rawKey = get('private-key')
   const passphrase = secret(get('passphrase'))
   const password = secret(get('password'))
@@ -167,7 +167,7 @@ function getCredentials(problems: Problems): Credentials {
     if (checked.ok) privateKey = checked.key
     else problems.add(checked.input, checked.message)
   }
-  if (privateKey === undefined && password === undefined) {
+  if (privateKey === undefined && password === undefined && secretsExpected) {
     problems.add('private-key', 'give a private key (or a `password`) to log in to `hosts`.')
   }
   return { privateKey, passphrase, password }
@@ -191,7 +191,11 @@ function getTargets(problems: Problems): { hosts: Target[]; jumpHost: Target | u
   return { hosts, jumpHost }
 }
 
-function getShip(workingDirectory: string, problems: Problems): ShipSettings | undefined {
+function getShip(
+  workingDirectory: string,
+  problems: Problems,
+  secretsExpected: boolean
+): ShipSettings | undefined {
   const { hosts, jumpHost } = getTargets(problems)
   if (hosts.length === 0) return undefined
 
@@ -214,7 +218,7 @@ function getShip(workingDirectory: string, problems: Problems): ShipSettings | u
 
   return {
     hosts,
-    credentials: getCredentials(problems),
+    credentials: getCredentials(problems, secretsExpected),
     hostKeys: pins.pins,
     insecureSkipHostKeyCheck: getBoolean('insecure-skip-host-key-check', problems),
     jumpHost,
@@ -305,8 +309,13 @@ function getEnvironment(problems: Problems): string {
   return environment
 }
 
-/** Reads and checks every input. Throws one InputError listing every problem found. */
-export function readSettings(): Settings {
+/**
+ * Reads and checks every input. Throws one InputError listing every problem found.
+ * `forkPullRequest`: the run has no secrets and will not ship, so missing credentials are fine.
+ */
+export function readSettings(
+  options: { forkPullRequest: boolean } = { forkPullRequest: false }
+): Settings {
   const problems = new Problems()
   const githubToken = secret(get('github-token')) ?? ''
   const workingDirectory = getWorkingDirectory(problems)
@@ -317,7 +326,7 @@ export function readSettings(): Settings {
     workingDirectory,
     cache: getCache(),
     githubToken,
-    ship: getShip(workingDirectory, problems),
+    ship: getShip(workingDirectory, problems, !options.forkPullRequest),
     environment: getEnvironment(problems),
     gate: getGate(problems),
     report: getReport(problems)

@@ -4,12 +4,12 @@ import type { Decision, OutputName, RunStatus } from './action-io.js'
 import { readContext, type RunContext } from './context.js'
 import { errorMessage } from './errors.js'
 import { authorize } from './gate/authorize.js'
-import { decideIntent, type Intent } from './gate/intent.js'
+import { decideIntent, isFork, type Intent } from './gate/intent.js'
 import { waitForApproval } from './gate/wait.js'
 import { createOctokit } from './github/client.js'
 import { gateApi, type GateApi, type Reaction } from './github/gate-api.js'
 import { readSettings, type Settings } from './inputs.js'
-import { StageLog } from './report/stages.js'
+import { plural, StageLog } from './report/stages.js'
 import { writeSummary } from './report/summary.js'
 import { formatBytes } from './ship/host.js'
 import { runUserScript } from './stages/build-test.js'
@@ -204,12 +204,18 @@ async function pipeline(
       if (!settings.ship) throw new Error('unreachable: promote needs hosts')
       outcome.decision = 'promote'
       outcome.reason = intent.reason
-      const result = await promote({
-        settings: settings.ship,
-        context,
-        log,
-        target: parseTarget(intent.target)
-      })
+      let result
+      try {
+        result = await promote({
+          settings: settings.ship,
+          context,
+          log,
+          target: parseTarget(intent.target)
+        })
+      } catch (error: unknown) {
+        if (error instanceof Refusal) return deny(outcome, error.message)
+        throw error
+      }
       outcome.shipped = result
       outcome.sha = result.sha
       outcome.status = result.status
@@ -264,7 +270,7 @@ function factsOf(outcome: Outcome): [string, string][] {
   for (const h of shipped.hosts) {
     facts.push([
       `Host ${h.host}`,
-      `${h.filesSent} files sent (${formatBytes(h.bytesSent)}), ${h.filesReused} reused`
+      `${plural(h.filesSent, 'file')} sent (${formatBytes(h.bytesSent)}), ${h.filesReused} reused`
     ])
   }
   return facts
@@ -282,8 +288,9 @@ export async function run(): Promise<void> {
     failure: undefined
   }
   try {
-    const settings = readSettings()
     const context = readContext()
+    const forkPullRequest = context.eventName.startsWith('pull_request') && isFork(context.payload)
+    const settings = readSettings({ forkPullRequest })
     outcome.sha = context.sha
     await pipeline(settings, context, log, outcome)
   } catch (error: unknown) {

@@ -222,7 +222,7 @@ describe('deployment mode', () => {
     writeArtifact(ws, { 'a.txt': '2' })
     const second = await deploy(sshd, ws, remote, { 'after-activate': 'test "$(cat a.txt)" = 3' })
     expect(second.exitCode).toBe(1)
-    expect(second.log).toContain('`after-activate` failed; `current` was switched back')
+    expect(second.log).toContain('`after-activate` failed; `current` was put back as it was')
     expect(liveRelease(remote)).toBe(release)
     expect(readRemote(remote, 'current', 'a.txt')).toBe('1')
   })

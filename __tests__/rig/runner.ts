@@ -3,7 +3,7 @@
  * variables (hyphens kept), the event payload file, GITHUB_OUTPUT and GITHUB_STEP_SUMMARY files.
  */
 import { spawn } from 'node:child_process'
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -110,10 +110,12 @@ export async function runAction(options: RunOptions): Promise<RunResult> {
     child.on('error', reject)
     child.on('close', code => resolve(code ?? 1))
   })
-  return {
+  const result = {
     exitCode,
     log: chunks.join(''),
     outputs: parseOutputFile(readFileSync(env.GITHUB_OUTPUT ?? '', 'utf8')),
     summary: readFileSync(env.GITHUB_STEP_SUMMARY ?? '', 'utf8')
   }
+  rmSync(temp, { recursive: true, force: true })
+  return result
 }

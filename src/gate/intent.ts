@@ -135,7 +135,7 @@ export function decideIntent(eventName: string, payload: unknown, settings: Sett
     activate,
     decision: activate ? 'deploy' : 'stage',
     reason: activate
-      ? 'mode: deployment: every green build goes live'
-      : `mode: delivery: staged, awaiting ${settings.gate.approvalCommand} or promote`
+      ? 'mode deployment: every green build goes live'
+      : `mode delivery: staged, awaiting ${settings.gate.approvalCommand} or promote`
   }
 }

@@ -305,7 +305,7 @@ export async function activate(
   const reasons: Record<number, string> = {
     [remote.EXIT.notStaged]: `release ${options.release} is not staged there`,
     [remote.EXIT.beforeActivate]: '`before-activate` failed; `current` was not switched',
-    [remote.EXIT.afterActivate]: '`after-activate` failed; `current` was switched back'
+    [remote.EXIT.afterActivate]: '`after-activate` failed; `current` was put back as it was'
   }
   if (result.code !== 0) {
     throw new DeployError(

@@ -134,13 +134,11 @@ ${sh`printf '%s\n' ${options.history}`} >> .gated-deploy/history.jsonl`
 
 function hook(name: string, script: string, exitCode: number): string {
   if (script.trim() === '') return ''
-  return `echo "::group::${name} on $(hostname)" >&2
+  return `echo "${name} on $(hostname):" >&2
 if command -v bash >/dev/null 2>&1; then runner=bash; else runner=sh; fi
 if ! (cd "$RELEASE_PATH" && "$runner" -e -c ${quote(script)}) 1>&2; then
-  echo "::endgroup::" >&2
   hook_failed=${name}
 else
-  echo "::endgroup::" >&2
   hook_failed=
 fi
 if [ -n "$hook_failed" ]; then ${exitCode === 0 ? ':' : `exit ${exitCode}`}; fi`

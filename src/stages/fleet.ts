@@ -7,7 +7,7 @@ import * as core from '@actions/core'
 import type { RunContext } from '../context.js'
 import { DeployError, errorMessage } from '../errors.js'
 import type { ShipSettings } from '../inputs.js'
-import type { StageLog } from '../report/stages.js'
+import { plural, type StageLog } from '../report/stages.js'
 import * as host from '../ship/host.js'
 import { abandon, unlock } from '../ship/remote-scripts.js'
 import { openSession, type SshSession } from '../ssh/session.js'
@@ -24,10 +24,6 @@ export interface LockedHost {
   /** The release `current` pointed at before this run switched it. */
   replaced: string | undefined
   pruned: string[]
-}
-
-function plural(n: number, word: string): string {
-  return `${n} ${word}${n === 1 ? '' : 's'}`
 }
 
 export function historyLine(
