@@ -33,10 +33,18 @@ export interface DeploymentPayload {
   readonly rollback: boolean
 }
 
-/** Shortens to `max` characters (code points), ending with `…` when cut. */
+/**
+ * Shortens to at most `max` UTF-16 units (never more code points either), ending with `…` when
+ * cut, without splitting a surrogate pair.
+ */
 export function shorten(text: string, max: number): string {
-  const chars = [...text]
-  return chars.length <= max ? text : `${chars.slice(0, max - 1).join('')}…`
+  if (text.length <= max) return text
+  let out = ''
+  for (const char of text) {
+    if (out.length + char.length > max - 1) break
+    out += char
+  }
+  return `${out}…`
 }
 
 /** Reads a deployment payload written by `createDeployment` (or anything else, leniently). */

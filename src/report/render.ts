@@ -7,7 +7,7 @@
  */
 import type { RunStatus } from '../action-io.js'
 import type { DoraMetrics, DoraResult, RunReport, TestSummary } from './model.js'
-import { formatDuration, type StageRecord } from './stages.js'
+import { formatDuration, plural, type StageRecord } from './stages.js'
 
 /** GitHub refuses comment bodies longer than this. */
 export const MAX_REPORT_CHARS = 65_536
@@ -139,10 +139,6 @@ export function formatSpan(ms: number): string {
     .join(' ')
 }
 
-function plural(n: number, word: string): string {
-  return `${n} ${word}${n === 1 ? '' : 's'}`
-}
-
 function headline(report: RunReport): string {
   const [emoji, text] = HEADLINES[report.status]
   const where = report.status === 'tested' ? '' : ` ${code(report.environment, 100)}`
@@ -180,8 +176,14 @@ function stagesTable(stages: readonly StageRecord[], limits: Limits): string | u
 
 function testsSection(tests: TestSummary, limits: Limits): string {
   const icon = tests.failed > 0 ? '❌' : '✅'
-  const counts = `${tests.failed} failed, ${tests.passed} passed, ${tests.skipped} skipped of ${tests.total}`
-  const lines = [`**Tests:** ${icon} ${counts}`]
+  const counts = [
+    tests.failed > 0 ? `${tests.failed} failed` : undefined,
+    `${tests.passed} passed`,
+    tests.skipped > 0 ? `${tests.skipped} skipped` : undefined
+  ]
+    .filter(part => part !== undefined)
+    .join(', ')
+  const lines = [`**Tests:** ${icon} ${counts} of ${tests.total}`]
   const shown = tests.failures.slice(0, limits.failures)
   if (shown.length > 0) {
     lines.push('', 'Failing:')
