@@ -56378,7 +56378,7 @@ globals.__dirname ??= (0,node_path__WEBPACK_IMPORTED_MODULE_0__.dirname)((0,node
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
 /* harmony import */ var _dirname_shim_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(6065);
-/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(1565);
+/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(6412);
 /** Entry point of the bundled action: only calls run(). */
 
 
@@ -56389,7 +56389,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 1565:
+/***/ 6412:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -56462,6 +56462,2435 @@ class DeployError extends Error {
     name = 'DeployError';
 }
 
+;// CONCATENATED MODULE: ./src/run.ts
+function deny(outcome, reason) {
+    outcome.status = 'denied';
+    outcome.decision = 'deny';
+    outcome.reason = reason;
+    outcome.failure = `Refused: ${reason}.`;
+}
+
+;// CONCATENATED MODULE: ./src/ssh/target.ts
+const HOSTNAME = /^[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?$/;
+const IPV6 = /^[0-9A-Fa-f:.]+$/;
+const USERNAME = /^[A-Za-z0-9._][A-Za-z0-9._-]*$/;
+/** Parses one target; returns a message saying what is wrong instead of throwing. */
+function parseTarget(spec, defaults) {
+    let rest = spec.trim();
+    let username = defaults.username;
+    const at = rest.lastIndexOf('@');
+    if (at >= 0) {
+        username = rest.slice(0, at);
+        rest = rest.slice(at + 1);
+    }
+    let host = rest;
+    let portText;
+    const bracketed = /^\[([^\]]+)\](?::(.*))?$/.exec(rest);
+    if (bracketed) {
+        host = bracketed[1] ?? '';
+        portText = bracketed[2];
+        if (!IPV6.test(host))
+            return `"${spec}": "${host}" is not an IPv6 address.`;
+    }
+    else {
+        const colon = rest.lastIndexOf(':');
+        if (colon >= 0) {
+            host = rest.slice(0, colon);
+            portText = rest.slice(colon + 1);
+        }
+        if (!HOSTNAME.test(host)) {
+            return `"${spec}": "${host}" is not a host name or address; write [user@]host[:port].`;
+        }
+    }
+    let port = defaults.port;
+    if (portText !== undefined) {
+        if (!/^\d+$/.test(portText) || Number(portText) < 1 || Number(portText) > 65535) {
+            return `"${spec}": the port must be a number from 1 to 65535.`;
+        }
+        port = Number(portText);
+    }
+    if (username === '') {
+        return `"${spec}": no user name; write user@${host} or set the \`username\` input.`;
+    }
+    if (!USERNAME.test(username))
+        return `"${spec}": "${username}" is not a valid user name.`;
+    return { host, port, username };
+}
+/** `host:port` as a person reads it, with IPv6 in brackets. */
+function describeTarget(target) {
+    return target.host.includes(':')
+        ? `[${target.host}]:${target.port}`
+        : `${target.host}:${target.port}`;
+}
+
+;// CONCATENATED MODULE: ./src/report/stages.ts
+/** The record of what each stage did, kept for outputs, the job summary and (later) the PR comment. */
+
+
+/** "1 file", "2 files". */
+function plural(n, word) {
+    return `${n} ${word}${n === 1 ? '' : 's'}`;
+}
+function formatDuration(ms) {
+    if (ms < 1000)
+        return `${ms} ms`;
+    if (ms < 60_000)
+        return `${(ms / 1000).toFixed(1)} s`;
+    const minutes = Math.floor(ms / 60_000);
+    return `${minutes} min ${Math.round((ms % 60_000) / 1000)} s`;
+}
+/** A stage that failed; carries what the report shows (exit code and output tail). */
+class StageFailure extends DeployError {
+    stage;
+    tail;
+    constructor(stage, message, tail = '') {
+        super(message);
+        this.stage = stage;
+        this.tail = tail;
+    }
+}
+class StageLog {
+    records = [];
+    skip(name, detail) {
+        this.records.push({ name, status: 'skipped', durationMs: 0, detail });
+    }
+    /**
+     * Runs one stage in a collapsible log group, records its status and duration, and logs a
+     * one-line result outside the group so it shows when the group is folded.
+     * `fn` returns the detail line for the report.
+     */
+    async run(name, fn) {
+        const started = Date.now();
+        try {
+            const { value, detail } = await core/* group */.Os(name, fn);
+            const durationMs = Date.now() - started;
+            this.records.push({ name, status: 'success', durationMs, detail });
+            core/* info */.pq(`✓ ${name} (${formatDuration(durationMs)})${detail ? `: ${detail}` : ''}`);
+            return value;
+        }
+        catch (error) {
+            const durationMs = Date.now() - started;
+            this.records.push({ name, status: 'failure', durationMs, detail: errorMessage(error) });
+            core/* info */.pq(`✗ ${name} (${formatDuration(durationMs)})`);
+            throw error;
+        }
+    }
+}
+
+;// CONCATENATED MODULE: ./src/ship/plan.ts
+/** `<UTC yyyymmddHHMMSS>-<sha12>`: sorts by time, names the commit. */
+function releaseId(sha, now) {
+    const stamp = now.toISOString().replace(/[-:T]/g, '').slice(0, 14);
+    const short = (sha.toLowerCase().match(/^[0-9a-f]+/)?.[0] ?? '').slice(0, 12) || 'nosha0000000';
+    return `${stamp}-${short}`;
+}
+const RELEASE_ID = /^\d{14}-[0-9a-f]{7,40}$/;
+/** A path from a server-side manifest is trusted only when it stays inside the release. */
+function safeRelativePath(p) {
+    return (p !== '' &&
+        !p.startsWith('/') &&
+        !p.includes('\0') &&
+        !p.split('/').includes('..') &&
+        !p.split('/').includes('.'));
+}
+function planTransfer(local, base) {
+    const previous = new Map();
+    for (const entry of base?.entries ?? [])
+        if (safeRelativePath(entry.path))
+            previous.set(entry.path, entry);
+    const reused = new Set();
+    const send = [];
+    let bytesSent = 0;
+    let bytesReused = 0;
+    for (const entry of local.entries) {
+        const old = previous.get(entry.path);
+        if (entry.type === 'file' &&
+            old?.type === 'file' &&
+            old.sha256 === entry.sha256 &&
+            old.mode === entry.mode) {
+            reused.add(entry.path);
+            bytesReused += entry.size;
+            continue;
+        }
+        send.push(entry);
+        if (entry.type === 'file')
+            bytesSent += entry.size;
+    }
+    return {
+        send,
+        reuse: [...reused],
+        filesSent: send.filter(e => e.type === 'file').length,
+        bytesSent,
+        filesReused: reused.size,
+        bytesReused
+    };
+}
+/** The symlink target that points `releases/<id>/<sharedPath>` at `shared/<sharedPath>`. */
+function sharedLinkTarget(sharedPath) {
+    const depth = sharedPath.split('/').length - 1;
+    return '../'.repeat(depth + 2) + 'shared/' + sharedPath;
+}
+
+;// CONCATENATED MODULE: ./src/ssh/quote.ts
+/**
+ * The one way a value reaches a remote shell: POSIX single-quoted. Every remote command is
+ * assembled from literal script text plus values passed through `quote`.
+ */
+function quote(value) {
+    if (value.includes('\0'))
+        throw new Error('A NUL character cannot be passed to a remote shell.');
+    if (/^[A-Za-z0-9_./=:@%+-]+$/.test(value))
+        return value;
+    return `'${value.replace(/'/g, `'\\''`)}'`;
+}
+/** Builds a shell command from a template whose interpolated values are all quoted. */
+function sh(strings, ...values) {
+    return strings.reduce((out, text, i) => out + text + (i < values.length ? quote(values[i] ?? '') : ''), '');
+}
+function hasDotDot(p) {
+    return p.split('/').some(segment => segment === '..');
+}
+/** Returns a problem with a `remote-path`, or undefined when it is acceptable. */
+function checkRemotePath(remotePath) {
+    if (remotePath === '')
+        return 'required when `hosts` are given: the directory that holds the releases.';
+    if (/[\0\r\n]/.test(remotePath))
+        return 'must be one line without control characters.';
+    if (hasDotDot(remotePath))
+        return `"${remotePath}" must not contain ".." segments.`;
+    if (/^\/+$/.test(remotePath) || remotePath === '.' || remotePath === '~') {
+        return `"${remotePath}" would deploy into the root of a file system or home directory; name a directory of its own.`;
+    }
+    return undefined;
+}
+/** Returns a problem with a path that must stay inside a release, or undefined. */
+function checkRelativeRemotePath(p) {
+    if (p === '' || p === '.')
+        return 'must name a path inside the release.';
+    if (/[\0\r\n]/.test(p))
+        return 'must be one line without control characters.';
+    if (p.startsWith('/'))
+        return 'must be relative to the release directory.';
+    if (hasDotDot(p))
+        return 'must not contain ".." segments.';
+    return undefined;
+}
+
+;// CONCATENATED MODULE: ./src/ship/remote-scripts.ts
+/**
+ * The shell programs run on the server, one exec each. Literal text plus values through `sh`
+ * (which quotes every one): nothing from inputs reaches a remote shell unquoted. Each program
+ * is POSIX sh run under `sh -c`, whatever the login shell is.
+ */
+
+
+/** Wraps a program so it runs in sh from `remote-path`, whatever the user's login shell. */
+function program(remotePath, body) {
+    const script = `set -eu\n${sh `mkdir -p ${remotePath} && cd ${remotePath}`}\n${body}`;
+    return `sh -c ${quote(script)}`;
+}
+const MARK = {
+    locked: 'GD-LOCKED',
+    held: 'GD-HELD',
+    current: 'GD-CURRENT',
+    previous: 'GD-PREVIOUS',
+    base: 'GD-BASE',
+    release: 'GD-RELEASE',
+    manifest: 'GD-MANIFEST'
+};
+/**
+ * Takes the lock (atomic mkdir) and reports the live, previous and base releases with the base's
+ * manifest. When the lock is held it prints the holder and the lock's age and stops; the caller
+ * decides whether it is stale and asks again with `breakLock`.
+ */
+function lockAndInspect(options) {
+    return program(options.remotePath, `mkdir -p releases shared .gated-deploy/releases
+${options.breakLock ? 'rm -rf .gated-deploy/lock' : ''}
+if mkdir .gated-deploy/lock 2>/dev/null; then
+  ${sh `printf '%s\n' ${options.owner}`} > .gated-deploy/lock/owner.json
+else
+  echo "${MARK.held} $(( $(date +%s) - $(stat -c %Y .gated-deploy/lock 2>/dev/null || date +%s) ))"
+  cat .gated-deploy/lock/owner.json 2>/dev/null || echo '{}'
+  exit 0
+fi
+echo ${MARK.locked}
+rm -rf releases/*.partial
+current=$(readlink current 2>/dev/null || true)
+echo "${MARK.current} \${current#releases/}"
+echo "${MARK.previous} $(cat .gated-deploy/previous 2>/dev/null || true)"
+base=
+for id in $(ls -1 releases | sort -r); do
+  if [ -f ".gated-deploy/releases/$id.json" ] && [ -d "releases/$id" ]; then base=$id; break; fi
+done
+echo "${MARK.base} $base"
+for id in $(ls -1 releases); do
+  if [ -f ".gated-deploy/releases/$id.json" ] && [ -d "releases/$id" ]; then
+    echo "${MARK.release} $id $(sed -n 's/.*"sha":"\\([0-9a-f]*\\)".*/\\1/p' ".gated-deploy/releases/$id.json" | head -n 1)"
+  fi
+done
+echo ${MARK.manifest}
+if [ -n "$base" ]; then cat ".gated-deploy/releases/$base.json"; fi`);
+}
+/**
+ * Makes `releases/<id>.partial` holding hard links to the unchanged files of the base release,
+ * named NUL-separated on stdin, so they need not travel. Nothing else of the base is copied
+ * (files a hook made there stay there), and a changed file is sent as a new file, never
+ * written through a link, so the base release stays intact.
+ */
+function preparePartial(options) {
+    const partial = `releases/${options.release}.partial`;
+    const link = options.base
+        ? `${sh `cd ${'releases/' + options.base}`} && xargs -0 -r cp -l --parents -t ${quote('../' + options.release + '.partial')} --`
+        : 'cat > /dev/null';
+    return program(options.remotePath, `${sh `rm -rf ${partial}`}
+${sh `mkdir ${partial}`}
+${link}`);
+}
+/**
+ * Extracts the tar stream from stdin into the partial release, links the shared paths in, then
+ * lists every entry (type, mode, path; symlink targets) and the sha256 of every file, NUL-separated,
+ * for the local side to check against the manifest.
+ */
+function extractAndList(options) {
+    const partial = `releases/${options.release}.partial`;
+    const links = options.shared.map(({ path: p, kind }) => {
+        const store = `shared/${p}`;
+        const create = kind === 'file' ? sh `: > ${store}` : sh `mkdir -p ${store}`;
+        const parent = p.includes('/') ? p.slice(0, p.lastIndexOf('/')) : '.';
+        return `if [ ! -e ${quote(store)} ] && [ ! -L ${quote(store)} ]; then ${sh `mkdir -p ${store.slice(0, store.lastIndexOf('/'))}`} && ${create}; fi
+${sh `rm -rf ${partial + '/' + p}`} && ${sh `mkdir -p ${partial + '/' + parent}`} && ${sh `ln -s ${sharedLinkTarget(p)} ${partial + '/' + p}`}`;
+    });
+    return program(options.remotePath, `${sh `tar -x -f - -B -p --no-same-owner -C ${partial}`}
+${links.join('\n')}
+${sh `cd ${partial}`}
+find . -mindepth 1 \\( -type f -printf 'f %m %P\\0' \\) -o \\( -type d -printf 'd %m %P\\0' \\) -o \\( -type l -printf 'l 0 %P\\0%l\\0' \\)
+printf 'GD-HASHES\\0'
+find . -type f -printf '%P\\0' | xargs -0 -r sha256sum -z --`);
+}
+/** Stores the manifest (stdin), renames the partial release into place and records it. */
+function commitRelease(options) {
+    const { release } = options;
+    const manifest = `.gated-deploy/releases/${release}.json`;
+    return program(options.remotePath, `${sh `cat > ${manifest + '.tmp'}`}
+${sh `mv -T ${`releases/${release}.partial`} ${`releases/${release}`}`}
+${sh `mv ${manifest + '.tmp'} ${manifest}`}
+${sh `printf '%s\n' ${options.history}`} >> .gated-deploy/history.jsonl`);
+}
+function hook(name, script, exitCode) {
+    if (script.trim() === '')
+        return '';
+    return `echo "${name} on $(hostname):" >&2
+if command -v bash >/dev/null 2>&1; then runner=bash; else runner=sh; fi
+if ! (cd "$RELEASE_PATH" && "$runner" -e -c ${quote(script)}) 1>&2; then
+  hook_failed=${name}
+else
+  hook_failed=
+fi
+if [ -n "$hook_failed" ]; then ${exitCode === 0 ? ':' : `exit ${exitCode}`}; fi`;
+}
+const EXIT = { notStaged: 30, beforeActivate: 31, afterActivate: 32 };
+/**
+ * Switches `current` to a staged release atomically (ln -s + mv -T) between the two hooks. When
+ * after-activate fails, `current` goes back to where it was. Prints the release it replaced.
+ */
+function activate(options) {
+    const { release } = options;
+    const target = `releases/${release}`;
+    const after = options.afterActivate.trim()
+        ? `${hook('after-activate', options.afterActivate, 0)}
+if [ -n "$hook_failed" ]; then
+  if [ -n "$previous" ]; then ln -sfn "releases/$previous" current.gd-new && mv -T current.gd-new current; else rm -f current; fi
+  ${sh `printf '%s\n' ${options.history('rollback-after-failed-hook')}`} >> .gated-deploy/history.jsonl
+  exit ${EXIT.afterActivate}
+fi`
+        : '';
+    return program(options.remotePath, `${sh `[ -d ${target} ]`} || { ${sh `echo ${`release ${release} is not staged here`}`} >&2; exit ${EXIT.notStaged}; }
+previous=$(readlink current 2>/dev/null || true); previous=\${previous#releases/}
+echo "GD-REPLACED $previous"
+${sh `export RELEASE=${release} SHA=${options.sha}`} RELEASE_PATH="$PWD/${target}" PREVIOUS_RELEASE="$previous"
+${hook('before-activate', options.beforeActivate, EXIT.beforeActivate)}
+${sh `ln -sfn ${target} current.gd-new`} && mv -T current.gd-new current
+if [ -n "$previous" ] && [ "$previous" != ${quote(release)} ]; then printf '%s\n' "$previous" > .gated-deploy/previous; fi
+${sh `printf '%s\n' ${options.history('activate')}`} >> .gated-deploy/history.jsonl
+${after}`);
+}
+/**
+ * Deletes all but the newest `keep` releases (and their manifests); the live and the previous
+ * release are never deleted. Prints each release it removed, then releases the lock.
+ */
+function pruneAndUnlock(options) {
+    return program(options.remotePath, `live=$(readlink current 2>/dev/null || true); live=\${live#releases/}
+previous=$(cat .gated-deploy/previous 2>/dev/null || true)
+ls -1 releases | grep -E '^[0-9]{14}-[0-9a-f]+$' | sort -r | tail -n +${options.keep + 1} | while read -r id; do
+  if [ "$id" != "$live" ] && [ "$id" != "$previous" ]; then
+    rm -rf "releases/$id" ".gated-deploy/releases/$id.json"
+    echo "GD-PRUNED $id"
+  fi
+done
+rm -rf .gated-deploy/lock`);
+}
+/**
+ * After a failure: removes this run's partial release (and, when asked, its committed but never
+ * activated release; never the live one), records the failure, and releases the lock.
+ */
+function abandon(options) {
+    const target = `releases/${options.release}`;
+    const removeRelease = options.removeRelease
+        ? `if [ "$(readlink current 2>/dev/null || true)" != ${quote(target)} ]; then ${sh `rm -rf ${target} ${`.gated-deploy/releases/${options.release}.json`}`}; fi`
+        : '';
+    return program(options.remotePath, `${sh `rm -rf ${target + '.partial'}`}
+${removeRelease}
+${sh `printf '%s\n' ${options.history}`} >> .gated-deploy/history.jsonl
+rm -rf .gated-deploy/lock`);
+}
+function unlock(remotePath) {
+    return program(remotePath, 'rm -rf .gated-deploy/lock');
+}
+
+;// CONCATENATED MODULE: external "node:child_process"
+const external_node_child_process_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:child_process");
+// EXTERNAL MODULE: external "node:stream"
+var external_node_stream_ = __nccwpck_require__(7075);
+;// CONCATENATED MODULE: ./src/ship/transfer.ts
+/**
+ * Moves the files that must travel: the system `tar` packs them (the fastest packer measured,
+ * read from its pipe in large chunks so sshd is not fed tiny writes) into one exec channel per host.
+ */
+
+
+/**
+ * 512-byte blocks per tar record. The last record is padded to full size, so a large factor
+ * costs up to that many zero bytes on every upload; 10 KB writes are still batched by the pipe.
+ */
+const BLOCKING_FACTOR = 20;
+/** Starts `tar` over the given entries of `root`; the caller pipes `stream` somewhere. */
+function packEntries(root, entries) {
+    const child = (0,external_node_child_process_namespaceObject.spawn)('tar', [
+        '-c',
+        '-f',
+        '-',
+        '-b',
+        '512',
+        '--format=gnu',
+        '--no-recursion',
+        '--null',
+        '-C',
+        root,
+        '-T',
+        '-'
+    ], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (chunk) => (stderr += chunk.toString('utf8')));
+    // `-C` is positional: it comes before `-T`, whose names arrive on stdin.
+    child.stdin.end(entries.map(e => e.path + '\0').join(''));
+    const done = new Promise((resolve, reject) => {
+        child.on('error', reject);
+        child.on('close', code => code === 0
+            ? resolve()
+            : reject(new Error(`local tar failed with exit code ${code ?? '?'}: ${stderr.trim()}`)));
+    });
+    return { stream: child.stdout, done, abort: () => child.kill('SIGKILL') };
+}
+/** Counts bytes flowing through (without consuming them) and reports progress at most every `intervalMs`. */
+function progressMeter(options) {
+    let bytes = 0;
+    let last = Date.now();
+    const stream = new external_node_stream_.Transform({
+        highWaterMark: 1 << 20,
+        transform(chunk, _encoding, done) {
+            bytes += chunk.length;
+            const now = Date.now();
+            if (now - last >= options.intervalMs) {
+                last = now;
+                const share = options.expectedBytes > 0 ? bytes / options.expectedBytes : 1;
+                options.report(Math.min(99, Math.floor(share * 100)), bytes);
+            }
+            done(null, chunk);
+        }
+    });
+    return { stream, bytes: () => bytes };
+}
+
+;// CONCATENATED MODULE: ./src/ship/host.ts
+/** What happens on one host, one exec at a time: lock, stage, verify, commit, activate, release. */
+
+
+
+
+
+function where(session) {
+    return describeTarget(session.target);
+}
+async function run(session, what, command, stdin) {
+    const result = await session.exec(command, stdin === undefined ? {} : { stdin });
+    if (result.code !== 0) {
+        throw new DeployError(`${where(session)}: ${what} failed (exit ${result.code}): ${result.stderr.trim() || 'no error output'}`);
+    }
+    return result.stdout;
+}
+function releaseOrUndefined(text) {
+    const id = text?.trim();
+    return id && RELEASE_ID.test(id) ? id : undefined;
+}
+function readHeld(lines) {
+    const first = lines[0] ?? '';
+    if (!first.startsWith(MARK.held))
+        return undefined;
+    let holder = {};
+    try {
+        holder = JSON.parse(lines[1] ?? '{}');
+    }
+    catch {
+        // an unreadable owner file still leaves the age to report
+    }
+    return { holder, ageSeconds: Number(first.split(' ')[1] ?? 0) };
+}
+function describeHolder({ holder, ageSeconds }) {
+    const since = holder.started ?? `${Math.round(ageSeconds / 60)} min ago`;
+    return `held by ${holder.actor ?? 'an unknown owner'} since ${since} (run ${holder.runUrl ?? 'unknown'}, commit ${holder.sha?.slice(0, 12) ?? '?'})`;
+}
+/** Why a held lock may be broken, or undefined when it must be respected. */
+function staleReason(held, owner, staleSeconds) {
+    if (held.holder.runId !== undefined &&
+        held.holder.runId === owner.runId &&
+        (held.holder.attempt ?? 0) < owner.attempt) {
+        return 'it was left by an earlier attempt of this run, which has finished';
+    }
+    if (held.ageSeconds > staleSeconds)
+        return `it is older than ${Math.round(staleSeconds / 60)} min`;
+    return undefined;
+}
+/**
+ * Takes the deploy lock and reads what the server has. A stale lock is broken with a log line;
+ * a live one fails the run, naming its holder.
+ */
+async function host_lockAndInspect(session, options) {
+    const attempt = async (breakLock) => (await run(session, 'taking the deploy lock', lockAndInspect({
+        remotePath: options.remotePath,
+        owner: JSON.stringify(options.owner),
+        breakLock
+    })))
+        .toString('utf8')
+        .split('\n');
+    let lines = await attempt(false);
+    let held = readHeld(lines);
+    const reason = held && staleReason(held, options.owner, options.staleSeconds);
+    if (held && reason) {
+        options.log(`${where(session)}: breaking the deploy lock ${describeHolder(held)}: ${reason}.`);
+        lines = await attempt(true);
+        held = readHeld(lines);
+    }
+    if (held) {
+        throw new DeployError(`${where(session)}: another deploy is running: the lock ${options.remotePath}/.gated-deploy/lock is ${describeHolder(held)}. ` +
+            `Wait for it to finish; a lock left by a crashed run is broken after ${Math.round(options.staleSeconds / 60)} min or by a re-run of that run.`);
+    }
+    const value = (mark) => lines.find(line => line.startsWith(mark + ' '))?.slice(mark.length + 1);
+    const manifestAt = lines.indexOf(MARK.manifest);
+    const manifestText = manifestAt >= 0
+        ? lines
+            .slice(manifestAt + 1)
+            .join('\n')
+            .trim()
+        : '';
+    let base;
+    if (manifestText !== '') {
+        try {
+            base = JSON.parse(manifestText);
+        }
+        catch {
+            base = undefined; // an unreadable manifest only costs incrementality
+        }
+    }
+    if (base && (base.version !== 1 || base.release !== releaseOrUndefined(value(MARK.base))))
+        base = undefined;
+    return {
+        current: releaseOrUndefined(value(MARK.current)),
+        previous: releaseOrUndefined(value(MARK.previous)),
+        base,
+        releases: lines
+            .filter(line => line.startsWith(MARK.release + ' '))
+            .map(line => line.split(' '))
+            .flatMap(([, id = '', sha = '']) => (RELEASE_ID.test(id) ? [{ id, sha }] : []))
+            .sort((a, b) => a.id.localeCompare(b.id))
+    };
+}
+/** Parses the NUL-separated listing `extractAndList` prints. */
+function parseListing(out) {
+    const fields = out.toString('utf8').split('\0');
+    const entries = new Map();
+    const hashes = new Map();
+    let i = 0;
+    for (; i < fields.length && fields[i] !== 'GD-HASHES'; i++) {
+        const match = /^([fdl]) (\d+) ([\s\S]*)$/.exec(fields[i] ?? '');
+        if (!match)
+            continue;
+        const [, type, mode = '', p = ''] = match;
+        if (type === 'l')
+            entries.set(p, { type, mode, target: fields[++i] ?? '' });
+        else
+            entries.set(p, { type: type, mode });
+    }
+    for (i++; i < fields.length; i++) {
+        const match = /^([0-9a-f]{64}) {2}([\s\S]*)$/.exec(fields[i] ?? '');
+        if (match)
+            hashes.set(match[2] ?? '', match[1] ?? '');
+    }
+    return { entries, hashes };
+}
+/** Differences between what the server holds and the manifest; empty when they agree. */
+function compareListing(local, listing, sharedPaths) {
+    const problems = [];
+    const expected = new Set();
+    for (const entry of local.entries) {
+        expected.add(entry.path);
+        const found = listing.entries.get(entry.path);
+        if (entry.type === 'file') {
+            const hash = listing.hashes.get(entry.path);
+            if (!found || found.type !== 'f')
+                problems.push(`${entry.path}: missing`);
+            else if (hash !== entry.sha256)
+                problems.push(`${entry.path}: sha256 ${hash ?? 'none'} instead of ${entry.sha256}`);
+            else if (Number.parseInt(found.mode, 8) !== entry.mode) {
+                problems.push(`${entry.path}: mode ${found.mode} instead of ${entry.mode.toString(8)}`);
+            }
+        }
+        else if (entry.type === 'symlink') {
+            if (found?.type !== 'l' || found.target !== entry.target)
+                problems.push(`${entry.path}: not a symlink to ${entry.target}`);
+        }
+        else if (found?.type !== 'd')
+            problems.push(`${entry.path}: directory missing`);
+    }
+    for (const shared of sharedPaths) {
+        expected.add(shared);
+        const parts = shared.split('/');
+        for (let n = 1; n < parts.length; n++)
+            expected.add(parts.slice(0, n).join('/'));
+    }
+    for (const p of listing.entries.keys())
+        if (!expected.has(p))
+            problems.push(`${p}: not in the artifact`);
+    return problems;
+}
+/**
+ * Builds `releases/<id>.partial` from the base release and the tar stream, checks every file's
+ * sha256 on the server against the manifest, then renames it into place. Returns bytes sent.
+ */
+async function stage(session, options) {
+    const { remotePath, release } = options;
+    await run(session, 'preparing the release directory', preparePartial({ remotePath, release, base: options.base }), options.plan.reuse.map(p => p + '\0').join(''));
+    const packed = packEntries(options.root, options.plan.send);
+    const meter = progressMeter({
+        expectedBytes: options.plan.bytesSent,
+        intervalMs: 3000,
+        report: (percent, bytes) => options.progress(`${where(session)}: ${percent}% (${formatBytes(bytes)} of ~${formatBytes(options.plan.bytesSent)})`)
+    });
+    packed.stream.pipe(meter.stream);
+    let listed;
+    try {
+        ;
+        [listed] = await Promise.all([
+            session.exec(extractAndList({ remotePath, release, shared: options.shared }), {
+                stdin: meter.stream
+            }),
+            packed.done
+        ]);
+    }
+    catch (error) {
+        packed.abort(); // a dead channel would leave tar blocked on a full pipe
+        throw error;
+    }
+    if (listed.code !== 0) {
+        throw new DeployError(`${where(session)}: unpacking the upload failed (exit ${listed.code}): ${listed.stderr.trim()}`);
+    }
+    const problems = compareListing(options.manifest, parseListing(listed.stdout), options.shared.map(s => s.path));
+    if (problems.length > 0) {
+        throw new DeployError(`${where(session)}: the uploaded release does not match the manifest (${problems.length} problem${problems.length === 1 ? '' : 's'}); it was not activated:\n` +
+            problems.slice(0, 20).join('\n'));
+    }
+    await run(session, 'storing the release', commitRelease({ remotePath, release, history: options.history }), options.manifestJson);
+    return meter.bytes();
+}
+function formatBytes(bytes) {
+    if (bytes < 1024)
+        return `${bytes} B`;
+    if (bytes < 1024 * 1024)
+        return `${(bytes / 1024).toFixed(1)} KB`;
+    return `${(bytes / 1024 / 1024).toFixed(1)} MB`;
+}
+/** Switches `current` with the hooks; returns the release it replaced. */
+async function host_activate(session, options) {
+    const result = await session.exec(activate(options), { onStderr: options.log });
+    const replaced = releaseOrUndefined(/GD-REPLACED (\S*)/.exec(result.stdout.toString('utf8'))?.[1]);
+    const reasons = {
+        [EXIT.notStaged]: `release ${options.release} is not staged there`,
+        [EXIT.beforeActivate]: '`before-activate` failed; `current` was not switched',
+        [EXIT.afterActivate]: '`after-activate` failed; `current` was put back as it was'
+    };
+    if (result.code !== 0) {
+        throw new DeployError(`${where(session)}: ${reasons[result.code] ?? `activation failed (exit ${result.code}): ${result.stderr.trim()}`}.`);
+    }
+    return replaced;
+}
+/** Prunes old releases and releases the lock, in one exec. Returns the pruned release ids. */
+async function host_pruneAndUnlock(session, remotePath, keep) {
+    const out = await run(session, 'pruning old releases', pruneAndUnlock({ remotePath, keep }));
+    return [...out.toString('utf8').matchAll(/GD-PRUNED (\S+)/g)].map(m => m[1] ?? '');
+}
+
+// EXTERNAL MODULE: external "assert"
+var external_assert_ = __nccwpck_require__(2613);
+// EXTERNAL MODULE: external "fs"
+var external_fs_ = __nccwpck_require__(9896);
+// EXTERNAL MODULE: ./node_modules/is-stream/index.js
+var is_stream = __nccwpck_require__(6543);
+// EXTERNAL MODULE: ./node_modules/make-dir/index.js
+var make_dir = __nccwpck_require__(6512);
+// EXTERNAL MODULE: external "path"
+var external_path_ = __nccwpck_require__(6928);
+;// CONCATENATED MODULE: ./node_modules/sb-promise-queue/lib/esm/index.mjs
+class PromiseQueue {
+    constructor({ concurrency = 1 } = {}) {
+        this.options = { concurrency };
+        this.running = 0;
+        this.queue = [];
+        this.idleCallbacks = [];
+    }
+    clear() {
+        this.queue = [];
+    }
+    onIdle(callback) {
+        this.idleCallbacks.push(callback);
+        return () => {
+            const index = this.idleCallbacks.indexOf(callback);
+            if (index !== -1) {
+                this.idleCallbacks.splice(index, 1);
+            }
+        };
+    }
+    waitTillIdle() {
+        return new Promise((resolve) => {
+            if (this.running === 0) {
+                resolve();
+                return;
+            }
+            const dispose = this.onIdle(() => {
+                dispose();
+                resolve();
+            });
+        });
+    }
+    add(callback) {
+        return new Promise((resolve, reject) => {
+            const runCallback = () => {
+                this.running += 1;
+                try {
+                    Promise.resolve(callback()).then((val) => {
+                        resolve(val);
+                        this.processNext();
+                    }, (err) => {
+                        reject(err);
+                        this.processNext();
+                    });
+                }
+                catch (err) {
+                    reject(err);
+                    this.processNext();
+                }
+            };
+            if (this.running >= this.options.concurrency) {
+                this.queue.push(runCallback);
+            }
+            else {
+                runCallback();
+            }
+        });
+    }
+    // Internal function, don't use
+    processNext() {
+        this.running -= 1;
+        const callback = this.queue.shift();
+        if (callback) {
+            callback();
+        }
+        else if (this.running === 0) {
+            this.idleCallbacks.forEach((item) => item());
+        }
+    }
+}
+
+
+;// CONCATENATED MODULE: ./node_modules/sb-scandir/lib/esm/index.mjs
+/* @flow */
+
+
+
+
+const defaultFilesystem = {
+    join(pathA, pathB) {
+        return external_path_.join(pathA, pathB);
+    },
+    basename(path) {
+        return external_path_.basename(path);
+    },
+    stat(path) {
+        return new Promise((resolve, reject) => {
+            external_fs_.stat(path, (err, res) => {
+                if (err) {
+                    reject(err);
+                }
+                else {
+                    resolve(res);
+                }
+            });
+        });
+    },
+    readdir(path) {
+        return new Promise((resolve, reject) => {
+            external_fs_.readdir(path, (err, res) => {
+                if (err) {
+                    reject(err);
+                }
+                else {
+                    resolve(res);
+                }
+            });
+        });
+    },
+};
+async function scanDirectoryInternal({ path, recursive, validate, result, fileSystem, queue, reject, }) {
+    const itemStat = await fileSystem.stat(path);
+    if (itemStat.isFile()) {
+        result.files.push(path);
+    }
+    else if (itemStat.isDirectory()) {
+        result.directories.push(path);
+    }
+    if (!itemStat.isDirectory() || recursive === 'none') {
+        return;
+    }
+    const contents = await fileSystem.readdir(path);
+    contents.forEach((item) => {
+        const itemPath = fileSystem.join(path, item);
+        if (!validate(itemPath)) {
+            return;
+        }
+        queue
+            .add(() => scanDirectoryInternal({
+            path: itemPath,
+            recursive: recursive === 'shallow' ? 'none' : 'deep',
+            validate,
+            result,
+            fileSystem,
+            queue,
+            reject,
+        }))
+            .catch(reject);
+    });
+}
+async function scanDirectory(path, { recursive = true, validate = null, concurrency = Infinity, fileSystem = defaultFilesystem, } = {}) {
+    external_assert_(path && typeof path === 'string', 'path must be a valid string');
+    external_assert_(typeof recursive === 'boolean', 'options.recursive must be a valid boolean');
+    external_assert_(validate === null || typeof validate === 'function', 'options.validate must be a valid function');
+    external_assert_(typeof concurrency === 'number', 'options.concurrency must be a valid number');
+    external_assert_(fileSystem !== null && typeof fileSystem === 'object', 'options.fileSystem must be a valid object');
+    const queue = new PromiseQueue({
+        concurrency,
+    });
+    const result = { files: [], directories: [] };
+    const mergedFileSystem = { ...defaultFilesystem, ...fileSystem };
+    await new Promise((resolve, reject) => {
+        scanDirectoryInternal({
+            path,
+            recursive: recursive ? 'deep' : 'shallow',
+            validate: validate != null ? validate : (item) => mergedFileSystem.basename(item).slice(0, 1) !== '.',
+            result,
+            fileSystem: mergedFileSystem,
+            queue,
+            reject,
+        })
+            .then(() => queue.waitTillIdle())
+            .then(resolve, reject);
+    });
+    return result;
+}
+/* harmony default export */ const esm = (scanDirectory);
+
+// EXTERNAL MODULE: ./node_modules/shell-escape/shell-escape.js
+var shell_escape = __nccwpck_require__(4646);
+// EXTERNAL MODULE: ./node_modules/ssh2/lib/index.js
+var lib = __nccwpck_require__(5472);
+var lib_default = /*#__PURE__*/__nccwpck_require__.n(lib);
+;// CONCATENATED MODULE: ./node_modules/node-ssh/lib/esm/index.mjs
+
+
+
+
+
+
+
+
+
+const DEFAULT_CONCURRENCY = 1;
+const DEFAULT_VALIDATE = (path) => !external_path_.basename(path).startsWith('.');
+const DEFAULT_TICK = () => {
+    /* No Op */
+};
+class SSHError extends Error {
+    constructor(message, code = null) {
+        super(message);
+        this.code = code;
+    }
+}
+function unixifyPath(path) {
+    if (path.includes('\\')) {
+        return path.split('\\').join('/');
+    }
+    return path;
+}
+async function readFile(filePath) {
+    return new Promise((resolve, reject) => {
+        external_fs_.readFile(filePath, 'utf8', (err, res) => {
+            if (err) {
+                reject(err);
+            }
+            else {
+                resolve(res);
+            }
+        });
+    });
+}
+const SFTP_MKDIR_ERR_CODE_REGEXP = /Error: (E[\S]+): /;
+async function makeDirectoryWithSftp(path, sftp) {
+    let stats = null;
+    try {
+        stats = await new Promise((resolve, reject) => {
+            sftp.stat(path, (err, res) => {
+                if (err) {
+                    reject(err);
+                }
+                else {
+                    resolve(res);
+                }
+            });
+        });
+    }
+    catch (_) {
+        /* No Op */
+    }
+    if (stats) {
+        if (stats.isDirectory()) {
+            // Already exists, nothing to worry about
+            return;
+        }
+        throw new Error('mkdir() failed, target already exists and is not a directory');
+    }
+    try {
+        await new Promise((resolve, reject) => {
+            sftp.mkdir(path, (err) => {
+                if (err) {
+                    reject(err);
+                }
+                else {
+                    resolve();
+                }
+            });
+        });
+    }
+    catch (err) {
+        if (err != null && typeof err.stack === 'string') {
+            const matches = SFTP_MKDIR_ERR_CODE_REGEXP.exec(err.stack);
+            if (matches != null) {
+                throw new SSHError(err.message, matches[1]);
+            }
+            throw err;
+        }
+    }
+}
+class NodeSSH {
+    constructor() {
+        this.connection = null;
+    }
+    getConnection() {
+        const { connection } = this;
+        if (connection == null) {
+            throw new Error('Not connected to server');
+        }
+        return connection;
+    }
+    async connect(givenConfig) {
+        external_assert_(givenConfig != null && typeof givenConfig === 'object', 'config must be a valid object');
+        const config = { ...givenConfig };
+        external_assert_(config.username != null && typeof config.username === 'string', 'config.username must be a valid string');
+        if (config.host != null) {
+            external_assert_(typeof config.host === 'string', 'config.host must be a valid string');
+        }
+        else if (config.sock != null) {
+            external_assert_(typeof config.sock === 'object', 'config.sock must be a valid object');
+        }
+        else {
+            throw new external_assert_.AssertionError({ message: 'Either config.host or config.sock must be provided' });
+        }
+        if (config.privateKey != null || config.privateKeyPath != null) {
+            if (config.privateKey != null) {
+                external_assert_(typeof config.privateKey === 'string', 'config.privateKey must be a valid string');
+                external_assert_(config.privateKeyPath == null, 'config.privateKeyPath must not be specified when config.privateKey is specified');
+            }
+            else if (config.privateKeyPath != null) {
+                external_assert_(typeof config.privateKeyPath === 'string', 'config.privateKeyPath must be a valid string');
+                external_assert_(config.privateKey == null, 'config.privateKey must not be specified when config.privateKeyPath is specified');
+            }
+            external_assert_(config.passphrase == null || typeof config.passphrase === 'string', 'config.passphrase must be null or a valid string');
+            if (config.privateKeyPath != null) {
+                // Must be an fs path
+                try {
+                    config.privateKey = await readFile(config.privateKeyPath);
+                }
+                catch (err) {
+                    if (err != null && err.code === 'ENOENT') {
+                        throw new external_assert_.AssertionError({ message: 'config.privateKeyPath does not exist at given fs path' });
+                    }
+                    throw err;
+                }
+            }
+        }
+        else if (config.password != null) {
+            external_assert_(typeof config.password === 'string', 'config.password must be a valid string');
+        }
+        if (config.tryKeyboard != null) {
+            external_assert_(typeof config.tryKeyboard === 'boolean', 'config.tryKeyboard must be a valid boolean');
+        }
+        if (config.tryKeyboard) {
+            const { password } = config;
+            if (config.onKeyboardInteractive != null) {
+                external_assert_(typeof config.onKeyboardInteractive === 'function', 'config.onKeyboardInteractive must be a valid function');
+            }
+            else if (password != null) {
+                config.onKeyboardInteractive = (name, instructions, instructionsLang, prompts, finish) => {
+                    if (prompts.length > 0 && prompts[0].prompt.toLowerCase().includes('password')) {
+                        finish([password]);
+                    }
+                };
+            }
+        }
+        const connection = new lib.Client();
+        this.connection = connection;
+        await new Promise((resolve, reject) => {
+            connection.on('error', reject);
+            if (config.onKeyboardInteractive) {
+                connection.on('keyboard-interactive', config.onKeyboardInteractive);
+            }
+            connection.on('ready', () => {
+                connection.removeListener('error', reject);
+                resolve();
+            });
+            connection.on('end', () => {
+                if (this.connection === connection) {
+                    this.connection = null;
+                }
+            });
+            connection.on('close', () => {
+                if (this.connection === connection) {
+                    this.connection = null;
+                }
+                reject(new SSHError('No response from server', 'ETIMEDOUT'));
+            });
+            connection.connect(config);
+        });
+        return this;
+    }
+    isConnected() {
+        return this.connection != null;
+    }
+    async requestShell(options) {
+        const connection = this.getConnection();
+        return new Promise((resolve, reject) => {
+            connection.on('error', reject);
+            const callback = (err, res) => {
+                connection.removeListener('error', reject);
+                if (err) {
+                    reject(err);
+                }
+                else {
+                    resolve(res);
+                }
+            };
+            if (options == null) {
+                connection.shell(callback);
+            }
+            else {
+                connection.shell(options, callback);
+            }
+        });
+    }
+    async withShell(callback, options) {
+        external_assert_(typeof callback === 'function', 'callback must be a valid function');
+        const shell = await this.requestShell(options);
+        try {
+            await callback(shell);
+        }
+        finally {
+            shell.destroy();
+        }
+    }
+    async requestSFTP() {
+        const connection = this.getConnection();
+        return new Promise((resolve, reject) => {
+            connection.on('error', reject);
+            connection.sftp((err, res) => {
+                connection.removeListener('error', reject);
+                if (err) {
+                    reject(err);
+                }
+                else {
+                    resolve(res);
+                }
+            });
+        });
+    }
+    async withSFTP(callback) {
+        external_assert_(typeof callback === 'function', 'callback must be a valid function');
+        const sftp = await this.requestSFTP();
+        try {
+            await callback(sftp);
+        }
+        finally {
+            sftp.end();
+        }
+    }
+    async execCommand(givenCommand, options = {}) {
+        external_assert_(typeof givenCommand === 'string', 'command must be a valid string');
+        external_assert_(options != null && typeof options === 'object', 'options must be a valid object');
+        external_assert_(options.cwd == null || typeof options.cwd === 'string', 'options.cwd must be a valid string');
+        external_assert_(options.stdin == null || typeof options.stdin === 'string' || is_stream.readable(options.stdin), 'options.stdin must be a valid string or readable stream');
+        external_assert_(options.execOptions == null || typeof options.execOptions === 'object', 'options.execOptions must be a valid object');
+        external_assert_(options.encoding == null || typeof options.encoding === 'string', 'options.encoding must be a valid string');
+        external_assert_(options.onChannel == null || typeof options.onChannel === 'function', 'options.onChannel must be a valid function');
+        external_assert_(options.onStdout == null || typeof options.onStdout === 'function', 'options.onStdout must be a valid function');
+        external_assert_(options.onStderr == null || typeof options.onStderr === 'function', 'options.onStderr must be a valid function');
+        external_assert_(options.noTrim == null || typeof options.noTrim === 'boolean', 'options.noTrim must be a boolean');
+        let command = givenCommand;
+        if (options.cwd) {
+            command = `cd ${shell_escape([options.cwd])} ; ${command}`;
+        }
+        const connection = this.getConnection();
+        const output = { stdout: [], stderr: [] };
+        return new Promise((resolve, reject) => {
+            connection.on('error', reject);
+            connection.exec(command, options.execOptions != null ? options.execOptions : {}, (err, channel) => {
+                connection.removeListener('error', reject);
+                if (err) {
+                    reject(err);
+                    return;
+                }
+                if (options.onChannel) {
+                    options.onChannel(channel);
+                }
+                channel.on('data', (chunk) => {
+                    if (options.onStdout)
+                        options.onStdout(chunk);
+                    output.stdout.push(chunk.toString(options.encoding));
+                });
+                channel.stderr.on('data', (chunk) => {
+                    if (options.onStderr)
+                        options.onStderr(chunk);
+                    output.stderr.push(chunk.toString(options.encoding));
+                });
+                if (options.stdin != null) {
+                    if (is_stream.readable(options.stdin)) {
+                        options.stdin.pipe(channel, {
+                            end: true,
+                        });
+                    }
+                    else {
+                        channel.write(options.stdin);
+                        channel.end();
+                    }
+                }
+                else {
+                    channel.end();
+                }
+                let code = null;
+                let signal = null;
+                channel.on('exit', (code_, signal_) => {
+                    code = code_ !== null && code_ !== void 0 ? code_ : null;
+                    signal = signal_ !== null && signal_ !== void 0 ? signal_ : null;
+                });
+                channel.on('close', () => {
+                    let stdout = output.stdout.join('');
+                    let stderr = output.stderr.join('');
+                    if (options.noTrim !== true) {
+                        stdout = stdout.trim();
+                        stderr = stderr.trim();
+                    }
+                    resolve({
+                        code: code != null ? code : null,
+                        signal: signal != null ? signal : null,
+                        stdout,
+                        stderr,
+                    });
+                });
+            });
+        });
+    }
+    async exec(command, parameters, options = {}) {
+        external_assert_(typeof command === 'string', 'command must be a valid string');
+        external_assert_(Array.isArray(parameters), 'parameters must be a valid array');
+        external_assert_(options != null && typeof options === 'object', 'options must be a valid object');
+        external_assert_(options.stream == null || ['both', 'stdout', 'stderr'].includes(options.stream), 'options.stream must be one of both, stdout, stderr');
+        for (let i = 0, { length } = parameters; i < length; i += 1) {
+            external_assert_(typeof parameters[i] === 'string', `parameters[${i}] must be a valid string`);
+        }
+        const completeCommand = `${command}${parameters.length > 0 ? ` ${shell_escape(parameters)}` : ''}`;
+        const response = await this.execCommand(completeCommand, options);
+        if (options.stream == null || options.stream === 'stdout') {
+            if (response.stderr) {
+                throw new Error(response.stderr);
+            }
+            return response.stdout;
+        }
+        if (options.stream === 'stderr') {
+            return response.stderr;
+        }
+        return response;
+    }
+    async mkdir(path, method = 'sftp', givenSftp = null) {
+        external_assert_(typeof path === 'string', 'path must be a valid string');
+        external_assert_(typeof method === 'string' && (method === 'sftp' || method === 'exec'), 'method must be either sftp or exec');
+        external_assert_(givenSftp == null || typeof givenSftp === 'object', 'sftp must be a valid object');
+        if (method === 'exec') {
+            await this.exec('mkdir', ['-p', unixifyPath(path)]);
+            return;
+        }
+        const sftp = givenSftp || (await this.requestSFTP());
+        const makeSftpDirectory = async (retry) => makeDirectoryWithSftp(unixifyPath(path), sftp).catch(async (error) => {
+            if (!retry || error == null || (error.message !== 'No such file' && error.code !== 'ENOENT')) {
+                throw error;
+            }
+            await this.mkdir(external_path_.dirname(path), 'sftp', sftp);
+            await makeSftpDirectory(false);
+        });
+        try {
+            await makeSftpDirectory(true);
+        }
+        finally {
+            if (!givenSftp) {
+                sftp.end();
+            }
+        }
+    }
+    async getFile(localFile, remoteFile, givenSftp = null, transferOptions = null) {
+        external_assert_(typeof localFile === 'string', 'localFile must be a valid string');
+        external_assert_(typeof remoteFile === 'string', 'remoteFile must be a valid string');
+        external_assert_(givenSftp == null || typeof givenSftp === 'object', 'sftp must be a valid object');
+        external_assert_(transferOptions == null || typeof transferOptions === 'object', 'transferOptions must be a valid object');
+        const sftp = givenSftp || (await this.requestSFTP());
+        try {
+            await new Promise((resolve, reject) => {
+                sftp.fastGet(unixifyPath(remoteFile), localFile, transferOptions || {}, (err) => {
+                    if (err) {
+                        reject(err);
+                    }
+                    else {
+                        resolve();
+                    }
+                });
+            });
+        }
+        finally {
+            if (!givenSftp) {
+                sftp.end();
+            }
+        }
+    }
+    async putFile(localFile, remoteFile, givenSftp = null, transferOptions = null) {
+        external_assert_(typeof localFile === 'string', 'localFile must be a valid string');
+        external_assert_(typeof remoteFile === 'string', 'remoteFile must be a valid string');
+        external_assert_(givenSftp == null || typeof givenSftp === 'object', 'sftp must be a valid object');
+        external_assert_(transferOptions == null || typeof transferOptions === 'object', 'transferOptions must be a valid object');
+        external_assert_(await new Promise((resolve) => {
+            external_fs_.access(localFile, external_fs_.constants.R_OK, (err) => {
+                resolve(err === null);
+            });
+        }), `localFile does not exist at ${localFile}`);
+        const sftp = givenSftp || (await this.requestSFTP());
+        const putFile = (retry) => {
+            return new Promise((resolve, reject) => {
+                sftp.fastPut(localFile, unixifyPath(remoteFile), transferOptions || {}, (err) => {
+                    if (err == null) {
+                        resolve();
+                        return;
+                    }
+                    if (err.message === 'No such file' && retry) {
+                        resolve(this.mkdir(external_path_.dirname(remoteFile), 'sftp', sftp).then(() => putFile(false)));
+                    }
+                    else {
+                        reject(err);
+                    }
+                });
+            });
+        };
+        try {
+            await putFile(true);
+        }
+        finally {
+            if (!givenSftp) {
+                sftp.end();
+            }
+        }
+    }
+    async putFiles(files, { concurrency = DEFAULT_CONCURRENCY, sftp: givenSftp = null, transferOptions = {} } = {}) {
+        external_assert_(Array.isArray(files), 'files must be an array');
+        for (let i = 0, { length } = files; i < length; i += 1) {
+            const file = files[i];
+            external_assert_(file, 'files items must be valid objects');
+            external_assert_(file.local && typeof file.local === 'string', `files[${i}].local must be a string`);
+            external_assert_(file.remote && typeof file.remote === 'string', `files[${i}].remote must be a string`);
+        }
+        const transferred = [];
+        const sftp = givenSftp || (await this.requestSFTP());
+        const queue = new PromiseQueue({ concurrency });
+        try {
+            await new Promise((resolve, reject) => {
+                files.forEach((file) => {
+                    queue
+                        .add(async () => {
+                        await this.putFile(file.local, file.remote, sftp, transferOptions);
+                        transferred.push(file);
+                    })
+                        .catch(reject);
+                });
+                queue.waitTillIdle().then(resolve);
+            });
+        }
+        catch (error) {
+            if (error != null) {
+                error.transferred = transferred;
+            }
+            throw error;
+        }
+        finally {
+            if (!givenSftp) {
+                sftp.end();
+            }
+        }
+    }
+    async putDirectory(localDirectory, remoteDirectory, { concurrency = DEFAULT_CONCURRENCY, sftp: givenSftp = null, transferOptions = {}, recursive = true, tick = DEFAULT_TICK, validate = DEFAULT_VALIDATE, } = {}) {
+        external_assert_(typeof localDirectory === 'string' && localDirectory, 'localDirectory must be a string');
+        external_assert_(typeof remoteDirectory === 'string' && remoteDirectory, 'remoteDirectory must be a string');
+        const localDirectoryStat = await new Promise((resolve) => {
+            external_fs_.stat(localDirectory, (err, stat) => {
+                resolve(stat || null);
+            });
+        });
+        external_assert_(localDirectoryStat != null, `localDirectory does not exist at ${localDirectory}`);
+        external_assert_(localDirectoryStat.isDirectory(), `localDirectory is not a directory at ${localDirectory}`);
+        const sftp = givenSftp || (await this.requestSFTP());
+        const scanned = await esm(localDirectory, {
+            recursive,
+            validate,
+        });
+        const files = scanned.files.map((item) => external_path_.relative(localDirectory, item));
+        const directories = scanned.directories.map((item) => external_path_.relative(localDirectory, item));
+        // Sort shortest to longest
+        directories.sort((a, b) => a.length - b.length);
+        let failed = false;
+        try {
+            // Do the directories first.
+            await new Promise((resolve, reject) => {
+                const queue = new PromiseQueue({ concurrency });
+                directories.forEach((directory) => {
+                    queue
+                        .add(async () => {
+                        await this.mkdir(external_path_.join(remoteDirectory, directory), 'sftp', sftp);
+                    })
+                        .catch(reject);
+                });
+                resolve(queue.waitTillIdle());
+            });
+            // and now the files
+            await new Promise((resolve, reject) => {
+                const queue = new PromiseQueue({ concurrency });
+                files.forEach((file) => {
+                    queue
+                        .add(async () => {
+                        const localFile = external_path_.join(localDirectory, file);
+                        const remoteFile = external_path_.join(remoteDirectory, file);
+                        try {
+                            await this.putFile(localFile, remoteFile, sftp, transferOptions);
+                            tick(localFile, remoteFile, null);
+                        }
+                        catch (_) {
+                            failed = true;
+                            tick(localFile, remoteFile, _);
+                        }
+                    })
+                        .catch(reject);
+                });
+                resolve(queue.waitTillIdle());
+            });
+        }
+        finally {
+            if (!givenSftp) {
+                sftp.end();
+            }
+        }
+        return !failed;
+    }
+    async getDirectory(localDirectory, remoteDirectory, { concurrency = DEFAULT_CONCURRENCY, sftp: givenSftp = null, transferOptions = {}, recursive = true, tick = DEFAULT_TICK, validate = DEFAULT_VALIDATE, } = {}) {
+        external_assert_(typeof localDirectory === 'string' && localDirectory, 'localDirectory must be a string');
+        external_assert_(typeof remoteDirectory === 'string' && remoteDirectory, 'remoteDirectory must be a string');
+        const localDirectoryStat = await new Promise((resolve) => {
+            external_fs_.stat(localDirectory, (err, stat) => {
+                resolve(stat || null);
+            });
+        });
+        external_assert_(localDirectoryStat != null, `localDirectory does not exist at ${localDirectory}`);
+        external_assert_(localDirectoryStat.isDirectory(), `localDirectory is not a directory at ${localDirectory}`);
+        const sftp = givenSftp || (await this.requestSFTP());
+        const scanned = await esm(remoteDirectory, {
+            recursive,
+            validate,
+            concurrency,
+            fileSystem: {
+                basename(path) {
+                    return external_path_.posix.basename(path);
+                },
+                join(pathA, pathB) {
+                    return external_path_.posix.join(pathA, pathB);
+                },
+                readdir(path) {
+                    return new Promise((resolve, reject) => {
+                        sftp.readdir(path, (err, res) => {
+                            if (err) {
+                                reject(err);
+                            }
+                            else {
+                                resolve(res.map((item) => item.filename));
+                            }
+                        });
+                    });
+                },
+                stat(path) {
+                    return new Promise((resolve, reject) => {
+                        sftp.stat(path, (err, res) => {
+                            if (err) {
+                                reject(err);
+                            }
+                            else {
+                                // eslint-disable-next-line @typescript-eslint/no-explicit-any
+                                resolve(res);
+                            }
+                        });
+                    });
+                },
+            },
+        });
+        const files = scanned.files.map((item) => external_path_.relative(remoteDirectory, item));
+        const directories = scanned.directories.map((item) => external_path_.relative(remoteDirectory, item));
+        // Sort shortest to longest
+        directories.sort((a, b) => a.length - b.length);
+        let failed = false;
+        try {
+            // Do the directories first.
+            await new Promise((resolve, reject) => {
+                const queue = new PromiseQueue({ concurrency });
+                directories.forEach((directory) => {
+                    queue
+                        .add(async () => {
+                        await make_dir(external_path_.join(localDirectory, directory));
+                    })
+                        .catch(reject);
+                });
+                resolve(queue.waitTillIdle());
+            });
+            // and now the files
+            await new Promise((resolve, reject) => {
+                const queue = new PromiseQueue({ concurrency });
+                files.forEach((file) => {
+                    queue
+                        .add(async () => {
+                        const localFile = external_path_.join(localDirectory, file);
+                        const remoteFile = external_path_.join(remoteDirectory, file);
+                        try {
+                            await this.getFile(localFile, remoteFile, sftp, transferOptions);
+                            tick(localFile, remoteFile, null);
+                        }
+                        catch (_) {
+                            failed = true;
+                            tick(localFile, remoteFile, _);
+                        }
+                    })
+                        .catch(reject);
+                });
+                resolve(queue.waitTillIdle());
+            });
+        }
+        finally {
+            if (!givenSftp) {
+                sftp.end();
+            }
+        }
+        return !failed;
+    }
+    forwardIn(remoteAddr, remotePort, onConnection) {
+        const connection = this.getConnection();
+        return new Promise((resolve, reject) => {
+            connection.forwardIn(remoteAddr, remotePort, (error, port) => {
+                if (error) {
+                    reject(error);
+                    return;
+                }
+                const handler = (details, acceptConnection, rejectConnection) => {
+                    if (details.destIP === remoteAddr && details.destPort === port) {
+                        onConnection === null || onConnection === void 0 ? void 0 : onConnection(details, acceptConnection, rejectConnection);
+                    }
+                };
+                if (onConnection) {
+                    connection.on('tcp connection', handler);
+                }
+                const dispose = () => {
+                    return new Promise((_resolve, _reject) => {
+                        connection.off('tcp connection', handler);
+                        connection.unforwardIn(remoteAddr, port, (_error) => {
+                            if (_error) {
+                                _reject(error);
+                            }
+                            _resolve();
+                        });
+                    });
+                };
+                resolve({ port, dispose });
+            });
+        });
+    }
+    forwardOut(srcIP, srcPort, dstIP, dstPort) {
+        const connection = this.getConnection();
+        return new Promise((resolve, reject) => {
+            connection.forwardOut(srcIP, srcPort, dstIP, dstPort, (error, channel) => {
+                if (error) {
+                    reject(error);
+                    return;
+                }
+                resolve(channel);
+            });
+        });
+    }
+    forwardInStreamLocal(socketPath, onConnection) {
+        const connection = this.getConnection();
+        return new Promise((resolve, reject) => {
+            connection.openssh_forwardInStreamLocal(socketPath, (error) => {
+                if (error) {
+                    reject(error);
+                    return;
+                }
+                const handler = (details, acceptConnection, rejectConnection) => {
+                    if (details.socketPath === socketPath) {
+                        onConnection === null || onConnection === void 0 ? void 0 : onConnection(details, acceptConnection, rejectConnection);
+                    }
+                };
+                if (onConnection) {
+                    connection.on('unix connection', handler);
+                }
+                const dispose = () => {
+                    return new Promise((_resolve, _reject) => {
+                        connection.off('unix connection', handler);
+                        connection.openssh_unforwardInStreamLocal(socketPath, (_error) => {
+                            if (_error) {
+                                _reject(_error);
+                            }
+                            _resolve();
+                        });
+                    });
+                };
+                resolve({ dispose });
+            });
+        });
+    }
+    forwardOutStreamLocal(socketPath) {
+        const connection = this.getConnection();
+        return new Promise((resolve, reject) => {
+            connection.openssh_forwardOutStreamLocal(socketPath, (error, channel) => {
+                if (error) {
+                    reject(error);
+                    return;
+                }
+                resolve(channel);
+            });
+        });
+    }
+    dispose() {
+        if (this.connection) {
+            this.connection.end();
+            this.connection = null;
+        }
+    }
+}
+
+// EXTERNAL MODULE: external "node:crypto"
+var external_node_crypto_ = __nccwpck_require__(7598);
+;// CONCATENATED MODULE: ./src/ssh/host-keys.ts
+/**
+ * Host key pinning: OpenSSH known_hosts lines, bare "type base64" keys, or SHA256 fingerprints.
+ * ssh2 accepts any host key unless told otherwise; `verifyHostKey` is what tells it.
+ */
+
+
+const KEY_TYPES = /^(ssh-ed25519|ssh-rsa|ssh-dss|ecdsa-sha2-nistp(256|384|521)|sk-ssh-ed25519@openssh\.com|sk-ecdsa-sha2-nistp256@openssh\.com)$/;
+function parseHostKeyPins(text) {
+    const pins = [];
+    const problems = [];
+    text.split(/\r?\n/).forEach((rawLine, index) => {
+        const line = rawLine.trim();
+        if (line === '' || line.startsWith('#'))
+            return;
+        const fingerprint = /^SHA256:([A-Za-z0-9+/]{43})=?$/.exec(line);
+        if (fingerprint) {
+            pins.push({ kind: 'fingerprint', fingerprint: `SHA256:${fingerprint[1] ?? ''}` });
+            return;
+        }
+        let fields = line.split(/\s+/);
+        let revoked = false;
+        if (fields[0]?.startsWith('@')) {
+            if (fields[0] === '@cert-authority')
+                return; // certificates are not supported; ignore the line
+            revoked = fields[0] === '@revoked';
+            fields = fields.slice(1);
+        }
+        const [a = '', b = '', c = ''] = fields;
+        const [patterns, keyType, keyText] = KEY_TYPES.test(a) ? [[], a, b] : [a.split(','), b, c];
+        const key = Buffer.from(keyText, 'base64');
+        if (!KEY_TYPES.test(keyType) || key.length < 16 || readKeyType(key) !== keyType) {
+            problems.push(`line ${index + 1} is neither a known_hosts line ("host ssh-ed25519 AAAA…", as printed by ssh-keyscan) nor a SHA256:… fingerprint.`);
+            return;
+        }
+        pins.push({ kind: 'key', patterns, keyType, key, revoked });
+    });
+    return { pins, problems };
+}
+/** The key type named inside an SSH wire-format public key. */
+function readKeyType(key) {
+    if (key.length < 4)
+        return '';
+    const length = key.readUInt32BE(0);
+    return key.subarray(4, 4 + length).toString('latin1');
+}
+function fingerprintOf(key) {
+    return `SHA256:${(0,external_node_crypto_.createHash)('sha256').update(key).digest('base64').replace(/=+$/, '')}`;
+}
+/** The name a known_hosts line uses for a target: host, or [host]:port off port 22. */
+function knownHostsName(target) {
+    return target.port === 22 ? target.host : `[${target.host}]:${target.port}`;
+}
+function globToRegExp(glob) {
+    const body = glob
+        .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+        .replace(/\*/g, '.*')
+        .replace(/\?/g, '.');
+    return new RegExp(`^${body}$`, 'i');
+}
+function hashedMatches(pattern, name) {
+    const [, magic, salt, hash] = pattern.split('|');
+    if (magic !== '1' || salt === undefined || hash === undefined)
+        return false;
+    const expected = Buffer.from(hash, 'base64');
+    const actual = (0,external_node_crypto_.createHmac)('sha1', Buffer.from(salt, 'base64')).update(name).digest();
+    return expected.length === actual.length && (0,external_node_crypto_.timingSafeEqual)(expected, actual);
+}
+/** OpenSSH host pattern matching: comma list, wildcards, `!` negation, hashed names. */
+function patternsMatch(patterns, name) {
+    if (patterns.length === 0)
+        return true;
+    let matched = false;
+    for (const pattern of patterns) {
+        const negated = pattern.startsWith('!');
+        const body = negated ? pattern.slice(1) : pattern;
+        const hit = body.startsWith('|') ? hashedMatches(body, name) : globToRegExp(body).test(name);
+        if (hit && negated)
+            return false;
+        if (hit)
+            matched = true;
+    }
+    return matched;
+}
+/** Decides whether a presented host key is trusted for a target. */
+function verifyHostKey(pins, target, key) {
+    const name = knownHostsName(target);
+    const fingerprint = fingerprintOf(key);
+    const keyType = readKeyType(key);
+    const line = `${name} ${keyType} ${key.toString('base64')}`;
+    const where = describeTarget(target);
+    const applicable = pins.filter(pin => pin.kind === 'fingerprint' || patternsMatch(pin.patterns, name));
+    const same = (pin) => pin.kind === 'fingerprint' ? pin.fingerprint === fingerprint : pin.key.equals(key);
+    if (applicable.some(pin => pin.kind === 'key' && pin.revoked && same(pin))) {
+        return {
+            ok: false,
+            reason: 'revoked',
+            message: `The host key of ${where} (${keyType} ${fingerprint}) is marked @revoked in \`known-hosts\`. Refusing to connect.`
+        };
+    }
+    if (applicable.some(pin => !(pin.kind === 'key' && pin.revoked) && same(pin)))
+        return { ok: true };
+    const trusted = applicable.filter(pin => !(pin.kind === 'key' && pin.revoked));
+    if (trusted.length === 0) {
+        return {
+            ok: false,
+            reason: 'unknown',
+            message: `The host key of ${where} is not in \`known-hosts\`: it presented ${keyType} ${fingerprint}. ` +
+                `If that is your server's key (check with \`ssh-keygen -lf /etc/ssh/ssh_host_${keyType.replace(/^ssh-/, '').replace(/-.*/, '')}_key.pub\` on it), ` +
+                `add this line to the \`known-hosts\` input:\n${line}`
+        };
+    }
+    return {
+        ok: false,
+        reason: 'changed',
+        message: `The host key of ${where} has CHANGED: it presented ${keyType} ${fingerprint}, which matches none of the keys pinned for it in \`known-hosts\`. ` +
+            `Someone may be intercepting the connection, or the server was reinstalled. Nothing was sent. ` +
+            `If the change is expected, replace the pinned key with:\n${line}`
+    };
+}
+/**
+ * Host key algorithms to ask a server for, so it presents a key type we have pinned
+ * (undefined: let ssh2 choose, e.g. when only fingerprints are pinned).
+ */
+function pinnedKeyAlgorithms(pins, target) {
+    const name = knownHostsName(target);
+    const keyPins = pins.filter(pin => pin.kind === 'key' && !pin.revoked && patternsMatch(pin.patterns, name));
+    if (keyPins.length === 0 || pins.some(pin => pin.kind === 'fingerprint'))
+        return undefined;
+    const algorithms = new Set();
+    for (const pin of keyPins) {
+        if (pin.kind !== 'key')
+            continue;
+        if (pin.keyType === 'ssh-rsa')
+            ['rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa'].forEach(a => algorithms.add(a));
+        else
+            algorithms.add(pin.keyType);
+    }
+    return [...algorithms];
+}
+
+;// CONCATENATED MODULE: ./src/ssh/session.ts
+/**
+ * One verified SSH connection per host (through a jump host when asked), and the one thing the
+ * stages need from it: run a command, optionally streaming stdin, and collect its output.
+ */
+
+
+
+
+class Session {
+    target;
+    ssh;
+    via;
+    constructor(target, ssh, via) {
+        this.target = target;
+        this.ssh = ssh;
+        this.via = via;
+        // ssh2 throws an 'error' nobody listens to; a lost connection is reported by the exec in flight.
+        ssh.connection?.on('error', () => undefined);
+        // Without this, Nagle and delayed ACKs cost ~80 ms per exec round trip.
+        ssh.connection?.setNoDelay(true);
+        via?.connection?.on('error', () => undefined);
+    }
+    exec(command, options = {}) {
+        const client = this.ssh.connection;
+        if (!client)
+            return Promise.reject(new DeployError(`${describeTarget(this.target)}: not connected.`));
+        return new Promise((resolve, reject) => {
+            const lost = (error) => reject(new DeployError(`${describeTarget(this.target)}: connection lost (${error?.message ?? 'closed by the server'}).`));
+            const closed = () => lost();
+            client.once('error', lost);
+            client.once('close', closed);
+            const settle = () => {
+                client.off('error', lost);
+                client.off('close', closed);
+            };
+            client.exec(command, (error, channel) => {
+                if (error) {
+                    settle();
+                    reject(new DeployError(`${describeTarget(this.target)}: could not run a command (${error.message}).`));
+                    return;
+                }
+                const stdout = [];
+                const stderr = [];
+                let code;
+                channel.on('data', (chunk) => stdout.push(chunk));
+                channel.stderr.on('data', (chunk) => {
+                    const text = chunk.toString('utf8');
+                    stderr.push(text);
+                    options.onStderr?.(text);
+                });
+                channel.on('exit', (exitCode) => (code = exitCode ?? undefined));
+                channel.on('close', () => {
+                    settle();
+                    if (code === undefined) {
+                        reject(new DeployError(`${describeTarget(this.target)}: the connection closed before the command finished.`));
+                    }
+                    else {
+                        resolve({ code, stdout: Buffer.concat(stdout), stderr: stderr.join('') });
+                    }
+                });
+                const stdin = options.stdin;
+                if (stdin === undefined)
+                    channel.end();
+                else if (typeof stdin === 'string' || Buffer.isBuffer(stdin))
+                    channel.end(stdin);
+                else {
+                    stdin.on('error', (streamError) => {
+                        channel.destroy();
+                        reject(streamError);
+                    });
+                    stdin.pipe(channel);
+                }
+            });
+        });
+    }
+    close() {
+        this.ssh.dispose();
+        this.via?.dispose();
+    }
+}
+function authError(target, settings, message) {
+    const method = settings.privateKey ? 'the `private-key`' : 'the `password`';
+    return new DeployError(`${target.username}@${describeTarget(target)} refused the login with ${method} (${message}). ` +
+        `Check the user name and that the matching public key is in ~${target.username}/.ssh/authorized_keys on the server.`);
+}
+async function connectOne(target, settings, sock) {
+    // Written by ssh2's hostVerifier callback, read when the handshake fails.
+    const check = { verdict: { ok: true } };
+    const algorithms = settings.insecureSkipHostKeyCheck
+        ? undefined
+        : pinnedKeyAlgorithms(settings.hostKeys, target);
+    const config = {
+        host: target.host,
+        port: target.port,
+        username: target.username,
+        readyTimeout: settings.timeoutSeconds * 1000,
+        keepaliveInterval: 5000,
+        keepaliveCountMax: 3,
+        hostVerifier: (key) => {
+            if (settings.insecureSkipHostKeyCheck)
+                return true;
+            check.verdict = verifyHostKey(settings.hostKeys, target, key);
+            return check.verdict.ok;
+        },
+        ...(algorithms ? { algorithms: { serverHostKey: algorithms } } : {}),
+        ...(settings.privateKey ? { privateKey: settings.privateKey } : {}),
+        ...(settings.passphrase ? { passphrase: settings.passphrase } : {}),
+        ...(settings.password ? { password: settings.password } : {}),
+        ...(sock ? { sock } : {})
+    };
+    const ssh = new NodeSSH();
+    try {
+        // node-ssh's Config type predates exactOptionalPropertyTypes; ours sets no undefined fields.
+        await ssh.connect(config);
+        return ssh;
+    }
+    catch (error) {
+        ssh.dispose();
+        if (!check.verdict.ok)
+            throw new DeployError(check.verdict.message);
+        const message = errorMessage(error);
+        const level = error.level;
+        if (level === 'client-authentication' || /authentication methods failed/i.test(message)) {
+            throw authError(target, settings, message);
+        }
+        if (/timed out/i.test(message)) {
+            throw new DeployError(`${describeTarget(target)}: no SSH handshake within ${settings.timeoutSeconds} s (\`ssh-timeout\`). Is the host reachable from the runner?`);
+        }
+        throw new DeployError(`${describeTarget(target)}: cannot connect (${message}).`);
+    }
+}
+/** Opens a verified session to `target`, through `jumpHost` when given. */
+async function openSession(target, jumpHost, settings) {
+    if (!jumpHost)
+        return new Session(target, await connectOne(target, settings, undefined), undefined);
+    const jump = await connectOne(jumpHost, settings, undefined);
+    try {
+        const client = jump.connection;
+        if (!client)
+            throw new DeployError(`${describeTarget(jumpHost)}: jump host not connected.`);
+        const stream = await new Promise((resolve, reject) => {
+            client.forwardOut('127.0.0.1', 0, target.host, target.port, (error, channel) => {
+                if (error) {
+                    reject(new DeployError(`jump host ${describeTarget(jumpHost)} could not reach ${describeTarget(target)} (${error.message}).`));
+                }
+                else
+                    resolve(channel);
+            });
+        });
+        return new Session(target, await connectOne(target, settings, stream), jump);
+    }
+    catch (error) {
+        jump.dispose();
+        throw error;
+    }
+}
+
+;// CONCATENATED MODULE: ./src/stages/fleet.ts
+/**
+ * Every host of a run at once: connect (host keys verified), lock, activate all-or-nothing,
+ * then prune and unlock, or clean up after a failure. Staging (ship.ts) and promotion
+ * (promote.ts) are both built on it.
+ */
+
+
+
+
+
+
+
+/** A lock older than this is taken to be left by a crashed run. */
+const STALE_LOCK_SECONDS = 60 * 60;
+function historyLine(event, release, context, extra = {}) {
+    return JSON.stringify({
+        event,
+        release,
+        sha: context.sha,
+        at: new Date().toISOString(),
+        by: context.actor,
+        run: context.runUrl,
+        ...extra
+    });
+}
+/** Settles every promise; throws one error listing every failure. */
+async function allOrReport(promises) {
+    const settled = await Promise.allSettled(promises);
+    const failures = settled.flatMap(s => (s.status === 'rejected' ? [errorMessage(s.reason)] : []));
+    if (failures.length > 0)
+        throw new DeployError(failures.join('\n'));
+    return settled.flatMap(s => (s.status === 'fulfilled' ? [s.value] : []));
+}
+class Fleet {
+    settings;
+    context;
+    sessions;
+    hosts;
+    constructor(settings, context, sessions, hosts) {
+        this.settings = settings;
+        this.context = context;
+        this.sessions = sessions;
+        this.hosts = hosts;
+    }
+    /** Connects to every host and takes every lock, or fails having changed nothing. */
+    static async open(options) {
+        const { settings, log } = options;
+        if (settings.insecureSkipHostKeyCheck) {
+            core/* warning */.$e('`insecure-skip-host-key-check` is on: host keys are not verified, so the connection can be intercepted.');
+        }
+        const credentials = {
+            ...settings.credentials,
+            hostKeys: settings.hostKeys,
+            insecureSkipHostKeyCheck: settings.insecureSkipHostKeyCheck,
+            timeoutSeconds: settings.timeoutSeconds
+        };
+        const sessions = await log.run('connect', async () => {
+            const settled = await Promise.allSettled(settings.hosts.map(target => openSession(target, settings.jumpHost, credentials)));
+            const opened = settled.flatMap(s => (s.status === 'fulfilled' ? [s.value] : []));
+            const failures = settled.flatMap(s => s.status === 'rejected' ? [errorMessage(s.reason)] : []);
+            if (failures.length > 0) {
+                opened.forEach(s => s.close());
+                throw new DeployError(failures.join('\n'));
+            }
+            const keys = settings.insecureSkipHostKeyCheck ? 'NOT verified' : 'verified';
+            return { value: opened, detail: `${plural(opened.length, 'host')}, host keys ${keys}` };
+        });
+        const fleet = new Fleet(settings, options.context, sessions, []);
+        try {
+            await log.run('lock', async () => {
+                await allOrReport(sessions.map(async (session) => {
+                    const inspection = await host_lockAndInspect(session, {
+                        remotePath: settings.remotePath,
+                        owner: options.owner,
+                        staleSeconds: STALE_LOCK_SECONDS,
+                        log: text => core/* warning */.$e(text)
+                    });
+                    fleet.hosts.push({
+                        session,
+                        inspection,
+                        committed: false,
+                        replaced: inspection.current,
+                        pruned: []
+                    });
+                }));
+                return { value: undefined, detail: `lock taken on ${plural(sessions.length, 'host')}` };
+            });
+        }
+        catch (error) {
+            await fleet.unlockAll();
+            fleet.close();
+            throw error;
+        }
+        // Keep the order of the `hosts` input.
+        fleet.hosts.sort((a, b) => sessions.indexOf(a.session) - sessions.indexOf(b.session));
+        return fleet;
+    }
+    /** Records activations as of `sha` (a promotion activates a commit other than the run's). */
+    useCommit(sha) {
+        this.context = { ...this.context, sha };
+    }
+    /**
+     * Switches every host to `release`; if any fails, switches back the ones already switched,
+     * so the fleet never runs two releases.
+     */
+    async activate(release, log, tracker) {
+        await tracker?.started(release, this.context.sha);
+        try {
+            await this.switchAll(release, log);
+        }
+        catch (error) {
+            await tracker?.finished(false, errorMessage(error));
+            throw error;
+        }
+        await tracker?.finished(true, `${release} is live on ${plural(this.hosts.length, 'host')}`);
+    }
+    async switchAll(release, log) {
+        const { settings, context } = this;
+        await log.run('activate', async () => {
+            const switched = [];
+            const results = await Promise.allSettled(this.hosts.map(async (locked) => {
+                locked.replaced = await host_activate(locked.session, {
+                    remotePath: settings.remotePath,
+                    release,
+                    sha: context.sha,
+                    beforeActivate: settings.beforeActivate,
+                    afterActivate: settings.afterActivate,
+                    history: event => historyLine(event, release, context),
+                    log: text => process.stdout.write(text)
+                });
+                switched.push(locked);
+            }));
+            const failures = results.flatMap(r => r.status === 'rejected' ? [errorMessage(r.reason)] : []);
+            if (failures.length > 0) {
+                await Promise.all(switched.map(locked => this.switchBack(locked)));
+                throw new DeployError(failures.join('\n'));
+            }
+            return {
+                value: undefined,
+                detail: `current → ${release} on ${plural(this.hosts.length, 'host')}`
+            };
+        });
+    }
+    async switchBack(locked) {
+        const back = locked.replaced;
+        const where = describeTarget(locked.session.target);
+        if (!back)
+            return;
+        try {
+            await host_activate(locked.session, {
+                remotePath: this.settings.remotePath,
+                release: back,
+                sha: this.context.sha,
+                beforeActivate: '',
+                afterActivate: '',
+                history: () => historyLine('rollback-after-failure', back, this.context),
+                log: text => process.stdout.write(text)
+            });
+            core/* info */.pq(`${where}: switched back to ${back}`);
+        }
+        catch (error) {
+            core/* error */.z3(`${where}: could not switch back to ${back}: ${errorMessage(error)}`);
+        }
+    }
+    /** Prunes old releases and releases every lock. */
+    async finish() {
+        await allOrReport(this.hosts.map(async (locked) => {
+            locked.pruned = await host_pruneAndUnlock(locked.session, this.settings.remotePath, this.settings.keepReleases);
+            if (locked.pruned.length > 0) {
+                core/* info */.pq(`${describeTarget(locked.session.target)}: pruned ${locked.pruned.join(', ')}`);
+            }
+        }));
+        this.hosts.length = 0;
+    }
+    /** Releases every lock this run holds, changing nothing else. */
+    async unlockAll() {
+        await Promise.allSettled(this.hosts.map(locked => locked.session.exec(unlock(this.settings.remotePath))));
+        this.hosts.length = 0;
+    }
+    /**
+     * Best effort after a failure: removes this run's partial (and committed, never live)
+     * release, records the failure, unlocks. A host that cannot be reached is cleaned by the
+     * next run, which removes stale partial releases under the lock.
+     */
+    async abandon(release, why) {
+        await Promise.all(this.hosts.map(async ({ session, committed }) => {
+            try {
+                await session.exec(abandon({
+                    remotePath: this.settings.remotePath,
+                    release,
+                    removeRelease: committed,
+                    history: historyLine('failure', release, this.context, {
+                        host: describeTarget(session.target),
+                        reason: why.slice(0, 500)
+                    })
+                }));
+            }
+            catch (error) {
+                core/* warning */.$e(`${describeTarget(session.target)}: could not clean up after the failure (${errorMessage(error)}); the next deploy removes the partial release.`);
+            }
+        }));
+        this.hosts.length = 0;
+    }
+    close() {
+        this.sessions.forEach(s => s.close());
+    }
+}
+
+// EXTERNAL MODULE: external "node:path"
+var external_node_path_ = __nccwpck_require__(6760);
+var external_node_path_default = /*#__PURE__*/__nccwpck_require__.n(external_node_path_);
+;// CONCATENATED MODULE: external "node:fs/promises"
+const promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs/promises");
+;// CONCATENATED MODULE: ./src/ship/glob.ts
+function segmentToRegex(glob) {
+    let out = '';
+    for (let i = 0; i < glob.length; i++) {
+        const c = glob[i] ?? '';
+        if (c === '*' && glob[i + 1] === '*') {
+            const slash = glob[i + 2] === '/';
+            out += slash ? '(?:.*/)?' : '.*';
+            i += slash ? 2 : 1;
+        }
+        else if (c === '*')
+            out += '[^/]*';
+        else if (c === '?')
+            out += '[^/]';
+        else if (c === '[') {
+            const end = glob.indexOf(']', i + 1);
+            if (end < 0)
+                out += '\\[';
+            else {
+                out +=
+                    '[' +
+                        glob
+                            .slice(i + 1, end)
+                            .replace(/^!/, '^')
+                            .replace(/\\/g, '\\\\') +
+                        ']';
+                i = end;
+            }
+        }
+        else
+            out += c.replace(/[.+^${}()|\\]/g, '\\$&');
+    }
+    return out;
+}
+function compileExclude(pattern) {
+    const directoryOnly = pattern.endsWith('/');
+    let body = pattern.replace(/\/+$/, '');
+    const anchored = body.includes('/');
+    body = body.replace(/^\/+/, '');
+    const prefix = anchored ? '^' : '^(?:.*/)?';
+    return { source: pattern, regex: new RegExp(prefix + segmentToRegex(body) + '$'), directoryOnly };
+}
+/** Whether `relativePath` (posix, no leading ./) is excluded by any rule. */
+function isExcluded(rules, relativePath, isDirectory) {
+    return rules.some(rule => (!rule.directoryOnly || isDirectory) && rule.regex.test(relativePath));
+}
+
+;// CONCATENATED MODULE: ./src/ship/manifest.ts
+/**
+ * The local side of a release: walks the artifact (dotfiles included, `.git` and `exclude`d
+ * paths left out), and records every directory, file (size, mode, sha256) and symlink.
+ */
+
+
+
+
+
+async function sha256File(file) {
+    const hash = (0,external_node_crypto_.createHash)('sha256');
+    for await (const chunk of (0,external_node_fs_.createReadStream)(file, { highWaterMark: 1 << 20 }))
+        hash.update(chunk);
+    return hash.digest('hex');
+}
+/** Runs `fn` over `items` with at most `limit` at a time. */
+async function mapLimit(items, limit, fn) {
+    const results = new Array(items.length);
+    let next = 0;
+    const worker = async () => {
+        while (next < items.length) {
+            const index = next++;
+            results[index] = await fn(items[index]);
+        }
+    };
+    await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+    return results;
+}
+/** Paths under any of `sharedPaths` live on the server in shared/ and are never shipped. */
+function underShared(relativePath, sharedPaths) {
+    return sharedPaths.some(shared => relativePath === shared || relativePath.startsWith(shared + '/'));
+}
+async function buildManifest(options) {
+    const rules = ['.git/', ...options.exclude].map(compileExclude);
+    const found = [];
+    const walk = async (dir, prefix) => {
+        const names = (await (0,promises_namespaceObject.readdir)(dir)).sort();
+        for (const name of names) {
+            const rel = prefix ? `${prefix}/${name}` : name;
+            const full = external_node_path_default().join(dir, name);
+            const stat = await (0,promises_namespaceObject.lstat)(full);
+            const isDir = stat.isDirectory();
+            if (isExcluded(rules, rel, isDir) || underShared(rel, options.sharedPaths))
+                continue;
+            if (isDir) {
+                found.push({ type: 'dir', rel, mode: stat.mode & 0o7777, size: 0 });
+                await walk(full, rel);
+            }
+            else if (stat.isSymbolicLink()) {
+                found.push({ type: 'symlink', rel, mode: 0, size: 0 });
+            }
+            else if (stat.isFile()) {
+                found.push({ type: 'file', rel, mode: stat.mode & 0o7777, size: stat.size });
+            }
+            // sockets, fifos and devices are not shipped
+        }
+    };
+    await walk(options.root, '');
+    const entries = await mapLimit(found, 8, async (item) => {
+        const full = external_node_path_default().join(options.root, item.rel);
+        if (item.type === 'dir')
+            return { type: 'dir', path: item.rel, mode: item.mode };
+        if (item.type === 'symlink')
+            return { type: 'symlink', path: item.rel, target: await (0,promises_namespaceObject.readlink)(full) };
+        return {
+            type: 'file',
+            path: item.rel,
+            mode: item.mode,
+            size: item.size,
+            sha256: await sha256File(full)
+        };
+    });
+    const files = entries.filter(e => e.type === 'file');
+    return { entries, files: files.length, bytes: files.reduce((sum, f) => sum + f.size, 0) };
+}
+
+;// CONCATENATED MODULE: ./src/stages/ship.ts
+/**
+ * Ship: package, connect, lock, stage on every host, then (deployment mode) activate everywhere.
+ * Two-phase: nothing goes live until every host holds a verified release. Any failure removes
+ * the partial release, records it, and releases the lock; `current` never moves to a bad release.
+ */
+
+
+
+
+
+
+
+
+
+
+function lockOwner(context, release) {
+    return {
+        runId: context.runId,
+        attempt: context.runAttempt,
+        runUrl: context.runUrl,
+        actor: context.actor,
+        sha: context.sha,
+        release,
+        started: new Date().toISOString()
+    };
+}
+async function packageArtifact(settings) {
+    if (!(0,external_node_fs_.existsSync)(settings.artifact) || !(0,external_node_fs_.statSync)(settings.artifact).isDirectory()) {
+        throw new DeployError(`\`artifact\`: "${settings.artifact}" is not a directory after the build. Point \`artifact\` at the build output (relative to \`working-directory\`).`);
+    }
+    return buildManifest({
+        root: settings.artifact,
+        exclude: settings.exclude,
+        sharedPaths: settings.sharedPaths
+    });
+}
+function sharedKinds(settings) {
+    return settings.sharedPaths.map(p => {
+        const local = external_node_path_default().join(settings.artifact, p);
+        return { path: p, kind: (0,external_node_fs_.existsSync)(local) && (0,external_node_fs_.statSync)(local).isFile() ? 'file' : 'dir' };
+    });
+}
+function remoteManifest(release, manifest, context) {
+    return {
+        version: 1,
+        release,
+        sha: context.sha,
+        created: new Date().toISOString(),
+        by: context.actor,
+        run: context.runUrl,
+        entries: manifest.entries
+    };
+}
+function summarise(status, release, sent) {
+    const hosts = sent.map(s => ({
+        host: describeTarget(s.locked.session.target),
+        release,
+        previousRelease: s.locked.replaced,
+        filesSent: s.plan.filesSent,
+        bytesSent: s.bytesSent,
+        filesReused: s.plan.filesReused
+    }));
+    return {
+        status,
+        release,
+        previousRelease: hosts[0]?.previousRelease,
+        hosts,
+        filesUploaded: hosts.reduce((sum, h) => sum + h.filesSent, 0),
+        bytesUploaded: hosts.reduce((sum, h) => sum + h.bytesSent, 0),
+        filesReused: hosts.reduce((sum, h) => sum + h.filesReused, 0)
+    };
+}
+/** Stages a new release on every host; activates it too when `activate`. */
+async function ship(options) {
+    const { settings, context, log } = options;
+    const release = releaseId(context.sha, new Date());
+    // Hash the artifact while the connections are being set up.
+    const manifestPromise = packageArtifact(settings);
+    manifestPromise.catch(() => undefined);
+    const fleet = await Fleet.open({ settings, context, log, owner: lockOwner(context, release) });
+    try {
+        const manifest = await log.run('package', async () => {
+            const built = await manifestPromise;
+            return {
+                value: built,
+                detail: `${plural(built.files, 'file')}, ${formatBytes(built.bytes)}`
+            };
+        });
+        const sent = fleet.hosts.map(locked => {
+            const plan = planTransfer(manifest, locked.inspection.base);
+            core/* info */.pq(`${describeTarget(locked.session.target)}: ${plural(plan.filesSent, 'file')} to send (${formatBytes(plan.bytesSent)}), ` +
+                `${plan.filesReused} reused from ${locked.inspection.base?.release ?? 'nothing (first release)'}; live: ${locked.inspection.current ?? 'none'}`);
+            return { locked, plan, bytesSent: 0 };
+        });
+        if (settings.dryRun) {
+            await fleet.unlockAll();
+            log.skip('stage', 'dry run: nothing sent');
+            return summarise('dry-run', release, sent);
+        }
+        await log.run('stage', async () => {
+            const shared = sharedKinds(settings);
+            const manifestJson = JSON.stringify(remoteManifest(release, manifest, context));
+            await Promise.all(sent.map(async (s) => {
+                s.bytesSent = await stage(s.locked.session, {
+                    remotePath: settings.remotePath,
+                    release,
+                    root: settings.artifact,
+                    manifest,
+                    plan: s.plan,
+                    base: s.locked.inspection.base?.release,
+                    shared,
+                    manifestJson,
+                    history: historyLine('stage', release, context),
+                    progress: text => core/* info */.pq(`upload ${text}`)
+                });
+                s.locked.committed = true;
+            }));
+            const bytes = sent.reduce((sum, s) => sum + s.bytesSent, 0);
+            return {
+                value: undefined,
+                detail: `${release} on ${plural(sent.length, 'host')}, ${formatBytes(bytes)} sent`
+            };
+        });
+        if (options.activate)
+            await fleet.activate(release, log, options.tracker);
+        else
+            log.skip('activate', 'delivery mode: staged, awaiting approval');
+        await fleet.finish();
+        return summarise(options.activate ? 'deployed' : 'staged', release, sent);
+    }
+    catch (error) {
+        await fleet.abandon(release, errorMessage(error));
+        throw error;
+    }
+    finally {
+        fleet.close();
+    }
+}
+
+;// CONCATENATED MODULE: ./src/stages/promote.ts
+
+
+
+
+/** A promotion that must not happen (nothing staged for that commit, hosts disagree): a denial. */
+class Refusal extends DeployError {
+    name = 'Refusal';
+}
+function promote_parseTarget(text) {
+    return /^\d{14}-/.test(text) ? { kind: 'release', id: text } : { kind: 'sha', sha: text };
+}
+function describe(target) {
+    if (target.kind === 'release')
+        return `release ${target.id}`;
+    if (target.kind === 'sha')
+        return `commit ${target.sha.slice(0, 12)}`;
+    return 'the previous release';
+}
+function resolveOn(locked, target) {
+    const { releases, current, previous } = locked.inspection;
+    if (target.kind === 'release')
+        return releases.find(r => r.id === target.id);
+    if (target.kind === 'sha')
+        return releases.filter(r => r.sha.startsWith(target.sha)).at(-1);
+    const recorded = releases.find(r => r.id === previous && r.id !== current);
+    if (recorded)
+        return recorded;
+    const live = releases.findIndex(r => r.id === current);
+    return live > 0 ? releases[live - 1] : undefined;
+}
+/** The one release every host resolves `target` to; a Refusal otherwise. */
+function resolveTarget(hosts, target) {
+    const found = hosts.map(locked => ({
+        where: describeTarget(locked.session.target),
+        release: resolveOn(locked, target)
+    }));
+    const missing = found.filter(f => f.release === undefined).map(f => f.where);
+    if (missing.length > 0) {
+        const hint = target.kind === 'sha'
+            ? ' Was a commit pushed after staging? Only the release staged for the current head can be approved; let the new build stage first.'
+            : '';
+        throw new Refusal(`${describe(target)} is not staged on ${missing.join(', ')}.${hint}`);
+    }
+    const ids = new Set(found.map(f => f.release?.id));
+    if (ids.size > 1) {
+        throw new Refusal(`the hosts disagree on ${describe(target)}: ${found.map(f => `${f.where}: ${f.release?.id ?? '?'}`).join(', ')}`);
+    }
+    const first = found[0]?.release;
+    if (!first)
+        throw new Refusal('no hosts');
+    return first;
+}
+async function promote(options) {
+    const { settings, log, target } = options;
+    const fleet = await Fleet.open({
+        settings,
+        context: options.context,
+        log,
+        owner: lockOwner(options.context, 'promotion')
+    });
+    try {
+        const { id, sha } = resolveTarget(fleet.hosts, target);
+        fleet.useCommit(sha);
+        const hosts = [...fleet.hosts];
+        await fleet.activate(id, log, options.tracker);
+        await fleet.finish();
+        const sent = hosts.map(locked => ({
+            locked,
+            plan: { filesSent: 0, filesReused: 0 },
+            bytesSent: 0
+        }));
+        return { ...summarise(target.kind === 'previous' ? 'rolled-back' : 'deployed', id, sent), sha };
+    }
+    catch (error) {
+        await fleet.unlockAll().catch(() => undefined);
+        if (!(error instanceof Refusal))
+            throw new DeployError(errorMessage(error));
+        throw error;
+    }
+    finally {
+        fleet.close();
+    }
+}
+
 ;// CONCATENATED MODULE: ./src/gate/authorize.ts
 const WRITERS = new Set(['admin', 'maintain', 'write']);
 async function authorize(api, options) {
@@ -56491,6 +58920,174 @@ async function authorize(api, options) {
 function isApproval(comment, command) {
     const first = comment.body.trimStart().split(/\s/, 1)[0];
     return first === command && comment.userType !== 'Bot' && !comment.login.endsWith('[bot]');
+}
+
+;// CONCATENATED MODULE: ./src/gate/wait.ts
+/**
+ * The in-run wait (`approval-timeout`): after staging, ask for approval on the pull request (or
+ * an issue assigned to `approvers` when there is none) and poll, with backoff, for an approving
+ * comment from someone allowed to approve.
+ */
+
+
+const FIRST_POLL_MS = 2000;
+const MAX_POLL_MS = 30_000;
+/** Resolves with the approving comment, or undefined when the timeout passes first. */
+async function waitForApproval(api, options) {
+    const sleep = options.sleep ?? ((ms) => new Promise(resolve => setTimeout(resolve, ms)));
+    const deadline = Date.now() + options.timeoutMs;
+    const judged = new Set();
+    let delay = FIRST_POLL_MS;
+    for (;;) {
+        const comments = await api.commentsSince(options.issueNumber, options.since.toISOString());
+        for (const comment of comments) {
+            if (judged.has(comment.id) || Date.parse(comment.createdAt) < options.since.getTime())
+                continue;
+            judged.add(comment.id);
+            if (!isApproval(comment, options.command))
+                continue;
+            const verdict = await authorize(api, {
+                login: comment.login,
+                approvers: options.approvers,
+                prAuthor: options.author,
+                allowSelfApproval: options.allowSelfApproval
+            });
+            if (verdict.ok) {
+                await api.react(comment.id, 'eyes').catch(() => undefined);
+                return { login: comment.login, commentId: comment.id };
+            }
+            core/* info */.pq(`Ignored ${options.command} from ${comment.login}: ${verdict.reason}.`);
+            await api.react(comment.id, 'confused').catch(() => undefined);
+        }
+        const left = deadline - Date.now();
+        if (left <= 0)
+            return undefined;
+        await sleep(Math.min(delay, left));
+        delay = Math.min(delay * 2, MAX_POLL_MS);
+    }
+}
+
+;// CONCATENATED MODULE: ./src/gate/flows.ts
+/** The two gate flows that talk to GitHub: a comment command, and the in-run approval wait. */
+
+
+
+
+
+
+/** Reacts to a comment without ever failing the run for it. */
+async function react(api, commentId, reaction) {
+    if (commentId === undefined)
+        return;
+    try {
+        await api.react(commentId, reaction);
+    }
+    catch (error) {
+        core/* warning */.$e(`Could not react ${reaction} to comment ${commentId}: ${errorMessage(error)}`);
+    }
+}
+/** `/deploy` or `/rollback` on a pull request: check who and what, then activate. */
+async function onComment(intent, run) {
+    const { settings, outcome } = run;
+    const api = run.api();
+    await react(api, intent.commentId, 'eyes');
+    const pull = await api.pull(intent.prNumber);
+    const refusal = await (async () => {
+        if (pull.state !== 'open')
+            return `pull request #${pull.number} is ${pull.state}`;
+        if (pull.fromFork)
+            return `pull request #${pull.number} comes from a fork; a fork never reaches a server`;
+        const verdict = await authorize(api, {
+            login: intent.commenter,
+            approvers: settings.gate.approvers,
+            prAuthor: pull.author,
+            allowSelfApproval: settings.gate.allowSelfApproval
+        });
+        return verdict.ok ? undefined : verdict.reason;
+    })();
+    if (refusal) {
+        await react(api, intent.commentId, 'confused');
+        deny(outcome, refusal);
+        return;
+    }
+    outcome.sha = pull.headSha;
+    const rollback = intent.command === 'rollback';
+    try {
+        outcome.deployment = run.tracker(rollback);
+        const result = await promote({
+            settings: settings.ship,
+            context: { ...run.context, sha: pull.headSha },
+            log: run.log,
+            target: rollback ? { kind: 'previous' } : { kind: 'sha', sha: pull.headSha },
+            ...(outcome.deployment ? { tracker: outcome.deployment } : {})
+        });
+        outcome.shipped = result;
+        outcome.sha = result.sha;
+        outcome.status = result.status;
+        outcome.decision = rollback ? 'rollback' : 'deploy';
+        const command = rollback ? settings.gate.rollbackCommand : settings.gate.approvalCommand;
+        outcome.reason = `${intent.commenter} commented ${command} on #${pull.number}`;
+        await react(api, intent.commentId, 'rocket');
+    }
+    catch (error) {
+        await react(api, intent.commentId, 'confused');
+        if (error instanceof Refusal)
+            deny(outcome, error.message);
+        else
+            throw error;
+    }
+}
+/** After staging with `approval-timeout`: ask, wait, and promote what was staged. */
+async function awaitApproval(staged, run) {
+    const { settings, context, outcome } = run;
+    const api = run.api();
+    const since = new Date();
+    const approval = await run.log.run('approval', async () => {
+        const prNumber = typeof context.payload.number === 'number'
+            ? context.payload.number
+            : await api.pullForCommit(context.sha);
+        const minutes = settings.gate.approvalTimeoutMs / 60_000;
+        const request = `Release \`${staged.release}\` (commit ${context.sha.slice(0, 12)}) is staged for **${settings.environment}**. ` +
+            `Comment \`${settings.gate.approvalCommand}\` within ${minutes} min to make it live. [Run](${context.runUrl})`;
+        const issueNumber = prNumber ??
+            (await api.openIssue(`Approve deploy of ${context.sha.slice(0, 12)} to ${settings.environment}`, request, settings.gate.approvers));
+        if (prNumber !== undefined)
+            await api.comment(prNumber, request);
+        core/* info */.pq(`Waiting up to ${minutes} min for ${settings.gate.approvalCommand} on #${issueNumber}.`);
+        const author = prNumber !== undefined ? (await api.pull(prNumber)).author : undefined;
+        const approved = await waitForApproval(api, {
+            issueNumber,
+            since,
+            command: settings.gate.approvalCommand,
+            timeoutMs: settings.gate.approvalTimeoutMs,
+            approvers: settings.gate.approvers,
+            allowSelfApproval: settings.gate.allowSelfApproval,
+            author
+        });
+        if (!approved) {
+            throw new Error(`Timed out after ${minutes} min waiting for ${settings.gate.approvalCommand} on #${issueNumber}. ` +
+                `Release ${staged.release} stays staged; promote it later with \`promote: ${staged.release}\`.`);
+        }
+        return { value: approved, detail: `approved by ${approved.login}` };
+    });
+    outcome.deployment = run.tracker(false);
+    const result = await promote({
+        settings: settings.ship,
+        context,
+        log: run.log,
+        target: { kind: 'release', id: staged.release },
+        ...(outcome.deployment ? { tracker: outcome.deployment } : {})
+    });
+    outcome.shipped = {
+        ...staged,
+        status: result.status,
+        previousRelease: result.previousRelease,
+        hosts: result.hosts
+    };
+    outcome.status = 'deployed';
+    outcome.decision = 'deploy';
+    outcome.reason = `${approval.login} approved in the run`;
+    await react(api, approval.commentId, 'rocket');
 }
 
 ;// CONCATENATED MODULE: ./src/gate/intent.ts
@@ -56599,53 +59196,6 @@ function decideIntent(eventName, payload, settings) {
     };
 }
 
-;// CONCATENATED MODULE: ./src/gate/wait.ts
-/**
- * The in-run wait (`approval-timeout`): after staging, ask for approval on the pull request (or
- * an issue assigned to `approvers` when there is none) and poll, with backoff, for an approving
- * comment from someone allowed to approve.
- */
-
-
-const FIRST_POLL_MS = 2000;
-const MAX_POLL_MS = 30_000;
-/** Resolves with the approving comment, or undefined when the timeout passes first. */
-async function waitForApproval(api, options) {
-    const sleep = options.sleep ?? ((ms) => new Promise(resolve => setTimeout(resolve, ms)));
-    const deadline = Date.now() + options.timeoutMs;
-    const judged = new Set();
-    let delay = FIRST_POLL_MS;
-    for (;;) {
-        const comments = await api.commentsSince(options.issueNumber, options.since.toISOString());
-        for (const comment of comments) {
-            if (judged.has(comment.id) || Date.parse(comment.createdAt) < options.since.getTime())
-                continue;
-            judged.add(comment.id);
-            if (!isApproval(comment, options.command))
-                continue;
-            const verdict = await authorize(api, {
-                login: comment.login,
-                approvers: options.approvers,
-                prAuthor: options.author,
-                allowSelfApproval: options.allowSelfApproval
-            });
-            if (verdict.ok) {
-                await api.react(comment.id, 'eyes').catch(() => undefined);
-                return { login: comment.login, commentId: comment.id };
-            }
-            core/* info */.pq(`Ignored ${options.command} from ${comment.login}: ${verdict.reason}.`);
-            await api.react(comment.id, 'confused').catch(() => undefined);
-        }
-        const left = deadline - Date.now();
-        if (left <= 0)
-            return undefined;
-        await sleep(Math.min(delay, left));
-        delay = Math.min(delay * 2, MAX_POLL_MS);
-    }
-}
-
-// EXTERNAL MODULE: external "fs"
-var external_fs_ = __nccwpck_require__(9896);
 // EXTERNAL MODULE: external "os"
 var external_os_ = __nccwpck_require__(857);
 ;// CONCATENATED MODULE: ./node_modules/@actions/github/lib/context.js
@@ -56702,7 +59252,7 @@ class Context {
 }
 //# sourceMappingURL=context.js.map
 // EXTERNAL MODULE: ./node_modules/@actions/github/node_modules/@actions/http-client/lib/index.js
-var lib = __nccwpck_require__(9659);
+var http_client_lib = __nccwpck_require__(9659);
 // EXTERNAL MODULE: ./node_modules/undici/index.js
 var undici = __nccwpck_require__(6752);
 ;// CONCATENATED MODULE: ./node_modules/@actions/github/lib/internal/utils.js
@@ -56727,11 +59277,11 @@ function getAuthString(token, options) {
     return typeof options.auth === 'string' ? options.auth : `token ${token}`;
 }
 function getProxyAgent(destinationUrl) {
-    const hc = new lib.HttpClient();
+    const hc = new http_client_lib.HttpClient();
     return hc.getAgent(destinationUrl);
 }
 function getProxyAgentDispatcher(destinationUrl) {
-    const hc = new lib.HttpClient();
+    const hc = new http_client_lib.HttpClient();
     return hc.getAgentDispatcher(destinationUrl);
 }
 function getProxyFetch(destinationUrl) {
@@ -58565,7 +61115,7 @@ function withAuthorizationPrefix(token) {
 }
 
 // pkg/dist-src/hook.js
-async function hook(token, request, route, parameters) {
+async function dist_bundle_hook(token, request, route, parameters) {
   const endpoint = request.endpoint.merge(
     route,
     parameters
@@ -58586,7 +61136,7 @@ var createTokenAuth = function createTokenAuth2(token) {
   }
   token = token.replace(/^(token|bearer) +/i, "");
   return Object.assign(auth.bind(null, token), {
-    hook: hook.bind(null, token)
+    hook: dist_bundle_hook.bind(null, token)
   });
 };
 
@@ -62072,208 +64622,6 @@ function gateApi(octokit, repo) {
     };
 }
 
-// EXTERNAL MODULE: external "node:path"
-var external_node_path_ = __nccwpck_require__(6760);
-var external_node_path_default = /*#__PURE__*/__nccwpck_require__.n(external_node_path_);
-// EXTERNAL MODULE: external "node:crypto"
-var external_node_crypto_ = __nccwpck_require__(7598);
-;// CONCATENATED MODULE: ./src/ssh/target.ts
-const HOSTNAME = /^[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?$/;
-const IPV6 = /^[0-9A-Fa-f:.]+$/;
-const USERNAME = /^[A-Za-z0-9._][A-Za-z0-9._-]*$/;
-/** Parses one target; returns a message saying what is wrong instead of throwing. */
-function parseTarget(spec, defaults) {
-    let rest = spec.trim();
-    let username = defaults.username;
-    const at = rest.lastIndexOf('@');
-    if (at >= 0) {
-        username = rest.slice(0, at);
-        rest = rest.slice(at + 1);
-    }
-    let host = rest;
-    let portText;
-    const bracketed = /^\[([^\]]+)\](?::(.*))?$/.exec(rest);
-    if (bracketed) {
-        host = bracketed[1] ?? '';
-        portText = bracketed[2];
-        if (!IPV6.test(host))
-            return `"${spec}": "${host}" is not an IPv6 address.`;
-    }
-    else {
-        const colon = rest.lastIndexOf(':');
-        if (colon >= 0) {
-            host = rest.slice(0, colon);
-            portText = rest.slice(colon + 1);
-        }
-        if (!HOSTNAME.test(host)) {
-            return `"${spec}": "${host}" is not a host name or address; write [user@]host[:port].`;
-        }
-    }
-    let port = defaults.port;
-    if (portText !== undefined) {
-        if (!/^\d+$/.test(portText) || Number(portText) < 1 || Number(portText) > 65535) {
-            return `"${spec}": the port must be a number from 1 to 65535.`;
-        }
-        port = Number(portText);
-    }
-    if (username === '') {
-        return `"${spec}": no user name; write user@${host} or set the \`username\` input.`;
-    }
-    if (!USERNAME.test(username))
-        return `"${spec}": "${username}" is not a valid user name.`;
-    return { host, port, username };
-}
-/** `host:port` as a person reads it, with IPv6 in brackets. */
-function describeTarget(target) {
-    return target.host.includes(':')
-        ? `[${target.host}]:${target.port}`
-        : `${target.host}:${target.port}`;
-}
-
-;// CONCATENATED MODULE: ./src/ssh/host-keys.ts
-/**
- * Host key pinning: OpenSSH known_hosts lines, bare "type base64" keys, or SHA256 fingerprints.
- * ssh2 accepts any host key unless told otherwise; `verifyHostKey` is what tells it.
- */
-
-
-const KEY_TYPES = /^(ssh-ed25519|ssh-rsa|ssh-dss|ecdsa-sha2-nistp(256|384|521)|sk-ssh-ed25519@openssh\.com|sk-ecdsa-sha2-nistp256@openssh\.com)$/;
-function parseHostKeyPins(text) {
-    const pins = [];
-    const problems = [];
-    text.split(/\r?\n/).forEach((rawLine, index) => {
-        const line = rawLine.trim();
-        if (line === '' || line.startsWith('#'))
-            return;
-        const fingerprint = /^SHA256:([A-Za-z0-9+/]{43})=?$/.exec(line);
-        if (fingerprint) {
-            pins.push({ kind: 'fingerprint', fingerprint: `SHA256:${fingerprint[1] ?? ''}` });
-            return;
-        }
-        let fields = line.split(/\s+/);
-        let revoked = false;
-        if (fields[0]?.startsWith('@')) {
-            if (fields[0] === '@cert-authority')
-                return; // certificates are not supported; ignore the line
-            revoked = fields[0] === '@revoked';
-            fields = fields.slice(1);
-        }
-        const [a = '', b = '', c = ''] = fields;
-        const [patterns, keyType, keyText] = KEY_TYPES.test(a) ? [[], a, b] : [a.split(','), b, c];
-        const key = Buffer.from(keyText, 'base64');
-        if (!KEY_TYPES.test(keyType) || key.length < 16 || readKeyType(key) !== keyType) {
-            problems.push(`line ${index + 1} is neither a known_hosts line ("host ssh-ed25519 AAAA…", as printed by ssh-keyscan) nor a SHA256:… fingerprint.`);
-            return;
-        }
-        pins.push({ kind: 'key', patterns, keyType, key, revoked });
-    });
-    return { pins, problems };
-}
-/** The key type named inside an SSH wire-format public key. */
-function readKeyType(key) {
-    if (key.length < 4)
-        return '';
-    const length = key.readUInt32BE(0);
-    return key.subarray(4, 4 + length).toString('latin1');
-}
-function fingerprintOf(key) {
-    return `SHA256:${(0,external_node_crypto_.createHash)('sha256').update(key).digest('base64').replace(/=+$/, '')}`;
-}
-/** The name a known_hosts line uses for a target: host, or [host]:port off port 22. */
-function knownHostsName(target) {
-    return target.port === 22 ? target.host : `[${target.host}]:${target.port}`;
-}
-function globToRegExp(glob) {
-    const body = glob
-        .replace(/[.+^${}()|[\]\\]/g, '\\$&')
-        .replace(/\*/g, '.*')
-        .replace(/\?/g, '.');
-    return new RegExp(`^${body}$`, 'i');
-}
-function hashedMatches(pattern, name) {
-    const [, magic, salt, hash] = pattern.split('|');
-    if (magic !== '1' || salt === undefined || hash === undefined)
-        return false;
-    const expected = Buffer.from(hash, 'base64');
-    const actual = (0,external_node_crypto_.createHmac)('sha1', Buffer.from(salt, 'base64')).update(name).digest();
-    return expected.length === actual.length && (0,external_node_crypto_.timingSafeEqual)(expected, actual);
-}
-/** OpenSSH host pattern matching: comma list, wildcards, `!` negation, hashed names. */
-function patternsMatch(patterns, name) {
-    if (patterns.length === 0)
-        return true;
-    let matched = false;
-    for (const pattern of patterns) {
-        const negated = pattern.startsWith('!');
-        const body = negated ? pattern.slice(1) : pattern;
-        const hit = body.startsWith('|') ? hashedMatches(body, name) : globToRegExp(body).test(name);
-        if (hit && negated)
-            return false;
-        if (hit)
-            matched = true;
-    }
-    return matched;
-}
-/** Decides whether a presented host key is trusted for a target. */
-function verifyHostKey(pins, target, key) {
-    const name = knownHostsName(target);
-    const fingerprint = fingerprintOf(key);
-    const keyType = readKeyType(key);
-    const line = `${name} ${keyType} ${key.toString('base64')}`;
-    const where = describeTarget(target);
-    const applicable = pins.filter(pin => pin.kind === 'fingerprint' || patternsMatch(pin.patterns, name));
-    const same = (pin) => pin.kind === 'fingerprint' ? pin.fingerprint === fingerprint : pin.key.equals(key);
-    if (applicable.some(pin => pin.kind === 'key' && pin.revoked && same(pin))) {
-        return {
-            ok: false,
-            reason: 'revoked',
-            message: `The host key of ${where} (${keyType} ${fingerprint}) is marked @revoked in \`known-hosts\`. Refusing to connect.`
-        };
-    }
-    if (applicable.some(pin => !(pin.kind === 'key' && pin.revoked) && same(pin)))
-        return { ok: true };
-    const trusted = applicable.filter(pin => !(pin.kind === 'key' && pin.revoked));
-    if (trusted.length === 0) {
-        return {
-            ok: false,
-            reason: 'unknown',
-            message: `The host key of ${where} is not in \`known-hosts\`: it presented ${keyType} ${fingerprint}. ` +
-                `If that is your server's key (check with \`ssh-keygen -lf /etc/ssh/ssh_host_${keyType.replace(/^ssh-/, '').replace(/-.*/, '')}_key.pub\` on it), ` +
-                `add this line to the \`known-hosts\` input:\n${line}`
-        };
-    }
-    return {
-        ok: false,
-        reason: 'changed',
-        message: `The host key of ${where} has CHANGED: it presented ${keyType} ${fingerprint}, which matches none of the keys pinned for it in \`known-hosts\`. ` +
-            `Someone may be intercepting the connection, or the server was reinstalled. Nothing was sent. ` +
-            `If the change is expected, replace the pinned key with:\n${line}`
-    };
-}
-/**
- * Host key algorithms to ask a server for, so it presents a key type we have pinned
- * (undefined: let ssh2 choose, e.g. when only fingerprints are pinned).
- */
-function pinnedKeyAlgorithms(pins, target) {
-    const name = knownHostsName(target);
-    const keyPins = pins.filter(pin => pin.kind === 'key' && !pin.revoked && patternsMatch(pin.patterns, name));
-    if (keyPins.length === 0 || pins.some(pin => pin.kind === 'fingerprint'))
-        return undefined;
-    const algorithms = new Set();
-    for (const pin of keyPins) {
-        if (pin.kind !== 'key')
-            continue;
-        if (pin.keyType === 'ssh-rsa')
-            ['rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa'].forEach(a => algorithms.add(a));
-        else
-            algorithms.add(pin.keyType);
-    }
-    return [...algorithms];
-}
-
-// EXTERNAL MODULE: ./node_modules/ssh2/lib/index.js
-var ssh2_lib = __nccwpck_require__(5472);
-var ssh2_lib_default = /*#__PURE__*/__nccwpck_require__.n(ssh2_lib);
 ;// CONCATENATED MODULE: ./src/ssh/keys.ts
 /** Private key checks done while reading inputs, so a bad key fails before any connection. */
 
@@ -62290,7 +64638,7 @@ function checkPrivateKey(raw, passphrase) {
     if (!key.startsWith('-----BEGIN ')) {
         return fail('private-key', 'does not look like a private key: expected the whole key file, from "-----BEGIN … PRIVATE KEY-----" to "-----END … PRIVATE KEY-----".');
     }
-    const parsed = ssh2_lib_default().utils.parseKey(key, passphrase);
+    const parsed = lib_default().utils.parseKey(key, passphrase);
     if (parsed instanceof Error) {
         const message = parsed.message;
         if (/no passphrase given/i.test(message)) {
@@ -62307,51 +64655,6 @@ function checkPrivateKey(raw, passphrase) {
         return fail('private-key', 'holds no private key.');
     }
     return { ok: true, key };
-}
-
-;// CONCATENATED MODULE: ./src/ssh/quote.ts
-/**
- * The one way a value reaches a remote shell: POSIX single-quoted. Every remote command is
- * assembled from literal script text plus values passed through `quote`.
- */
-function quote(value) {
-    if (value.includes('\0'))
-        throw new Error('A NUL character cannot be passed to a remote shell.');
-    if (/^[A-Za-z0-9_./=:@%+-]+$/.test(value))
-        return value;
-    return `'${value.replace(/'/g, `'\\''`)}'`;
-}
-/** Builds a shell command from a template whose interpolated values are all quoted. */
-function sh(strings, ...values) {
-    return strings.reduce((out, text, i) => out + text + (i < values.length ? quote(values[i] ?? '') : ''), '');
-}
-function hasDotDot(p) {
-    return p.split('/').some(segment => segment === '..');
-}
-/** Returns a problem with a `remote-path`, or undefined when it is acceptable. */
-function checkRemotePath(remotePath) {
-    if (remotePath === '')
-        return 'required when `hosts` are given: the directory that holds the releases.';
-    if (/[\0\r\n]/.test(remotePath))
-        return 'must be one line without control characters.';
-    if (hasDotDot(remotePath))
-        return `"${remotePath}" must not contain ".." segments.`;
-    if (/^\/+$/.test(remotePath) || remotePath === '.' || remotePath === '~') {
-        return `"${remotePath}" would deploy into the root of a file system or home directory; name a directory of its own.`;
-    }
-    return undefined;
-}
-/** Returns a problem with a path that must stay inside a release, or undefined. */
-function checkRelativeRemotePath(p) {
-    if (p === '' || p === '.')
-        return 'must name a path inside the release.';
-    if (/[\0\r\n]/.test(p))
-        return 'must be one line without control characters.';
-    if (p.startsWith('/'))
-        return 'must be relative to the release directory.';
-    if (hasDotDot(p))
-        return 'must not contain ".." segments.';
-    return undefined;
 }
 
 ;// CONCATENATED MODULE: ./src/inputs.ts
@@ -62606,617 +64909,1093 @@ function readSettings(options = { forkPullRequest: false }) {
     return settings;
 }
 
-;// CONCATENATED MODULE: ./src/report/stages.ts
-/** The record of what each stage did, kept for outputs, the job summary and (later) the PR comment. */
+;// CONCATENATED MODULE: ./src/report/junit.ts
+/**
+ * Test counts and the first failing tests from JUnit XML reports, as Jest (jest-junit), pytest,
+ * Maven Surefire and gotestsum write them: `<testsuites>`/`<testsuite>` holding `<testcase>`
+ * elements whose `<failure>`, `<error>` or `<skipped>` child says how they ended. Counts come
+ * from the test cases themselves, not from the suites' attributes, which tools fill differently.
+ * No dependency: a small XML reader that keeps elements, attributes and text, decodes entities
+ * and CDATA, and skips comments, processing instructions and the doctype.
+ */
 
 
-/** "1 file", "2 files". */
-function plural(n, word) {
-    return `${n} ${word}${n === 1 ? '' : 's'}`;
+
+
+const MAX_FILES = 500;
+const MAX_ENTRIES_SCANNED = 50_000;
+const MAX_FILE_BYTES = 100 * 1024 * 1024;
+/** Text kept per element: enough for a message, not a whole captured stdout. */
+const MAX_TEXT = 16 * 1024;
+const SKIPPED_DIRECTORIES = new Set(['node_modules', '.git']);
+const NAMED_ENTITIES = {
+    lt: '<',
+    gt: '>',
+    amp: '&',
+    quot: '"',
+    apos: "'"
+};
+function decodeEntities(text) {
+    return text.replace(/&(#x[0-9a-fA-F]+|#[0-9]+|[a-zA-Z]+);/g, (whole, entity) => {
+        if (entity.startsWith('#')) {
+            const point = entity[1] === 'x' ? parseInt(entity.slice(2), 16) : parseInt(entity.slice(1), 10);
+            return point <= 0x10ffff ? String.fromCodePoint(point) : '\uFFFD';
+        }
+        return NAMED_ENTITIES[entity] ?? whole;
+    });
 }
-function formatDuration(ms) {
-    if (ms < 1000)
-        return `${ms} ms`;
-    if (ms < 60_000)
-        return `${(ms / 1000).toFixed(1)} s`;
-    const minutes = Math.floor(ms / 60_000);
-    return `${minutes} min ${Math.round((ms % 60_000) / 1000)} s`;
+function skipPast(xml, from, terminator) {
+    const end = xml.indexOf(terminator, from);
+    if (end < 0)
+        throw new Error(`unterminated markup at offset ${from}`);
+    return end + terminator.length;
 }
-/** A stage that failed; carries what the report shows (exit code and output tail). */
-class StageFailure extends DeployError {
-    stage;
-    tail;
-    constructor(stage, message, tail = '') {
-        super(message);
-        this.stage = stage;
-        this.tail = tail;
+const ATTRIBUTE = /\s*([^\s=/>]+)\s*=\s*(?:"([^"]*)"|'([^']*)')/y;
+const NAME = /[^\s/>]+/y;
+/** Reads a start tag at `at` (just past `<`); returns the element and the offset after `>`. */
+function readStartTag(xml, at) {
+    NAME.lastIndex = at;
+    const name = NAME.exec(xml)?.[0];
+    if (name === undefined)
+        throw new Error(`malformed tag at offset ${at}`);
+    const attrs = {};
+    let index = at + name.length;
+    for (;;) {
+        ATTRIBUTE.lastIndex = index;
+        const match = ATTRIBUTE.exec(xml);
+        if (!match)
+            break;
+        attrs[match[1] ?? ''] = decodeEntities(match[2] ?? match[3] ?? '');
+        index = ATTRIBUTE.lastIndex;
+    }
+    const close = /\s*(\/?)>/y;
+    close.lastIndex = index;
+    const ending = close.exec(xml);
+    if (!ending)
+        throw new Error(`malformed <${name}> at offset ${at}`);
+    return {
+        element: { name, attrs, children: [], text: '' },
+        end: close.lastIndex,
+        selfClosing: ending[1] === '/'
+    };
+}
+function appendText(element, text) {
+    if (element.text.length < MAX_TEXT)
+        element.text = (element.text + text).slice(0, MAX_TEXT);
+}
+/** The document's root element. Lenient about mismatched end tags, strict about truncation. */
+function parseXml(xml) {
+    const document = { name: '#document', attrs: {}, children: [], text: '' };
+    const stack = [document];
+    let i = 0;
+    while (i < xml.length) {
+        const current = stack[stack.length - 1] ?? document;
+        const lt = xml.indexOf('<', i);
+        if (lt < 0 || lt > i) {
+            appendText(current, decodeEntities(xml.slice(i, lt < 0 ? undefined : lt)));
+            if (lt < 0)
+                break;
+            i = lt;
+        }
+        if (xml.startsWith('<!--', i))
+            i = skipPast(xml, i + 4, '-->');
+        else if (xml.startsWith('<![CDATA[', i)) {
+            const end = skipPast(xml, i + 9, ']]>');
+            appendText(current, xml.slice(i + 9, end - 3));
+            i = end;
+        }
+        else if (xml.startsWith('<?', i))
+            i = skipPast(xml, i + 2, '?>');
+        else if (xml.startsWith('<!', i))
+            i = skipPast(xml, i + 2, '>');
+        else if (xml.startsWith('</', i)) {
+            const end = skipPast(xml, i + 2, '>');
+            const name = xml.slice(i + 2, end - 1).trim();
+            const open = stack.map(e => e.name).lastIndexOf(name);
+            if (open > 0)
+                stack.length = open;
+            i = end;
+        }
+        else {
+            const { element, end, selfClosing } = readStartTag(xml, i + 1);
+            current.children.push(element);
+            if (!selfClosing)
+                stack.push(element);
+            i = end;
+        }
+    }
+    if (stack.length > 1)
+        throw new Error(`<${stack[stack.length - 1]?.name ?? ''}> is never closed`);
+    const root = document.children[0];
+    if (!root)
+        throw new Error('no XML element');
+    return root;
+}
+function child(element, ...names) {
+    return element.children.find(c => names.includes(c.name));
+}
+function displayName(testcase) {
+    const name = testcase.attrs['name'] ?? '';
+    const classname = testcase.attrs['classname'] ?? '';
+    if (!classname || name.startsWith(classname))
+        return name || classname || '(unnamed test)';
+    return name ? `${classname} › ${name}` : classname;
+}
+/** Lines go test -v prints around a test's own output. */
+const GO_TEST_NOISE = /^(?:=== (?:RUN|PAUSE|CONT|NAME)|--- FAIL)\b/;
+function meaningfulLine(text) {
+    return (text
+        .split('\n')
+        .map(line => line.trim())
+        .find(line => line !== '' && !GO_TEST_NOISE.test(line)) ?? '');
+}
+/** The `message` attribute, unless it only says "Failed" (gotestsum) and the text says more. */
+function failureMessage(failure) {
+    const attribute = meaningfulLine(failure.attrs['message'] ?? '');
+    if (attribute !== '' && !/^fail(?:ed|ure)?$/i.test(attribute))
+        return attribute;
+    return meaningfulLine(failure.text) || attribute || (failure.attrs['type'] ?? '');
+}
+function tallyCase(testcase, tally) {
+    tally.total++;
+    const failure = child(testcase, 'failure', 'error');
+    if (failure) {
+        tally.failed++;
+        if (tally.failures.length < tally.keep) {
+            tally.failures.push({ name: displayName(testcase), message: failureMessage(failure) });
+        }
+    }
+    else if (child(testcase, 'skipped'))
+        tally.skipped++;
+}
+/** Test cases anywhere below; a suite's own `<failure>`/`<error>` (it failed to run) counts as one. */
+function tallyElement(element, tally) {
+    if (element.name === 'testcase')
+        return tallyCase(element, tally);
+    if (element.name === 'testsuite') {
+        const failure = child(element, 'failure', 'error');
+        if (failure) {
+            tally.total++;
+            tally.failed++;
+            const name = element.attrs['name'] ?? '(test suite)';
+            if (tally.failures.length < tally.keep) {
+                tally.failures.push({ name, message: failureMessage(failure) });
+            }
+        }
+    }
+    for (const c of element.children)
+        tallyElement(c, tally);
+}
+function isJUnit(root) {
+    return root.name === 'testsuites' || root.name === 'testsuite';
+}
+// ---- finding the files -------------------------------------------------------------------
+const GLOB_CHARS = /[*?[]/;
+function compilePattern(pattern, cwd) {
+    const posix = pattern.replace(/\\/g, '/');
+    const absolute = external_node_path_default().isAbsolute(pattern);
+    const segments = posix.split('/').filter(s => s !== '' && s !== '.');
+    const firstGlob = segments.findIndex(s => GLOB_CHARS.test(s));
+    const fixed = firstGlob < 0 ? segments : segments.slice(0, firstGlob);
+    const rest = firstGlob < 0 ? [] : segments.slice(firstGlob);
+    const root = external_node_path_default().resolve(absolute ? external_node_path_default().parse(external_node_path_default().resolve(pattern)).root : cwd, ...fixed);
+    return {
+        root,
+        matcher: rest.length === 0 ? undefined : compileExclude(`/${rest.join('/')}`).regex,
+        depth: rest.includes('**') || rest.some(s => s.includes('**')) ? Infinity : rest.length,
+        entersSkipped: segments.some(s => SKIPPED_DIRECTORIES.has(s))
+    };
+}
+async function isFile(file) {
+    try {
+        return (await (0,promises_namespaceObject.stat)(file)).isFile();
+    }
+    catch {
+        return false;
     }
 }
-class StageLog {
-    records = [];
-    skip(name, detail) {
-        this.records.push({ name, status: 'skipped', durationMs: 0, detail });
+async function walk(pattern, dir, level, state) {
+    if (level >= pattern.depth || state.scanned > MAX_ENTRIES_SCANNED)
+        return;
+    let entries;
+    try {
+        entries = await (0,promises_namespaceObject.readdir)(dir, { withFileTypes: true });
     }
-    /**
-     * Runs one stage in a collapsible log group, records its status and duration, and logs a
-     * one-line result outside the group so it shows when the group is folded.
-     * `fn` returns the detail line for the report.
-     */
-    async run(name, fn) {
-        const started = Date.now();
+    catch {
+        return;
+    }
+    for (const entry of entries) {
+        state.scanned++;
+        const full = external_node_path_default().join(dir, entry.name);
+        if (entry.isDirectory()) {
+            if (SKIPPED_DIRECTORIES.has(entry.name) && !pattern.entersSkipped)
+                continue;
+            await walk(pattern, full, level + 1, state);
+        }
+        else if (entry.isFile()) {
+            const relative = external_node_path_default().relative(pattern.root, full).split((external_node_path_default()).sep).join('/');
+            if (pattern.matcher?.test(relative))
+                state.found.add(full);
+        }
+    }
+}
+/** Files matching any of the newline-separated patterns (`*`, `?`, `[...]`, `**`), sorted. */
+async function findReportFiles(glob, cwd) {
+    const state = { found: new Set(), scanned: 0 };
+    const patterns = glob
+        .split('\n')
+        .map(p => p.trim())
+        .filter(p => p !== '');
+    for (const text of patterns) {
+        const pattern = compilePattern(text, cwd);
+        if (pattern.matcher === undefined) {
+            if (await isFile(pattern.root))
+                state.found.add(pattern.root);
+        }
+        else
+            await walk(pattern, pattern.root, 0, state);
+    }
+    return [...state.found].sort().slice(0, MAX_FILES);
+}
+// ---- reading -------------------------------------------------------------------------------
+function shown(file, cwd) {
+    const relative = external_node_path_default().relative(cwd, file);
+    return relative.startsWith('..') || external_node_path_default().isAbsolute(relative) ? file : relative;
+}
+async function readOne(file, tally) {
+    if ((await (0,promises_namespaceObject.stat)(file)).size > MAX_FILE_BYTES)
+        return 'is larger than 100 MiB; skipped';
+    const root = parseXml(await (0,promises_namespaceObject.readFile)(file, 'utf8'));
+    if (!isJUnit(root))
+        return `is not a JUnit report (its root element is <${root.name}>)`;
+    tallyElement(root, tally);
+    return undefined;
+}
+/**
+ * Reads every JUnit report matching `glob` (relative to `cwd`). Never throws for missing or bad
+ * files: they come back as warnings, and `summary` is undefined when no report was read.
+ */
+async function readTestReport(glob, cwd, options = {}) {
+    const files = await findReportFiles(glob, cwd);
+    if (files.length === 0) {
+        return {
+            summary: undefined,
+            files: [],
+            warnings: [`No test report matched \`${glob.trim()}\` in ${cwd}.`]
+        };
+    }
+    const tally = {
+        keep: options.maxFailures ?? 20,
+        total: 0,
+        failed: 0,
+        skipped: 0,
+        failures: []
+    };
+    const warnings = [];
+    const read = [];
+    for (const file of files) {
         try {
-            const { value, detail } = await core/* group */.Os(name, fn);
-            const durationMs = Date.now() - started;
-            this.records.push({ name, status: 'success', durationMs, detail });
-            core/* info */.pq(`✓ ${name} (${formatDuration(durationMs)})${detail ? `: ${detail}` : ''}`);
-            return value;
+            const problem = await readOne(file, tally);
+            if (problem === undefined)
+                read.push(shown(file, cwd));
+            else
+                warnings.push(`Test report ${shown(file, cwd)} ${problem}.`);
         }
         catch (error) {
-            const durationMs = Date.now() - started;
-            this.records.push({ name, status: 'failure', durationMs, detail: errorMessage(error) });
-            core/* info */.pq(`✗ ${name} (${formatDuration(durationMs)})`);
-            throw error;
+            warnings.push(`Test report ${shown(file, cwd)} could not be read: ${errorMessage(error)}`);
         }
     }
+    if (read.length === 0)
+        return { summary: undefined, files: read, warnings };
+    const summary = {
+        total: tally.total,
+        passed: tally.total - tally.failed - tally.skipped,
+        failed: tally.failed,
+        skipped: tally.skipped,
+        failures: tally.failures
+    };
+    return { summary, files: read, warnings };
 }
 
-;// CONCATENATED MODULE: ./src/report/summary.ts
-/** The job summary: one row per stage, status and duration, plus the result line. */
+;// CONCATENATED MODULE: ./src/report/render.ts
 
-
-const ICONS = {
+/** GitHub refuses comment bodies longer than this. */
+const MAX_REPORT_CHARS = 65_536;
+const FULL = {
+    failures: 10,
+    hosts: 50,
+    errorChars: 6000,
+    detailChars: 200,
+    nameChars: 200,
+    messageChars: 300,
+    shortened: false
+};
+const COMPACT = {
+    failures: 3,
+    hosts: 10,
+    errorChars: 1500,
+    detailChars: 80,
+    nameChars: 100,
+    messageChars: 120,
+    shortened: true
+};
+const HEADLINES = {
+    tested: ['✅', 'Tested'],
+    staged: ['📦', 'Staged, awaiting approval, on'],
+    deployed: ['🚀', 'Deployed to'],
+    'rolled-back': ['⏪', 'Rolled back on'],
+    'dry-run': ['🧪', 'Dry run for'],
+    failed: ['❌', 'Failed on'],
+    denied: ['🚫', 'Denied on'],
+    skipped: ['⏭️', 'Skipped on']
+};
+const STAGE_ICONS = {
     success: '✅ success',
     failure: '❌ failure',
     skipped: '⏭️ skipped'
 };
-function escapeCell(text) {
-    return text.replace(/[<>&]/g, c => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;' })[c] ?? c);
+/** The hidden first line that identifies the sticky comment for one environment. */
+function stickyMarker(environment) {
+    return `<!-- gated-deploy:${encodeURIComponent(environment)} -->`;
 }
-async function writeSummary(input) {
-    if (!process.env.GITHUB_STEP_SUMMARY)
-        return;
-    const firstLine = (text) => escapeCell(text.split('\n')[0] ?? '');
-    core/* summary */.z
-        .addHeading(`gated-deploy: ${input.status}`, 2)
-        .addRaw(`Commit <code>${escapeCell(input.sha.slice(0, 12) || 'unknown')}</code> · ${formatDuration(input.durationMs)}`, true)
-        .addTable([
-        [
-            { data: 'Stage', header: true },
-            { data: 'Status', header: true },
-            { data: 'Duration', header: true },
-            { data: 'Detail', header: true }
-        ],
-        ...input.stages.map(stage => [
-            escapeCell(stage.name),
-            ICONS[stage.status],
-            stage.status === 'skipped' ? '' : formatDuration(stage.durationMs),
-            firstLine(stage.detail)
-        ])
-    ]);
-    if (input.facts.length > 0) {
-        core/* summary */.z.addTable(input.facts.map(([k, v]) => [escapeCell(k), escapeCell(v)]));
-    }
-    await core/* summary */.z.write();
-}
-
-;// CONCATENATED MODULE: ./src/ship/plan.ts
-/** `<UTC yyyymmddHHMMSS>-<sha12>`: sorts by time, names the commit. */
-function releaseId(sha, now) {
-    const stamp = now.toISOString().replace(/[-:T]/g, '').slice(0, 14);
-    const short = (sha.toLowerCase().match(/^[0-9a-f]+/)?.[0] ?? '').slice(0, 12) || 'nosha0000000';
-    return `${stamp}-${short}`;
-}
-const RELEASE_ID = /^\d{14}-[0-9a-f]{7,40}$/;
-/** A path from a server-side manifest is trusted only when it stays inside the release. */
-function safeRelativePath(p) {
-    return (p !== '' &&
-        !p.startsWith('/') &&
-        !p.includes('\0') &&
-        !p.split('/').includes('..') &&
-        !p.split('/').includes('.'));
-}
-function planTransfer(local, base) {
-    const previous = new Map();
-    for (const entry of base?.entries ?? [])
-        if (safeRelativePath(entry.path))
-            previous.set(entry.path, entry);
-    const reused = new Set();
-    const send = [];
-    let bytesSent = 0;
-    let bytesReused = 0;
-    for (const entry of local.entries) {
-        const old = previous.get(entry.path);
-        if (entry.type === 'file' &&
-            old?.type === 'file' &&
-            old.sha256 === entry.sha256 &&
-            old.mode === entry.mode) {
-            reused.add(entry.path);
-            bytesReused += entry.size;
-            continue;
-        }
-        send.push(entry);
-        if (entry.type === 'file')
-            bytesSent += entry.size;
-    }
-    return {
-        send,
-        reuse: [...reused],
-        filesSent: send.filter(e => e.type === 'file').length,
-        bytesSent,
-        filesReused: reused.size,
-        bytesReused
-    };
-}
-/** The symlink target that points `releases/<id>/<sharedPath>` at `shared/<sharedPath>`. */
-function sharedLinkTarget(sharedPath) {
-    const depth = sharedPath.split('/').length - 1;
-    return '../'.repeat(depth + 2) + 'shared/' + sharedPath;
-}
-
-;// CONCATENATED MODULE: ./src/ship/remote-scripts.ts
-/**
- * The shell programs run on the server, one exec each. Literal text plus values through `sh`
- * (which quotes every one): nothing from inputs reaches a remote shell unquoted. Each program
- * is POSIX sh run under `sh -c`, whatever the login shell is.
- */
-
-
-/** Wraps a program so it runs in sh from `remote-path`, whatever the user's login shell. */
-function program(remotePath, body) {
-    const script = `set -eu\n${sh `mkdir -p ${remotePath} && cd ${remotePath}`}\n${body}`;
-    return `sh -c ${quote(script)}`;
-}
-const MARK = {
-    locked: 'GD-LOCKED',
-    held: 'GD-HELD',
-    current: 'GD-CURRENT',
-    previous: 'GD-PREVIOUS',
-    base: 'GD-BASE',
-    release: 'GD-RELEASE',
-    manifest: 'GD-MANIFEST'
-};
-/**
- * Takes the lock (atomic mkdir) and reports the live, previous and base releases with the base's
- * manifest. When the lock is held it prints the holder and the lock's age and stops; the caller
- * decides whether it is stale and asks again with `breakLock`.
- */
-function lockAndInspect(options) {
-    return program(options.remotePath, `mkdir -p releases shared .gated-deploy/releases
-${options.breakLock ? 'rm -rf .gated-deploy/lock' : ''}
-if mkdir .gated-deploy/lock 2>/dev/null; then
-  ${sh `printf '%s\n' ${options.owner}`} > .gated-deploy/lock/owner.json
-else
-  echo "${MARK.held} $(( $(date +%s) - $(stat -c %Y .gated-deploy/lock 2>/dev/null || date +%s) ))"
-  cat .gated-deploy/lock/owner.json 2>/dev/null || echo '{}'
-  exit 0
-fi
-echo ${MARK.locked}
-rm -rf releases/*.partial
-current=$(readlink current 2>/dev/null || true)
-echo "${MARK.current} \${current#releases/}"
-echo "${MARK.previous} $(cat .gated-deploy/previous 2>/dev/null || true)"
-base=
-for id in $(ls -1 releases | sort -r); do
-  if [ -f ".gated-deploy/releases/$id.json" ] && [ -d "releases/$id" ]; then base=$id; break; fi
-done
-echo "${MARK.base} $base"
-for id in $(ls -1 releases); do
-  if [ -f ".gated-deploy/releases/$id.json" ] && [ -d "releases/$id" ]; then
-    echo "${MARK.release} $id $(sed -n 's/.*"sha":"\\([0-9a-f]*\\)".*/\\1/p' ".gated-deploy/releases/$id.json" | head -n 1)"
-  fi
-done
-echo ${MARK.manifest}
-if [ -n "$base" ]; then cat ".gated-deploy/releases/$base.json"; fi`);
+/** Shortens to `max` characters (code points), ending with `…` when cut. */
+function cut(value, max) {
+    const chars = [...value];
+    return chars.length <= max ? value : `${chars.slice(0, Math.max(0, max - 1)).join('')}…`;
 }
 /**
- * Makes `releases/<id>.partial` holding hard links to the unchanged files of the base release,
- * named NUL-separated on stdin, so they need not travel. Nothing else of the base is copied
- * (files a hook made there stay there), and a changed file is sent as a new file, never
- * written through a link, so the base release stays intact.
+ * One line of user text, safe in Markdown, HTML and table cells: characters that could start
+ * markup become numeric entities, and a zero-width space after `@` and `#` keeps GitHub from
+ * turning the text into mentions (notifications) or issue cross-references.
  */
-function preparePartial(options) {
-    const partial = `releases/${options.release}.partial`;
-    const link = options.base
-        ? `${sh `cd ${'releases/' + options.base}`} && xargs -0 -r cp -l --parents -t ${quote('../' + options.release + '.partial')} --`
-        : 'cat > /dev/null';
-    return program(options.remotePath, `${sh `rm -rf ${partial}`}
-${sh `mkdir ${partial}`}
-${link}`);
+function escapeText(value) {
+    return value
+        .replace(/\s+/g, ' ')
+        .trim()
+        .replace(/[&<>"'`*_[\]|~\\#$]/g, c => `&#${c.charCodeAt(0)};`)
+        .replace(/@(?=\w)/g, '@&#8203;')
+        .replace(/&#35;(?=\d)/g, '&#35;&#8203;');
 }
-/**
- * Extracts the tar stream from stdin into the partial release, links the shared paths in, then
- * lists every entry (type, mode, path; symlink targets) and the sha256 of every file, NUL-separated,
- * for the local side to check against the manifest.
- */
-function extractAndList(options) {
-    const partial = `releases/${options.release}.partial`;
-    const links = options.shared.map(({ path: p, kind }) => {
-        const store = `shared/${p}`;
-        const create = kind === 'file' ? sh `: > ${store}` : sh `mkdir -p ${store}`;
-        const parent = p.includes('/') ? p.slice(0, p.lastIndexOf('/')) : '.';
-        return `if [ ! -e ${quote(store)} ] && [ ! -L ${quote(store)} ]; then ${sh `mkdir -p ${store.slice(0, store.lastIndexOf('/'))}`} && ${create}; fi
-${sh `rm -rf ${partial + '/' + p}`} && ${sh `mkdir -p ${partial + '/' + parent}`} && ${sh `ln -s ${sharedLinkTarget(p)} ${partial + '/' + p}`}`;
-    });
-    return program(options.remotePath, `${sh `tar -x -f - -B -p --no-same-owner -C ${partial}`}
-${links.join('\n')}
-${sh `cd ${partial}`}
-find . -mindepth 1 \\( -type f -printf 'f %m %P\\0' \\) -o \\( -type d -printf 'd %m %P\\0' \\) -o \\( -type l -printf 'l 0 %P\\0%l\\0' \\)
-printf 'GD-HASHES\\0'
-find . -type f -printf '%P\\0' | xargs -0 -r sha256sum -z --`);
+function code(value, max = 200) {
+    return `<code>${escapeText(cut(value, max))}</code>`;
 }
-/** Stores the manifest (stdin), renames the partial release into place and records it. */
-function commitRelease(options) {
-    const { release } = options;
-    const manifest = `.gated-deploy/releases/${release}.json`;
-    return program(options.remotePath, `${sh `cat > ${manifest + '.tmp'}`}
-${sh `mv -T ${`releases/${release}.partial`} ${`releases/${release}`}`}
-${sh `mv ${manifest + '.tmp'} ${manifest}`}
-${sh `printf '%s\n' ${options.history}`} >> .gated-deploy/history.jsonl`);
-}
-function remote_scripts_hook(name, script, exitCode) {
-    if (script.trim() === '')
-        return '';
-    return `echo "${name} on $(hostname):" >&2
-if command -v bash >/dev/null 2>&1; then runner=bash; else runner=sh; fi
-if ! (cd "$RELEASE_PATH" && "$runner" -e -c ${quote(script)}) 1>&2; then
-  hook_failed=${name}
-else
-  hook_failed=
-fi
-if [ -n "$hook_failed" ]; then ${exitCode === 0 ? ':' : `exit ${exitCode}`}; fi`;
-}
-const EXIT = { notStaged: 30, beforeActivate: 31, afterActivate: 32 };
-/**
- * Switches `current` to a staged release atomically (ln -s + mv -T) between the two hooks. When
- * after-activate fails, `current` goes back to where it was. Prints the release it replaced.
- */
-function activate(options) {
-    const { release } = options;
-    const target = `releases/${release}`;
-    const after = options.afterActivate.trim()
-        ? `${remote_scripts_hook('after-activate', options.afterActivate, 0)}
-if [ -n "$hook_failed" ]; then
-  if [ -n "$previous" ]; then ln -sfn "releases/$previous" current.gd-new && mv -T current.gd-new current; else rm -f current; fi
-  ${sh `printf '%s\n' ${options.history('rollback-after-failed-hook')}`} >> .gated-deploy/history.jsonl
-  exit ${EXIT.afterActivate}
-fi`
-        : '';
-    return program(options.remotePath, `${sh `[ -d ${target} ]`} || { ${sh `echo ${`release ${release} is not staged here`}`} >&2; exit ${EXIT.notStaged}; }
-previous=$(readlink current 2>/dev/null || true); previous=\${previous#releases/}
-echo "GD-REPLACED $previous"
-${sh `export RELEASE=${release} SHA=${options.sha}`} RELEASE_PATH="$PWD/${target}" PREVIOUS_RELEASE="$previous"
-${remote_scripts_hook('before-activate', options.beforeActivate, EXIT.beforeActivate)}
-${sh `ln -sfn ${target} current.gd-new`} && mv -T current.gd-new current
-if [ -n "$previous" ] && [ "$previous" != ${quote(release)} ]; then printf '%s\n' "$previous" > .gated-deploy/previous; fi
-${sh `printf '%s\n' ${options.history('activate')}`} >> .gated-deploy/history.jsonl
-${after}`);
-}
-/**
- * Deletes all but the newest `keep` releases (and their manifests); the live and the previous
- * release are never deleted. Prints each release it removed, then releases the lock.
- */
-function pruneAndUnlock(options) {
-    return program(options.remotePath, `live=$(readlink current 2>/dev/null || true); live=\${live#releases/}
-previous=$(cat .gated-deploy/previous 2>/dev/null || true)
-ls -1 releases | grep -E '^[0-9]{14}-[0-9a-f]+$' | sort -r | tail -n +${options.keep + 1} | while read -r id; do
-  if [ "$id" != "$live" ] && [ "$id" != "$previous" ]; then
-    rm -rf "releases/$id" ".gated-deploy/releases/$id.json"
-    echo "GD-PRUNED $id"
-  fi
-done
-rm -rf .gated-deploy/lock`);
-}
-/**
- * After a failure: removes this run's partial release (and, when asked, its committed but never
- * activated release; never the live one), records the failure, and releases the lock.
- */
-function abandon(options) {
-    const target = `releases/${options.release}`;
-    const removeRelease = options.removeRelease
-        ? `if [ "$(readlink current 2>/dev/null || true)" != ${quote(target)} ]; then ${sh `rm -rf ${target} ${`.gated-deploy/releases/${options.release}.json`}`}; fi`
-        : '';
-    return program(options.remotePath, `${sh `rm -rf ${target + '.partial'}`}
-${removeRelease}
-${sh `printf '%s\n' ${options.history}`} >> .gated-deploy/history.jsonl
-rm -rf .gated-deploy/lock`);
-}
-function unlock(remotePath) {
-    return program(remotePath, 'rm -rf .gated-deploy/lock');
-}
-
-;// CONCATENATED MODULE: external "node:child_process"
-const external_node_child_process_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:child_process");
-// EXTERNAL MODULE: external "node:stream"
-var external_node_stream_ = __nccwpck_require__(7075);
-;// CONCATENATED MODULE: ./src/ship/transfer.ts
-/**
- * Moves the files that must travel: the system `tar` packs them (the fastest packer measured,
- * read from its pipe in large chunks so sshd is not fed tiny writes) into one exec channel per host.
- */
-
-
-/**
- * 512-byte blocks per tar record. The last record is padded to full size, so a large factor
- * costs up to that many zero bytes on every upload; 10 KB writes are still batched by the pipe.
- */
-const BLOCKING_FACTOR = 20;
-/** Starts `tar` over the given entries of `root`; the caller pipes `stream` somewhere. */
-function packEntries(root, entries) {
-    const child = (0,external_node_child_process_namespaceObject.spawn)('tar', [
-        '-c',
-        '-f',
-        '-',
-        '-b',
-        '512',
-        '--format=gnu',
-        '--no-recursion',
-        '--null',
-        '-C',
-        root,
-        '-T',
-        '-'
-    ], { stdio: ['pipe', 'pipe', 'pipe'] });
-    let stderr = '';
-    child.stderr.on('data', (chunk) => (stderr += chunk.toString('utf8')));
-    // `-C` is positional: it comes before `-T`, whose names arrive on stdin.
-    child.stdin.end(entries.map(e => e.path + '\0').join(''));
-    const done = new Promise((resolve, reject) => {
-        child.on('error', reject);
-        child.on('close', code => code === 0
-            ? resolve()
-            : reject(new Error(`local tar failed with exit code ${code ?? '?'}: ${stderr.trim()}`)));
-    });
-    return { stream: child.stdout, done, abort: () => child.kill('SIGKILL') };
-}
-/** Counts bytes flowing through (without consuming them) and reports progress at most every `intervalMs`. */
-function progressMeter(options) {
-    let bytes = 0;
-    let last = Date.now();
-    const stream = new external_node_stream_.Transform({
-        highWaterMark: 1 << 20,
-        transform(chunk, _encoding, done) {
-            bytes += chunk.length;
-            const now = Date.now();
-            if (now - last >= options.intervalMs) {
-                last = now;
-                const share = options.expectedBytes > 0 ? bytes / options.expectedBytes : 1;
-                options.report(Math.min(99, Math.floor(share * 100)), bytes);
-            }
-            done(null, chunk);
-        }
-    });
-    return { stream, bytes: () => bytes };
-}
-
-;// CONCATENATED MODULE: ./src/ship/host.ts
-/** What happens on one host, one exec at a time: lock, stage, verify, commit, activate, release. */
-
-
-
-
-
-function where(session) {
-    return describeTarget(session.target);
-}
-async function run(session, what, command, stdin) {
-    const result = await session.exec(command, stdin === undefined ? {} : { stdin });
-    if (result.code !== 0) {
-        throw new DeployError(`${where(session)}: ${what} failed (exit ${result.code}): ${result.stderr.trim() || 'no error output'}`);
-    }
-    return result.stdout;
-}
-function releaseOrUndefined(text) {
-    const id = text?.trim();
-    return id && RELEASE_ID.test(id) ? id : undefined;
-}
-function readHeld(lines) {
-    const first = lines[0] ?? '';
-    if (!first.startsWith(MARK.held))
+/** An http(s) URL safe as a Markdown link destination, or undefined. */
+function safeUrl(value) {
+    if (!value)
         return undefined;
-    let holder = {};
     try {
-        holder = JSON.parse(lines[1] ?? '{}');
+        const url = new URL(value);
+        if (url.protocol !== 'https:' && url.protocol !== 'http:')
+            return undefined;
+        return url.href.replace(/[()|]/g, c => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
     }
     catch {
-        // an unreadable owner file still leaves the age to report
+        return undefined;
     }
-    return { holder, ageSeconds: Number(first.split(' ')[1] ?? 0) };
 }
-function describeHolder({ holder, ageSeconds }) {
-    const since = holder.started ?? `${Math.round(ageSeconds / 60)} min ago`;
-    return `held by ${holder.actor ?? 'an unknown owner'} since ${since} (run ${holder.runUrl ?? 'unknown'}, commit ${holder.sha?.slice(0, 12) ?? '?'})`;
+function render_link(label, url) {
+    const href = safeUrl(url);
+    return href === undefined ? label : `[${label}](${href})`;
 }
-/** Why a held lock may be broken, or undefined when it must be respected. */
-function staleReason(held, owner, staleSeconds) {
-    if (held.holder.runId !== undefined &&
-        held.holder.runId === owner.runId &&
-        (held.holder.attempt ?? 0) < owner.attempt) {
-        return 'it was left by an earlier attempt of this run, which has finished';
-    }
-    if (held.ageSeconds > staleSeconds)
-        return `it is older than ${Math.round(staleSeconds / 60)} min`;
-    return undefined;
-}
-/**
- * Takes the deploy lock and reads what the server has. A stale lock is broken with a log line;
- * a live one fails the run, naming its holder.
- */
-async function host_lockAndInspect(session, options) {
-    const attempt = async (breakLock) => (await run(session, 'taking the deploy lock', lockAndInspect({
-        remotePath: options.remotePath,
-        owner: JSON.stringify(options.owner),
-        breakLock
-    })))
-        .toString('utf8')
-        .split('\n');
-    let lines = await attempt(false);
-    let held = readHeld(lines);
-    const reason = held && staleReason(held, options.owner, options.staleSeconds);
-    if (held && reason) {
-        options.log(`${where(session)}: breaking the deploy lock ${describeHolder(held)}: ${reason}.`);
-        lines = await attempt(true);
-        held = readHeld(lines);
-    }
-    if (held) {
-        throw new DeployError(`${where(session)}: another deploy is running: the lock ${options.remotePath}/.gated-deploy/lock is ${describeHolder(held)}. ` +
-            `Wait for it to finish; a lock left by a crashed run is broken after ${Math.round(options.staleSeconds / 60)} min or by a re-run of that run.`);
-    }
-    const value = (mark) => lines.find(line => line.startsWith(mark + ' '))?.slice(mark.length + 1);
-    const manifestAt = lines.indexOf(MARK.manifest);
-    const manifestText = manifestAt >= 0
-        ? lines
-            .slice(manifestAt + 1)
-            .join('\n')
-            .trim()
-        : '';
-    let base;
-    if (manifestText !== '') {
-        try {
-            base = JSON.parse(manifestText);
-        }
-        catch {
-            base = undefined; // an unreadable manifest only costs incrementality
-        }
-    }
-    if (base && (base.version !== 1 || base.release !== releaseOrUndefined(value(MARK.base))))
-        base = undefined;
-    return {
-        current: releaseOrUndefined(value(MARK.current)),
-        previous: releaseOrUndefined(value(MARK.previous)),
-        base,
-        releases: lines
-            .filter(line => line.startsWith(MARK.release + ' '))
-            .map(line => line.split(' '))
-            .flatMap(([, id = '', sha = '']) => (RELEASE_ID.test(id) ? [{ id, sha }] : []))
-            .sort((a, b) => a.id.localeCompare(b.id))
-    };
-}
-/** Parses the NUL-separated listing `extractAndList` prints. */
-function parseListing(out) {
-    const fields = out.toString('utf8').split('\0');
-    const entries = new Map();
-    const hashes = new Map();
-    let i = 0;
-    for (; i < fields.length && fields[i] !== 'GD-HASHES'; i++) {
-        const match = /^([fdl]) (\d+) ([\s\S]*)$/.exec(fields[i] ?? '');
-        if (!match)
-            continue;
-        const [, type, mode = '', p = ''] = match;
-        if (type === 'l')
-            entries.set(p, { type, mode, target: fields[++i] ?? '' });
-        else
-            entries.set(p, { type: type, mode });
-    }
-    for (i++; i < fields.length; i++) {
-        const match = /^([0-9a-f]{64}) {2}([\s\S]*)$/.exec(fields[i] ?? '');
-        if (match)
-            hashes.set(match[2] ?? '', match[1] ?? '');
-    }
-    return { entries, hashes };
-}
-/** Differences between what the server holds and the manifest; empty when they agree. */
-function compareListing(local, listing, sharedPaths) {
-    const problems = [];
-    const expected = new Set();
-    for (const entry of local.entries) {
-        expected.add(entry.path);
-        const found = listing.entries.get(entry.path);
-        if (entry.type === 'file') {
-            const hash = listing.hashes.get(entry.path);
-            if (!found || found.type !== 'f')
-                problems.push(`${entry.path}: missing`);
-            else if (hash !== entry.sha256)
-                problems.push(`${entry.path}: sha256 ${hash ?? 'none'} instead of ${entry.sha256}`);
-            else if (Number.parseInt(found.mode, 8) !== entry.mode) {
-                problems.push(`${entry.path}: mode ${found.mode} instead of ${entry.mode.toString(8)}`);
-            }
-        }
-        else if (entry.type === 'symlink') {
-            if (found?.type !== 'l' || found.target !== entry.target)
-                problems.push(`${entry.path}: not a symlink to ${entry.target}`);
-        }
-        else if (found?.type !== 'd')
-            problems.push(`${entry.path}: directory missing`);
-    }
-    for (const shared of sharedPaths) {
-        expected.add(shared);
-        const parts = shared.split('/');
-        for (let n = 1; n < parts.length; n++)
-            expected.add(parts.slice(0, n).join('/'));
-    }
-    for (const p of listing.entries.keys())
-        if (!expected.has(p))
-            problems.push(`${p}: not in the artifact`);
-    return problems;
-}
-/**
- * Builds `releases/<id>.partial` from the base release and the tar stream, checks every file's
- * sha256 on the server against the manifest, then renames it into place. Returns bytes sent.
- */
-async function stage(session, options) {
-    const { remotePath, release } = options;
-    await run(session, 'preparing the release directory', preparePartial({ remotePath, release, base: options.base }), options.plan.reuse.map(p => p + '\0').join(''));
-    const packed = packEntries(options.root, options.plan.send);
-    const meter = progressMeter({
-        expectedBytes: options.plan.bytesSent,
-        intervalMs: 3000,
-        report: (percent, bytes) => options.progress(`${where(session)}: ${percent}% (${formatBytes(bytes)} of ~${formatBytes(options.plan.bytesSent)})`)
-    });
-    packed.stream.pipe(meter.stream);
-    let listed;
-    try {
-        ;
-        [listed] = await Promise.all([
-            session.exec(extractAndList({ remotePath, release, shared: options.shared }), {
-                stdin: meter.stream
-            }),
-            packed.done
-        ]);
-    }
-    catch (error) {
-        packed.abort(); // a dead channel would leave tar blocked on a full pipe
-        throw error;
-    }
-    if (listed.code !== 0) {
-        throw new DeployError(`${where(session)}: unpacking the upload failed (exit ${listed.code}): ${listed.stderr.trim()}`);
-    }
-    const problems = compareListing(options.manifest, parseListing(listed.stdout), options.shared.map(s => s.path));
-    if (problems.length > 0) {
-        throw new DeployError(`${where(session)}: the uploaded release does not match the manifest (${problems.length} problem${problems.length === 1 ? '' : 's'}); it was not activated:\n` +
-            problems.slice(0, 20).join('\n'));
-    }
-    await run(session, 'storing the release', commitRelease({ remotePath, release, history: options.history }), options.manifestJson);
-    return meter.bytes();
-}
-function formatBytes(bytes) {
+function render_formatBytes(bytes) {
     if (bytes < 1024)
         return `${bytes} B`;
-    if (bytes < 1024 * 1024)
-        return `${(bytes / 1024).toFixed(1)} KB`;
-    return `${(bytes / 1024 / 1024).toFixed(1)} MB`;
-}
-/** Switches `current` with the hooks; returns the release it replaced. */
-async function host_activate(session, options) {
-    const result = await session.exec(activate(options), { onStderr: options.log });
-    const replaced = releaseOrUndefined(/GD-REPLACED (\S*)/.exec(result.stdout.toString('utf8'))?.[1]);
-    const reasons = {
-        [EXIT.notStaged]: `release ${options.release} is not staged there`,
-        [EXIT.beforeActivate]: '`before-activate` failed; `current` was not switched',
-        [EXIT.afterActivate]: '`after-activate` failed; `current` was put back as it was'
-    };
-    if (result.code !== 0) {
-        throw new DeployError(`${where(session)}: ${reasons[result.code] ?? `activation failed (exit ${result.code}): ${result.stderr.trim()}`}.`);
+    const units = ['KiB', 'MiB', 'GiB', 'TiB'];
+    let value = bytes / 1024;
+    let unit = 0;
+    while (value >= 1024 && unit < units.length - 1) {
+        value /= 1024;
+        unit++;
     }
-    return replaced;
+    return `${value.toFixed(1)} ${units[unit] ?? ''}`;
 }
-/** Prunes old releases and releases the lock, in one exec. Returns the pruned release ids. */
-async function host_pruneAndUnlock(session, remotePath, keep) {
-    const out = await run(session, 'pruning old releases', pruneAndUnlock({ remotePath, keep }));
-    return [...out.toString('utf8').matchAll(/GD-PRUNED (\S+)/g)].map(m => m[1] ?? '');
+/** A span of time in its two largest units: "2 d 3 h", "3 h 20 min", "45 s". */
+function formatSpan(ms) {
+    const seconds = Math.round(ms / 1000);
+    const parts = [
+        [Math.floor(seconds / 86_400), 'd'],
+        [Math.floor((seconds % 86_400) / 3600), 'h'],
+        [Math.floor((seconds % 3600) / 60), 'min'],
+        [seconds % 60, 's']
+    ];
+    const first = parts.findIndex(([n]) => n > 0);
+    if (first < 0)
+        return '0 s';
+    return parts
+        .slice(first, first + 2)
+        .filter(([n]) => n > 0)
+        .map(([n, unit]) => `${n} ${unit}`)
+        .join(' ');
+}
+function headline(report) {
+    const [emoji, text] = HEADLINES[report.status];
+    const where = report.status === 'tested' ? '' : ` ${code(report.environment, 100)}`;
+    const decision = report.decision === undefined ? '' : ` · decision: <b>${report.decision}</b>`;
+    return `### ${emoji} ${text}${where}${decision}`;
+}
+function commitUrl(report) {
+    if (!/^[\w.-]+\/[\w.-]+$/.test(report.repository) || !/^[0-9a-f]{7,40}$/i.test(report.sha)) {
+        return undefined;
+    }
+    try {
+        return `${new URL(report.runUrl).origin}/${report.repository}/commit/${report.sha}`;
+    }
+    catch {
+        return undefined;
+    }
+}
+function commitLine(report) {
+    const parts = [`Commit ${render_link(code(report.sha.slice(0, 12) || 'unknown'), commitUrl(report))}`];
+    if (report.release !== undefined)
+        parts.push(`release ${code(report.release)}`);
+    if (report.previousRelease !== undefined)
+        parts.push(`previous ${code(report.previousRelease)}`);
+    return parts.join(' · ');
+}
+function stagesTable(stages, limits) {
+    if (stages.length === 0)
+        return undefined;
+    const rows = stages.map(stage => {
+        const duration = stage.status === 'skipped' ? '' : formatDuration(stage.durationMs);
+        const detail = escapeText(cut(stage.detail.split('\n')[0] ?? '', limits.detailChars));
+        return `| ${escapeText(stage.name)} | ${STAGE_ICONS[stage.status]} | ${duration} | ${detail} |`;
+    });
+    return ['| Stage | Status | Duration | Detail |', '| --- | --- | --- | --- |', ...rows].join('\n');
+}
+function testsSection(tests, limits) {
+    const icon = tests.failed > 0 ? '❌' : '✅';
+    const counts = [
+        tests.failed > 0 ? `${tests.failed} failed` : undefined,
+        `${tests.passed} passed`,
+        tests.skipped > 0 ? `${tests.skipped} skipped` : undefined
+    ]
+        .filter(part => part !== undefined)
+        .join(', ');
+    const lines = [`**Tests:** ${icon} ${counts} of ${tests.total}`];
+    const shown = tests.failures.slice(0, limits.failures);
+    if (shown.length > 0) {
+        lines.push('', 'Failing:');
+        for (const failure of shown) {
+            const message = failure.message.split('\n').find(line => line.trim() !== '') ?? '';
+            const text = message ? `: ${escapeText(cut(message, limits.messageChars))}` : '';
+            lines.push(`- ${code(failure.name, limits.nameChars)}${text}`);
+        }
+    }
+    const more = tests.failed - shown.length;
+    if (shown.length > 0 && more > 0) {
+        lines.push(`- _…and ${plural(more, 'more failing test')}; see the run log._`);
+    }
+    return lines.join('\n');
+}
+function transferLine(report) {
+    const t = report.transfer;
+    if (t === undefined)
+        return undefined;
+    const sent = `${plural(t.filesSent, 'file')} sent (${render_formatBytes(t.bytesSent)})`;
+    return `**Transfer:** ${sent}, ${plural(t.filesReused, 'file')} reused from the previous release`;
+}
+function hostsTable(report, limits) {
+    if (report.hosts.length === 0)
+        return undefined;
+    const shown = report.hosts.slice(0, limits.hosts);
+    const rows = shown.map(h => {
+        const previous = h.previousRelease === undefined ? '—' : code(h.previousRelease);
+        return `| ${code(h.host)} | ${code(h.release)} | ${previous} |`;
+    });
+    const table = ['| Host | Release | Previous |', '| --- | --- | --- |', ...rows].join('\n');
+    const more = report.hosts.length - shown.length;
+    return more > 0 ? `${table}\n\n_…and ${plural(more, 'more host')}._` : table;
+}
+function environmentLine(report) {
+    const href = safeUrl(report.environmentUrl);
+    if (href === undefined)
+        return undefined;
+    return `**Environment:** [${escapeText(cut(report.environmentUrl ?? '', 200))}](${href})`;
+}
+function nextLine(report) {
+    if (report.next === 'deploy') {
+        const what = report.release === undefined ? 'this release' : `release ${code(report.release)}`;
+        return `**Next:** to put ${what} live, comment ${code(report.approvalCommand)} on the pull request.`;
+    }
+    if (report.next === 'rollback') {
+        const to = report.previousRelease === undefined
+            ? 'roll back'
+            : `go back to release ${code(report.previousRelease)}`;
+        return `**Next:** to ${to}, comment ${code(report.rollbackCommand)} on the pull request.`;
+    }
+    return undefined;
+}
+/** A fenced block no line of `content` can close. */
+function fenced(content) {
+    const longest = Math.max(0, ...(content.match(/`+/g) ?? []).map(run => run.length));
+    const fence = '`'.repeat(Math.max(3, longest + 1));
+    return `${fence}text\n${content}\n${fence}`;
+}
+function errorSection(error, limits) {
+    const chars = [...error.trimEnd()];
+    const dropped = chars.length - limits.errorChars;
+    const tail = dropped > 0 ? chars.slice(dropped).join('') : chars.join('');
+    const note = dropped > 0 ? `\n\n_The first ${dropped} characters were cut; the run log has all._` : '';
+    return `**Error:**${note}\n\n${fenced(tail)}`;
+}
+function doraRows(dora) {
+    const lead = dora.leadTimeMs === undefined
+        ? 'not measured'
+        : `${formatSpan(dora.leadTimeMs)} (median of ${dora.leadTimeSamples})`;
+    const restore = dora.timeToRestoreMs === undefined
+        ? 'no failures to restore from'
+        : `${formatSpan(dora.timeToRestoreMs)} (median of ${dora.restoreSamples})`;
+    const rate = `${Math.round(dora.changeFailureRate * 100)}% (${dora.failedChanges} of ${plural(dora.finishedChanges, 'change')})`;
+    const frequency = `${dora.deploymentsPerWeek.toFixed(1)} a week (${plural(dora.deployments, 'deployment')} in ${dora.windowDays} days)`;
+    return [
+        '| Metric | Value |',
+        '| --- | --- |',
+        `| Deployment frequency | ${frequency} |`,
+        `| Lead time for changes | ${lead} |`,
+        `| Change failure rate | ${rate} |`,
+        `| Time to restore | ${restore} |`
+    ];
+}
+function doraSection(environment, dora) {
+    const summary = `<summary>📊 Delivery metrics (DORA) for ${code(environment, 100)}</summary>`;
+    const body = 'insufficient' in dora
+        ? `Not enough history yet: ${escapeText(cut(dora.insufficient, 300))}`
+        : doraRows(dora).join('\n');
+    return `<details>\n${summary}\n\n${body}\n\n</details>`;
+}
+function footer(report) {
+    const href = safeUrl(report.runUrl);
+    return href === undefined ? '' : `[View the run log](${href})`;
+}
+const SHORTENED_NOTE = "_This report was shortened to stay under GitHub's 65,536-character limit; the run log has everything._";
+function sections(report, limits) {
+    return [
+        headline(report),
+        report.reason === undefined ? undefined : `Reason: ${escapeText(cut(report.reason, 300))}`,
+        limits.shortened ? SHORTENED_NOTE : undefined,
+        commitLine(report),
+        stagesTable(report.stages, limits),
+        report.tests === undefined ? undefined : testsSection(report.tests, limits),
+        transferLine(report),
+        hostsTable(report, limits),
+        environmentLine(report),
+        nextLine(report),
+        report.error === undefined ? undefined : errorSection(report.error, limits),
+        report.dora === undefined ? undefined : doraSection(report.environment, report.dora),
+        footer(report)
+    ];
+}
+function minimal(report) {
+    const note = "_The full report did not fit GitHub's 65,536-character limit; the run log has everything._";
+    return [headline(report), note, commitLine(report), nextLine(report), footer(report)];
+}
+function assemble(parts, marker) {
+    const body = parts.filter((part) => part !== undefined && part !== '');
+    return [...(marker === undefined ? [] : [marker]), body.join('\n\n')].join('\n') + '\n';
+}
+/** Markdown for the sticky PR comment (and, with `marker: false`, the job summary). */
+function renderReport(report, options = {}) {
+    const marker = options.marker === false ? undefined : stickyMarker(report.environment);
+    for (const limits of [FULL, COMPACT]) {
+        const text = assemble(sections(report, limits), marker);
+        if (text.length < MAX_REPORT_CHARS)
+            return text;
+    }
+    return assemble(minimal(report), marker);
 }
 
-;// CONCATENATED MODULE: external "node:fs/promises"
-const promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs/promises");
+;// CONCATENATED MODULE: ./src/github/comments.ts
+/**
+ * The sticky PR comment (DESIGN.md §6): one per environment, found by its hidden marker *and* by
+ * the token's own identity, so a comment anyone else wrote with the marker is never edited.
+ *
+ * Two runs at once: both may see no comment and both create one. After creating, the list is
+ * read again; when two or more of ours carry the marker, the oldest is kept, the newer ones are
+ * deleted (a 404 means the other run deleted it first) and, when the kept one is not the one just
+ * created, it is edited to this run's body. Either way one comment remains.
+ */
+
+
+/** Who a GITHUB_TOKEN acts as; `GET /user` is refused to it. */
+const ACTIONS_BOT_LOGIN = 'github-actions[bot]';
+/** The login the token acts as: `GET /user`, or github-actions[bot] when that is refused. */
+async function tokenIdentity(octokit) {
+    try {
+        const { data } = await octokit.rest.users.getAuthenticated();
+        return data.login;
+    }
+    catch (error) {
+        const status = httpStatus(error);
+        if (status === 403 || status === 404)
+            return ACTIONS_BOT_LOGIN;
+        throw error;
+    }
+}
+function isOurs(comment, identity, marker) {
+    return (comment.user?.login.toLowerCase() === identity.toLowerCase() &&
+        (comment.body ?? '').trimStart().startsWith(marker));
+}
+/** Our marked comments on the issue, oldest first, over every page. */
+async function listOurs(octokit, repo, issueNumber, identity, marker) {
+    const ours = [];
+    const iterator = octokit.paginate.iterator(octokit.rest.issues.listComments, {
+        ...repo,
+        issue_number: issueNumber,
+        per_page: 100
+    });
+    for await (const { data } of iterator) {
+        ours.push(...data.filter(comment => isOurs(comment, identity, marker)));
+    }
+    return ours.sort((a, b) => a.id - b.id);
+}
+async function deleteIfPresent(octokit, repo, commentId) {
+    try {
+        await octokit.rest.issues.deleteComment({ ...repo, comment_id: commentId });
+    }
+    catch (error) {
+        if (httpStatus(error) !== 404)
+            throw error;
+    }
+}
+async function edit(octokit, repo, comment, body) {
+    const { data } = await octokit.rest.issues.updateComment({
+        ...repo,
+        comment_id: comment.id,
+        body
+    });
+    return { id: data.id, url: data.html_url, created: false };
+}
+/** Keeps the oldest of ours, deletes the rest, and makes sure the kept one has `body`. */
+async function settle(octokit, repo, ours, mine, body) {
+    const [oldest, ...newer] = ours;
+    for (const extra of newer)
+        await deleteIfPresent(octokit, repo, extra.id);
+    if (!oldest || oldest.id === mine.id)
+        return { id: mine.id, url: mine.html_url, created: true };
+    return edit(octokit, repo, oldest, body);
+}
+/**
+ * Edits this environment's sticky comment on the issue or PR, or creates it. `body` should start
+ * with the environment's marker (renderReport's output does); it is added when missing.
+ */
+async function upsertStickyComment(octokit, repo, issueNumber, environment, body) {
+    const marker = stickyMarker(environment);
+    const text = body.startsWith(marker) ? body : `${marker}\n${body}`;
+    const identity = await tokenIdentity(octokit);
+    const [existing, ...extras] = await listOurs(octokit, repo, issueNumber, identity, marker);
+    if (existing) {
+        for (const extra of extras)
+            await deleteIfPresent(octokit, repo, extra.id);
+        return edit(octokit, repo, existing, text);
+    }
+    const { data: mine } = await octokit.rest.issues.createComment({
+        ...repo,
+        issue_number: issueNumber,
+        body: text
+    });
+    // The new comment's author is the identity for certain, even when GET /user was refused.
+    const author = mine.user?.login ?? identity;
+    const ours = await listOurs(octokit, repo, issueNumber, author, marker);
+    return settle(octokit, repo, ours, mine, text);
+}
+function rank(pull, sha) {
+    const same = (other) => other?.toLowerCase() === sha.toLowerCase();
+    if (pull.merged_at !== null && same(pull.merge_commit_sha))
+        return 0;
+    if (pull.state === 'open' && same(pull.head.sha))
+        return 1;
+    if (same(pull.head.sha))
+        return 2;
+    if (pull.merged_at !== null)
+        return 3;
+    return pull.state === 'open' ? 4 : 5;
+}
+/**
+ * The pull request a commit belongs to: the merged one whose merge commit it is, else the open
+ * one whose head it is, else the best other GitHub associates with it; undefined when none.
+ */
+async function findPullForCommit(octokit, repo, sha) {
+    let pulls;
+    try {
+        const response = await octokit.rest.repos.listPullRequestsAssociatedWithCommit({
+            ...repo,
+            commit_sha: sha,
+            per_page: 100
+        });
+        pulls = response.data;
+    }
+    catch (error) {
+        const status = httpStatus(error);
+        if (status === 404 || status === 422)
+            return undefined;
+        throw error;
+    }
+    const best = [...pulls].sort((a, b) => rank(a, sha) - rank(b, sha))[0];
+    if (!best)
+        return undefined;
+    return {
+        number: best.number,
+        url: best.html_url,
+        state: best.state === 'open' ? 'open' : 'closed',
+        merged: best.merged_at !== null,
+        headSha: best.head.sha
+    };
+}
+
+;// CONCATENATED MODULE: ./src/github/deployments.ts
+/**
+ * GitHub deployments for activations (DESIGN.md §6): one deployment per activation, ref = the
+ * commit sha, no auto-merge, no required contexts; statuses in_progress → success / failure /
+ * inactive carry `environment_url` and `log_url`.
+ */
+
+/** GitHub refuses deployment status descriptions longer than this. */
+const MAX_STATUS_DESCRIPTION = 140;
+/**
+ * Shortens to at most `max` UTF-16 units (never more code points either), ending with `…` when
+ * cut, without splitting a surrogate pair.
+ */
+function shorten(text, max) {
+    if (text.length <= max)
+        return text;
+    let out = '';
+    for (const char of text) {
+        if (out.length + char.length > max - 1)
+            break;
+        out += char;
+    }
+    return `${out}…`;
+}
+/** Reads a deployment payload written by `createDeployment` (or anything else, leniently). */
+function deployments_readPayload(payload) {
+    let value = payload;
+    if (typeof value === 'string') {
+        try {
+            value = JSON.parse(value);
+        }
+        catch {
+            return {};
+        }
+    }
+    if (typeof value !== 'object' || value === null)
+        return {};
+    const { release, rollback } = value;
+    return {
+        ...(typeof release === 'string' ? { release } : {}),
+        ...(typeof rollback === 'boolean' ? { rollback } : {})
+    };
+}
+/** Creates the deployment for one activation and returns its id. */
+async function createDeployment(octokit, repo, deployment) {
+    const payload = {
+        release: deployment.release,
+        rollback: deployment.rollback ?? false
+    };
+    const { data } = await octokit.rest.repos.createDeployment({
+        ...repo,
+        ref: deployment.sha,
+        task: 'deploy',
+        environment: deployment.environment,
+        description: shorten(deployment.description, MAX_STATUS_DESCRIPTION),
+        auto_merge: false,
+        required_contexts: [],
+        payload: { ...payload },
+        transient_environment: false,
+        production_environment: deployment.environment === 'production'
+    });
+    if (!('id' in data)) {
+        throw new DeployError(`GitHub did not create a deployment of ${deployment.sha.slice(0, 12)} to "${deployment.environment}": ${data.message ?? 'no reason given'}`);
+    }
+    return data.id;
+}
+/** Adds a status to a deployment; the description is cut to GitHub's 140 characters. */
+async function setDeploymentStatus(octokit, repo, deploymentId, update) {
+    await octokit.rest.repos.createDeploymentStatus({
+        ...repo,
+        deployment_id: deploymentId,
+        state: update.state,
+        log_url: update.logUrl,
+        description: shorten(update.description, MAX_STATUS_DESCRIPTION),
+        ...(update.environmentUrl === undefined ? {} : { environment_url: update.environmentUrl })
+    });
+}
+
+;// CONCATENATED MODULE: ./src/report/dora.ts
+
+
+const DORA_WINDOW_DAYS = 90;
+const DAY = 86_400_000;
+const WEEK = 7 * DAY;
+/** Fewer finished changes than this and the figures would mean nothing. */
+const MIN_FINISHED = 2;
+function judge(fact) {
+    const statuses = fact.statuses
+        .map(s => ({ state: s.state, at: Date.parse(s.createdAt) }))
+        .sort((a, b) => a.at - b.at);
+    const liveAt = statuses.find(s => s.state === 'success')?.at;
+    const last = statuses.filter(s => s.state !== 'inactive').pop();
+    const final = last?.state === 'success'
+        ? 'success'
+        : last?.state === 'failure' || last?.state === 'error'
+            ? 'failure'
+            : 'pending';
+    return { fact, created: Date.parse(fact.createdAt), liveAt, final, finalAt: last?.at ?? NaN };
+}
+function median(values) {
+    if (values.length === 0)
+        return undefined;
+    const sorted = [...values].sort((a, b) => a - b);
+    const middle = Math.floor(sorted.length / 2);
+    const upper = sorted[middle] ?? 0;
+    return sorted.length % 2 === 1 ? upper : ((sorted[middle - 1] ?? 0) + upper) / 2;
+}
+/** Walks deployments in time order: which changes failed, and how long each restore took. */
+function incidents(deployments) {
+    const failed = new Set();
+    const restores = [];
+    let openSince;
+    let lastLive;
+    for (const d of deployments) {
+        if (d.final === 'failure') {
+            if (!d.fact.rollback)
+                failed.add(d);
+            openSince ??= d.finalAt;
+            continue;
+        }
+        if (d.final !== 'success' || d.liveAt === undefined)
+            continue;
+        if (d.fact.rollback && openSince === undefined && lastLive?.liveAt !== undefined) {
+            failed.add(lastLive);
+            openSince = lastLive.liveAt;
+        }
+        if (openSince !== undefined)
+            restores.push(Math.max(0, d.liveAt - openSince));
+        openSince = undefined;
+        lastLive = d.fact.rollback ? undefined : d;
+    }
+    return { failed, restores };
+}
+function leadTimes(changes) {
+    return changes.flatMap(d => {
+        const committed = d.fact.commitTime === undefined ? NaN : Date.parse(d.fact.commitTime);
+        return d.liveAt === undefined || Number.isNaN(committed)
+            ? []
+            : [Math.max(0, d.liveAt - committed)];
+    });
+}
+/**
+ * DORA figures from a deployment history (any order; deployments older than the window only
+ * tell that the history goes back further). `now` ends the window.
+ */
+function computeDora(deployments, now, windowDays = DORA_WINDOW_DAYS) {
+    const end = now.getTime();
+    const start = end - windowDays * DAY;
+    const all = deployments.map(judge).sort((a, b) => a.created - b.created || a.fact.id - b.fact.id);
+    const inWindow = all.filter(d => d.created >= start && d.created <= end);
+    const changes = inWindow.filter(d => !d.fact.rollback && d.final !== 'pending');
+    if (changes.length < MIN_FINISHED) {
+        const count = changes.length === 1 ? '1 finished deployment' : `${changes.length} finished deployments`;
+        return {
+            insufficient: `${count} in the last ${windowDays} days; the figures need at least ${MIN_FINISHED}.`
+        };
+    }
+    const hasOlder = all.some(d => d.created < start);
+    const first = inWindow[0]?.created ?? start;
+    const windowMs = hasOlder ? windowDays * DAY : Math.max(WEEK, end - first);
+    const { failed, restores } = incidents(inWindow);
+    const live = changes.filter(d => d.liveAt !== undefined).length;
+    const leads = leadTimes(changes);
+    return {
+        windowDays: Math.round(windowMs / DAY),
+        deployments: live,
+        deploymentsPerWeek: live / (windowMs / WEEK),
+        leadTimeMs: median(leads),
+        leadTimeSamples: leads.length,
+        changeFailureRate: failed.size / changes.length,
+        failedChanges: failed.size,
+        finishedChanges: changes.length,
+        timeToRestoreMs: median(restores),
+        restoreSamples: restores.length
+    };
+}
+const CONCURRENCY = 4;
+async function mapLimited(items, limit, fn) {
+    const results = [];
+    for (let i = 0; i < items.length; i += limit) {
+        results.push(...(await Promise.all(items.slice(i, i + limit).map(fn))));
+    }
+    return results;
+}
+/** Newest first, until a page reaches past `start` or `maxPages` pages were read. */
+async function listDeployments(octokit, repo, environment, start, maxPages) {
+    const listed = [];
+    let pages = 0;
+    const iterator = octokit.paginate.iterator(octokit.rest.repos.listDeployments, {
+        ...repo,
+        environment,
+        per_page: 100
+    });
+    for await (const { data } of iterator) {
+        pages++;
+        for (const d of data) {
+            const rollback = deployments_readPayload(d.payload).rollback ?? false;
+            listed.push({ id: d.id, sha: d.sha, createdAt: d.created_at, rollback });
+        }
+        if (pages >= maxPages || data.some(d => Date.parse(d.created_at) < start))
+            break;
+    }
+    return listed;
+}
+async function statusesOf(octokit, repo, id) {
+    const { data } = await octokit.rest.repos.listDeploymentStatuses({
+        ...repo,
+        deployment_id: id,
+        per_page: 100
+    });
+    return [...data]
+        .sort((a, b) => a.id - b.id)
+        .map(s => ({ state: s.state, createdAt: s.created_at }));
+}
+/** The commit's committer date; undefined when GitHub no longer has the commit. */
+async function commitTime(octokit, repo, sha) {
+    try {
+        const { data } = await octokit.rest.repos.getCommit({ ...repo, ref: sha, per_page: 1 });
+        return data.commit.committer?.date ?? data.commit.author?.date ?? undefined;
+    }
+    catch (error) {
+        const status = httpStatus(error);
+        if (status === 404 || status === 422 || status === 409)
+            return undefined;
+        throw error;
+    }
+}
+/**
+ * The environment's deployments of the last `windowDays` days with their statuses, and commit
+ * times for those that went live (one lookup per sha, at most `maxCommits`). Deployments from
+ * the last page that are older than the window come back without statuses. API errors are
+ * thrown: DORA is optional, so the caller logs a warning and reports without it.
+ */
+async function fetchDeploymentHistory(octokit, repo, environment, now, options = {}) {
+    const start = now.getTime() - (options.windowDays ?? DORA_WINDOW_DAYS) * DAY;
+    const listed = await listDeployments(octokit, repo, environment, start, options.maxPages ?? 3);
+    const recent = listed.filter(d => Date.parse(d.createdAt) >= start);
+    const older = listed.filter(d => Date.parse(d.createdAt) < start);
+    const statuses = await mapLimited(recent, CONCURRENCY, d => statusesOf(octokit, repo, d.id));
+    const withStatuses = recent.map((d, i) => ({ ...d, statuses: statuses[i] ?? [] }));
+    const shas = [
+        ...new Set(withStatuses
+            .filter(d => !d.rollback && d.statuses.some(s => s.state === 'success'))
+            .map(d => d.sha))
+    ].slice(0, options.maxCommits ?? 50);
+    const times = await mapLimited(shas, CONCURRENCY, sha => commitTime(octokit, repo, sha));
+    const timeOf = new Map(shas.map((sha, i) => [sha, times[i]]));
+    return [
+        ...withStatuses.map(d => {
+            const time = timeOf.get(d.sha);
+            return time === undefined ? d : { ...d, commitTime: time };
+        }),
+        ...older.map(d => ({ ...d, statuses: [] }))
+    ];
+}
+
+;// CONCATENATED MODULE: ./src/report/publish.ts
+/**
+ * Reporting to GitHub: the deployment record around an activation, the delivery metrics, the
+ * sticky pull-request comment and the job summary. Reporting never fails a run: an API error
+ * becomes one warning line.
+ */
+
+
+
+
+
+
+async function safely(what, fn) {
+    try {
+        return await fn();
+    }
+    catch (error) {
+        core/* warning */.$e(`Reporting: could not ${what}: ${errorMessage(error)}. The deploy itself is not affected.`);
+        return undefined;
+    }
+}
+/** A GitHub deployment per activation: in_progress, then success or failure, with the URLs. */
+class DeploymentRecord {
+    octokit;
+    repo;
+    options;
+    id;
+    constructor(octokit, repo, options) {
+        this.octokit = octokit;
+        this.repo = repo;
+        this.options = options;
+    }
+    async started(release, sha) {
+        const { environment, rollback, logUrl } = this.options;
+        this.id = await safely('create the GitHub deployment', async () => {
+            const id = await createDeployment(this.octokit, this.repo, {
+                sha,
+                environment,
+                release,
+                description: rollback ? `Roll back to ${release}` : `Activate ${release}`,
+                rollback
+            });
+            await setDeploymentStatus(this.octokit, this.repo, id, {
+                state: 'in_progress',
+                logUrl,
+                description: `Switching to ${release}`
+            });
+            return id;
+        });
+    }
+    async finished(ok, detail) {
+        const id = this.id;
+        if (id === undefined)
+            return;
+        await safely('update the GitHub deployment', () => setDeploymentStatus(this.octokit, this.repo, id, {
+            state: ok ? 'success' : 'failure',
+            logUrl: this.options.logUrl,
+            description: detail,
+            ...(this.options.environmentUrl === undefined
+                ? {}
+                : { environmentUrl: this.options.environmentUrl })
+        }));
+    }
+}
+/** The pull request this run is about: the event's own, or the one that merged the pushed commit. */
+async function pullNumber(octokit, context) {
+    const { payload } = context;
+    if (typeof payload.number === 'number')
+        return payload.number;
+    const issue = payload.issue;
+    if (typeof issue?.number === 'number' && issue.pull_request)
+        return issue.number;
+    if (context.eventName !== 'push' || context.sha === '')
+        return undefined;
+    return (await safely('find the pull request of the commit', () => findPullForCommit(octokit, context, context.sha)))?.number;
+}
+async function deliveryMetrics(octokit, repo, environment) {
+    return safely('read the deployment history for delivery metrics', async () => {
+        const now = new Date();
+        return computeDora(await fetchDeploymentHistory(octokit, repo, environment, now), now);
+    });
+}
+/** Writes or updates the sticky comment; returns its URL. */
+async function commentOnPullRequest(octokit, context, report) {
+    const number = await pullNumber(octokit, context);
+    if (number === undefined) {
+        core/* info */.pq('No pull request for this run: the report is in the job summary only.');
+        return undefined;
+    }
+    const comment = await safely(`comment on #${number}`, () => upsertStickyComment(octokit, context, number, report.environment, renderReport(report)));
+    return comment?.url;
+}
+async function writeJobSummary(report) {
+    if (!process.env.GITHUB_STEP_SUMMARY)
+        return;
+    await safely('write the job summary', () => core/* summary */.z.addRaw(renderReport(report, { marker: false }), true).write());
+}
+
 // EXTERNAL MODULE: external "node:os"
 var external_node_os_ = __nccwpck_require__(8161);
 var external_node_os_default = /*#__PURE__*/__nccwpck_require__.n(external_node_os_);
@@ -63406,1595 +66185,6 @@ function describeRestore(outcome) {
     }
 }
 
-// EXTERNAL MODULE: external "assert"
-var external_assert_ = __nccwpck_require__(2613);
-// EXTERNAL MODULE: ./node_modules/is-stream/index.js
-var is_stream = __nccwpck_require__(6543);
-// EXTERNAL MODULE: ./node_modules/make-dir/index.js
-var make_dir = __nccwpck_require__(6512);
-// EXTERNAL MODULE: external "path"
-var external_path_ = __nccwpck_require__(6928);
-;// CONCATENATED MODULE: ./node_modules/sb-promise-queue/lib/esm/index.mjs
-class PromiseQueue {
-    constructor({ concurrency = 1 } = {}) {
-        this.options = { concurrency };
-        this.running = 0;
-        this.queue = [];
-        this.idleCallbacks = [];
-    }
-    clear() {
-        this.queue = [];
-    }
-    onIdle(callback) {
-        this.idleCallbacks.push(callback);
-        return () => {
-            const index = this.idleCallbacks.indexOf(callback);
-            if (index !== -1) {
-                this.idleCallbacks.splice(index, 1);
-            }
-        };
-    }
-    waitTillIdle() {
-        return new Promise((resolve) => {
-            if (this.running === 0) {
-                resolve();
-                return;
-            }
-            const dispose = this.onIdle(() => {
-                dispose();
-                resolve();
-            });
-        });
-    }
-    add(callback) {
-        return new Promise((resolve, reject) => {
-            const runCallback = () => {
-                this.running += 1;
-                try {
-                    Promise.resolve(callback()).then((val) => {
-                        resolve(val);
-                        this.processNext();
-                    }, (err) => {
-                        reject(err);
-                        this.processNext();
-                    });
-                }
-                catch (err) {
-                    reject(err);
-                    this.processNext();
-                }
-            };
-            if (this.running >= this.options.concurrency) {
-                this.queue.push(runCallback);
-            }
-            else {
-                runCallback();
-            }
-        });
-    }
-    // Internal function, don't use
-    processNext() {
-        this.running -= 1;
-        const callback = this.queue.shift();
-        if (callback) {
-            callback();
-        }
-        else if (this.running === 0) {
-            this.idleCallbacks.forEach((item) => item());
-        }
-    }
-}
-
-
-;// CONCATENATED MODULE: ./node_modules/sb-scandir/lib/esm/index.mjs
-/* @flow */
-
-
-
-
-const defaultFilesystem = {
-    join(pathA, pathB) {
-        return external_path_.join(pathA, pathB);
-    },
-    basename(path) {
-        return external_path_.basename(path);
-    },
-    stat(path) {
-        return new Promise((resolve, reject) => {
-            external_fs_.stat(path, (err, res) => {
-                if (err) {
-                    reject(err);
-                }
-                else {
-                    resolve(res);
-                }
-            });
-        });
-    },
-    readdir(path) {
-        return new Promise((resolve, reject) => {
-            external_fs_.readdir(path, (err, res) => {
-                if (err) {
-                    reject(err);
-                }
-                else {
-                    resolve(res);
-                }
-            });
-        });
-    },
-};
-async function scanDirectoryInternal({ path, recursive, validate, result, fileSystem, queue, reject, }) {
-    const itemStat = await fileSystem.stat(path);
-    if (itemStat.isFile()) {
-        result.files.push(path);
-    }
-    else if (itemStat.isDirectory()) {
-        result.directories.push(path);
-    }
-    if (!itemStat.isDirectory() || recursive === 'none') {
-        return;
-    }
-    const contents = await fileSystem.readdir(path);
-    contents.forEach((item) => {
-        const itemPath = fileSystem.join(path, item);
-        if (!validate(itemPath)) {
-            return;
-        }
-        queue
-            .add(() => scanDirectoryInternal({
-            path: itemPath,
-            recursive: recursive === 'shallow' ? 'none' : 'deep',
-            validate,
-            result,
-            fileSystem,
-            queue,
-            reject,
-        }))
-            .catch(reject);
-    });
-}
-async function scanDirectory(path, { recursive = true, validate = null, concurrency = Infinity, fileSystem = defaultFilesystem, } = {}) {
-    external_assert_(path && typeof path === 'string', 'path must be a valid string');
-    external_assert_(typeof recursive === 'boolean', 'options.recursive must be a valid boolean');
-    external_assert_(validate === null || typeof validate === 'function', 'options.validate must be a valid function');
-    external_assert_(typeof concurrency === 'number', 'options.concurrency must be a valid number');
-    external_assert_(fileSystem !== null && typeof fileSystem === 'object', 'options.fileSystem must be a valid object');
-    const queue = new PromiseQueue({
-        concurrency,
-    });
-    const result = { files: [], directories: [] };
-    const mergedFileSystem = { ...defaultFilesystem, ...fileSystem };
-    await new Promise((resolve, reject) => {
-        scanDirectoryInternal({
-            path,
-            recursive: recursive ? 'deep' : 'shallow',
-            validate: validate != null ? validate : (item) => mergedFileSystem.basename(item).slice(0, 1) !== '.',
-            result,
-            fileSystem: mergedFileSystem,
-            queue,
-            reject,
-        })
-            .then(() => queue.waitTillIdle())
-            .then(resolve, reject);
-    });
-    return result;
-}
-/* harmony default export */ const esm = (scanDirectory);
-
-// EXTERNAL MODULE: ./node_modules/shell-escape/shell-escape.js
-var shell_escape = __nccwpck_require__(4646);
-;// CONCATENATED MODULE: ./node_modules/node-ssh/lib/esm/index.mjs
-
-
-
-
-
-
-
-
-
-const DEFAULT_CONCURRENCY = 1;
-const DEFAULT_VALIDATE = (path) => !external_path_.basename(path).startsWith('.');
-const DEFAULT_TICK = () => {
-    /* No Op */
-};
-class SSHError extends Error {
-    constructor(message, code = null) {
-        super(message);
-        this.code = code;
-    }
-}
-function unixifyPath(path) {
-    if (path.includes('\\')) {
-        return path.split('\\').join('/');
-    }
-    return path;
-}
-async function readFile(filePath) {
-    return new Promise((resolve, reject) => {
-        external_fs_.readFile(filePath, 'utf8', (err, res) => {
-            if (err) {
-                reject(err);
-            }
-            else {
-                resolve(res);
-            }
-        });
-    });
-}
-const SFTP_MKDIR_ERR_CODE_REGEXP = /Error: (E[\S]+): /;
-async function makeDirectoryWithSftp(path, sftp) {
-    let stats = null;
-    try {
-        stats = await new Promise((resolve, reject) => {
-            sftp.stat(path, (err, res) => {
-                if (err) {
-                    reject(err);
-                }
-                else {
-                    resolve(res);
-                }
-            });
-        });
-    }
-    catch (_) {
-        /* No Op */
-    }
-    if (stats) {
-        if (stats.isDirectory()) {
-            // Already exists, nothing to worry about
-            return;
-        }
-        throw new Error('mkdir() failed, target already exists and is not a directory');
-    }
-    try {
-        await new Promise((resolve, reject) => {
-            sftp.mkdir(path, (err) => {
-                if (err) {
-                    reject(err);
-                }
-                else {
-                    resolve();
-                }
-            });
-        });
-    }
-    catch (err) {
-        if (err != null && typeof err.stack === 'string') {
-            const matches = SFTP_MKDIR_ERR_CODE_REGEXP.exec(err.stack);
-            if (matches != null) {
-                throw new SSHError(err.message, matches[1]);
-            }
-            throw err;
-        }
-    }
-}
-class NodeSSH {
-    constructor() {
-        this.connection = null;
-    }
-    getConnection() {
-        const { connection } = this;
-        if (connection == null) {
-            throw new Error('Not connected to server');
-        }
-        return connection;
-    }
-    async connect(givenConfig) {
-        external_assert_(givenConfig != null && typeof givenConfig === 'object', 'config must be a valid object');
-        const config = { ...givenConfig };
-        external_assert_(config.username != null && typeof config.username === 'string', 'config.username must be a valid string');
-        if (config.host != null) {
-            external_assert_(typeof config.host === 'string', 'config.host must be a valid string');
-        }
-        else if (config.sock != null) {
-            external_assert_(typeof config.sock === 'object', 'config.sock must be a valid object');
-        }
-        else {
-            throw new external_assert_.AssertionError({ message: 'Either config.host or config.sock must be provided' });
-        }
-        if (config.privateKey != null || config.privateKeyPath != null) {
-            if (config.privateKey != null) {
-                external_assert_(typeof config.privateKey === 'string', 'config.privateKey must be a valid string');
-                external_assert_(config.privateKeyPath == null, 'config.privateKeyPath must not be specified when config.privateKey is specified');
-            }
-            else if (config.privateKeyPath != null) {
-                external_assert_(typeof config.privateKeyPath === 'string', 'config.privateKeyPath must be a valid string');
-                external_assert_(config.privateKey == null, 'config.privateKey must not be specified when config.privateKeyPath is specified');
-            }
-            external_assert_(config.passphrase == null || typeof config.passphrase === 'string', 'config.passphrase must be null or a valid string');
-            if (config.privateKeyPath != null) {
-                // Must be an fs path
-                try {
-                    config.privateKey = await readFile(config.privateKeyPath);
-                }
-                catch (err) {
-                    if (err != null && err.code === 'ENOENT') {
-                        throw new external_assert_.AssertionError({ message: 'config.privateKeyPath does not exist at given fs path' });
-                    }
-                    throw err;
-                }
-            }
-        }
-        else if (config.password != null) {
-            external_assert_(typeof config.password === 'string', 'config.password must be a valid string');
-        }
-        if (config.tryKeyboard != null) {
-            external_assert_(typeof config.tryKeyboard === 'boolean', 'config.tryKeyboard must be a valid boolean');
-        }
-        if (config.tryKeyboard) {
-            const { password } = config;
-            if (config.onKeyboardInteractive != null) {
-                external_assert_(typeof config.onKeyboardInteractive === 'function', 'config.onKeyboardInteractive must be a valid function');
-            }
-            else if (password != null) {
-                config.onKeyboardInteractive = (name, instructions, instructionsLang, prompts, finish) => {
-                    if (prompts.length > 0 && prompts[0].prompt.toLowerCase().includes('password')) {
-                        finish([password]);
-                    }
-                };
-            }
-        }
-        const connection = new ssh2_lib.Client();
-        this.connection = connection;
-        await new Promise((resolve, reject) => {
-            connection.on('error', reject);
-            if (config.onKeyboardInteractive) {
-                connection.on('keyboard-interactive', config.onKeyboardInteractive);
-            }
-            connection.on('ready', () => {
-                connection.removeListener('error', reject);
-                resolve();
-            });
-            connection.on('end', () => {
-                if (this.connection === connection) {
-                    this.connection = null;
-                }
-            });
-            connection.on('close', () => {
-                if (this.connection === connection) {
-                    this.connection = null;
-                }
-                reject(new SSHError('No response from server', 'ETIMEDOUT'));
-            });
-            connection.connect(config);
-        });
-        return this;
-    }
-    isConnected() {
-        return this.connection != null;
-    }
-    async requestShell(options) {
-        const connection = this.getConnection();
-        return new Promise((resolve, reject) => {
-            connection.on('error', reject);
-            const callback = (err, res) => {
-                connection.removeListener('error', reject);
-                if (err) {
-                    reject(err);
-                }
-                else {
-                    resolve(res);
-                }
-            };
-            if (options == null) {
-                connection.shell(callback);
-            }
-            else {
-                connection.shell(options, callback);
-            }
-        });
-    }
-    async withShell(callback, options) {
-        external_assert_(typeof callback === 'function', 'callback must be a valid function');
-        const shell = await this.requestShell(options);
-        try {
-            await callback(shell);
-        }
-        finally {
-            shell.destroy();
-        }
-    }
-    async requestSFTP() {
-        const connection = this.getConnection();
-        return new Promise((resolve, reject) => {
-            connection.on('error', reject);
-            connection.sftp((err, res) => {
-                connection.removeListener('error', reject);
-                if (err) {
-                    reject(err);
-                }
-                else {
-                    resolve(res);
-                }
-            });
-        });
-    }
-    async withSFTP(callback) {
-        external_assert_(typeof callback === 'function', 'callback must be a valid function');
-        const sftp = await this.requestSFTP();
-        try {
-            await callback(sftp);
-        }
-        finally {
-            sftp.end();
-        }
-    }
-    async execCommand(givenCommand, options = {}) {
-        external_assert_(typeof givenCommand === 'string', 'command must be a valid string');
-        external_assert_(options != null && typeof options === 'object', 'options must be a valid object');
-        external_assert_(options.cwd == null || typeof options.cwd === 'string', 'options.cwd must be a valid string');
-        external_assert_(options.stdin == null || typeof options.stdin === 'string' || is_stream.readable(options.stdin), 'options.stdin must be a valid string or readable stream');
-        external_assert_(options.execOptions == null || typeof options.execOptions === 'object', 'options.execOptions must be a valid object');
-        external_assert_(options.encoding == null || typeof options.encoding === 'string', 'options.encoding must be a valid string');
-        external_assert_(options.onChannel == null || typeof options.onChannel === 'function', 'options.onChannel must be a valid function');
-        external_assert_(options.onStdout == null || typeof options.onStdout === 'function', 'options.onStdout must be a valid function');
-        external_assert_(options.onStderr == null || typeof options.onStderr === 'function', 'options.onStderr must be a valid function');
-        external_assert_(options.noTrim == null || typeof options.noTrim === 'boolean', 'options.noTrim must be a boolean');
-        let command = givenCommand;
-        if (options.cwd) {
-            command = `cd ${shell_escape([options.cwd])} ; ${command}`;
-        }
-        const connection = this.getConnection();
-        const output = { stdout: [], stderr: [] };
-        return new Promise((resolve, reject) => {
-            connection.on('error', reject);
-            connection.exec(command, options.execOptions != null ? options.execOptions : {}, (err, channel) => {
-                connection.removeListener('error', reject);
-                if (err) {
-                    reject(err);
-                    return;
-                }
-                if (options.onChannel) {
-                    options.onChannel(channel);
-                }
-                channel.on('data', (chunk) => {
-                    if (options.onStdout)
-                        options.onStdout(chunk);
-                    output.stdout.push(chunk.toString(options.encoding));
-                });
-                channel.stderr.on('data', (chunk) => {
-                    if (options.onStderr)
-                        options.onStderr(chunk);
-                    output.stderr.push(chunk.toString(options.encoding));
-                });
-                if (options.stdin != null) {
-                    if (is_stream.readable(options.stdin)) {
-                        options.stdin.pipe(channel, {
-                            end: true,
-                        });
-                    }
-                    else {
-                        channel.write(options.stdin);
-                        channel.end();
-                    }
-                }
-                else {
-                    channel.end();
-                }
-                let code = null;
-                let signal = null;
-                channel.on('exit', (code_, signal_) => {
-                    code = code_ !== null && code_ !== void 0 ? code_ : null;
-                    signal = signal_ !== null && signal_ !== void 0 ? signal_ : null;
-                });
-                channel.on('close', () => {
-                    let stdout = output.stdout.join('');
-                    let stderr = output.stderr.join('');
-                    if (options.noTrim !== true) {
-                        stdout = stdout.trim();
-                        stderr = stderr.trim();
-                    }
-                    resolve({
-                        code: code != null ? code : null,
-                        signal: signal != null ? signal : null,
-                        stdout,
-                        stderr,
-                    });
-                });
-            });
-        });
-    }
-    async exec(command, parameters, options = {}) {
-        external_assert_(typeof command === 'string', 'command must be a valid string');
-        external_assert_(Array.isArray(parameters), 'parameters must be a valid array');
-        external_assert_(options != null && typeof options === 'object', 'options must be a valid object');
-        external_assert_(options.stream == null || ['both', 'stdout', 'stderr'].includes(options.stream), 'options.stream must be one of both, stdout, stderr');
-        for (let i = 0, { length } = parameters; i < length; i += 1) {
-            external_assert_(typeof parameters[i] === 'string', `parameters[${i}] must be a valid string`);
-        }
-        const completeCommand = `${command}${parameters.length > 0 ? ` ${shell_escape(parameters)}` : ''}`;
-        const response = await this.execCommand(completeCommand, options);
-        if (options.stream == null || options.stream === 'stdout') {
-            if (response.stderr) {
-                throw new Error(response.stderr);
-            }
-            return response.stdout;
-        }
-        if (options.stream === 'stderr') {
-            return response.stderr;
-        }
-        return response;
-    }
-    async mkdir(path, method = 'sftp', givenSftp = null) {
-        external_assert_(typeof path === 'string', 'path must be a valid string');
-        external_assert_(typeof method === 'string' && (method === 'sftp' || method === 'exec'), 'method must be either sftp or exec');
-        external_assert_(givenSftp == null || typeof givenSftp === 'object', 'sftp must be a valid object');
-        if (method === 'exec') {
-            await this.exec('mkdir', ['-p', unixifyPath(path)]);
-            return;
-        }
-        const sftp = givenSftp || (await this.requestSFTP());
-        const makeSftpDirectory = async (retry) => makeDirectoryWithSftp(unixifyPath(path), sftp).catch(async (error) => {
-            if (!retry || error == null || (error.message !== 'No such file' && error.code !== 'ENOENT')) {
-                throw error;
-            }
-            await this.mkdir(external_path_.dirname(path), 'sftp', sftp);
-            await makeSftpDirectory(false);
-        });
-        try {
-            await makeSftpDirectory(true);
-        }
-        finally {
-            if (!givenSftp) {
-                sftp.end();
-            }
-        }
-    }
-    async getFile(localFile, remoteFile, givenSftp = null, transferOptions = null) {
-        external_assert_(typeof localFile === 'string', 'localFile must be a valid string');
-        external_assert_(typeof remoteFile === 'string', 'remoteFile must be a valid string');
-        external_assert_(givenSftp == null || typeof givenSftp === 'object', 'sftp must be a valid object');
-        external_assert_(transferOptions == null || typeof transferOptions === 'object', 'transferOptions must be a valid object');
-        const sftp = givenSftp || (await this.requestSFTP());
-        try {
-            await new Promise((resolve, reject) => {
-                sftp.fastGet(unixifyPath(remoteFile), localFile, transferOptions || {}, (err) => {
-                    if (err) {
-                        reject(err);
-                    }
-                    else {
-                        resolve();
-                    }
-                });
-            });
-        }
-        finally {
-            if (!givenSftp) {
-                sftp.end();
-            }
-        }
-    }
-    async putFile(localFile, remoteFile, givenSftp = null, transferOptions = null) {
-        external_assert_(typeof localFile === 'string', 'localFile must be a valid string');
-        external_assert_(typeof remoteFile === 'string', 'remoteFile must be a valid string');
-        external_assert_(givenSftp == null || typeof givenSftp === 'object', 'sftp must be a valid object');
-        external_assert_(transferOptions == null || typeof transferOptions === 'object', 'transferOptions must be a valid object');
-        external_assert_(await new Promise((resolve) => {
-            external_fs_.access(localFile, external_fs_.constants.R_OK, (err) => {
-                resolve(err === null);
-            });
-        }), `localFile does not exist at ${localFile}`);
-        const sftp = givenSftp || (await this.requestSFTP());
-        const putFile = (retry) => {
-            return new Promise((resolve, reject) => {
-                sftp.fastPut(localFile, unixifyPath(remoteFile), transferOptions || {}, (err) => {
-                    if (err == null) {
-                        resolve();
-                        return;
-                    }
-                    if (err.message === 'No such file' && retry) {
-                        resolve(this.mkdir(external_path_.dirname(remoteFile), 'sftp', sftp).then(() => putFile(false)));
-                    }
-                    else {
-                        reject(err);
-                    }
-                });
-            });
-        };
-        try {
-            await putFile(true);
-        }
-        finally {
-            if (!givenSftp) {
-                sftp.end();
-            }
-        }
-    }
-    async putFiles(files, { concurrency = DEFAULT_CONCURRENCY, sftp: givenSftp = null, transferOptions = {} } = {}) {
-        external_assert_(Array.isArray(files), 'files must be an array');
-        for (let i = 0, { length } = files; i < length; i += 1) {
-            const file = files[i];
-            external_assert_(file, 'files items must be valid objects');
-            external_assert_(file.local && typeof file.local === 'string', `files[${i}].local must be a string`);
-            external_assert_(file.remote && typeof file.remote === 'string', `files[${i}].remote must be a string`);
-        }
-        const transferred = [];
-        const sftp = givenSftp || (await this.requestSFTP());
-        const queue = new PromiseQueue({ concurrency });
-        try {
-            await new Promise((resolve, reject) => {
-                files.forEach((file) => {
-                    queue
-                        .add(async () => {
-                        await this.putFile(file.local, file.remote, sftp, transferOptions);
-                        transferred.push(file);
-                    })
-                        .catch(reject);
-                });
-                queue.waitTillIdle().then(resolve);
-            });
-        }
-        catch (error) {
-            if (error != null) {
-                error.transferred = transferred;
-            }
-            throw error;
-        }
-        finally {
-            if (!givenSftp) {
-                sftp.end();
-            }
-        }
-    }
-    async putDirectory(localDirectory, remoteDirectory, { concurrency = DEFAULT_CONCURRENCY, sftp: givenSftp = null, transferOptions = {}, recursive = true, tick = DEFAULT_TICK, validate = DEFAULT_VALIDATE, } = {}) {
-        external_assert_(typeof localDirectory === 'string' && localDirectory, 'localDirectory must be a string');
-        external_assert_(typeof remoteDirectory === 'string' && remoteDirectory, 'remoteDirectory must be a string');
-        const localDirectoryStat = await new Promise((resolve) => {
-            external_fs_.stat(localDirectory, (err, stat) => {
-                resolve(stat || null);
-            });
-        });
-        external_assert_(localDirectoryStat != null, `localDirectory does not exist at ${localDirectory}`);
-        external_assert_(localDirectoryStat.isDirectory(), `localDirectory is not a directory at ${localDirectory}`);
-        const sftp = givenSftp || (await this.requestSFTP());
-        const scanned = await esm(localDirectory, {
-            recursive,
-            validate,
-        });
-        const files = scanned.files.map((item) => external_path_.relative(localDirectory, item));
-        const directories = scanned.directories.map((item) => external_path_.relative(localDirectory, item));
-        // Sort shortest to longest
-        directories.sort((a, b) => a.length - b.length);
-        let failed = false;
-        try {
-            // Do the directories first.
-            await new Promise((resolve, reject) => {
-                const queue = new PromiseQueue({ concurrency });
-                directories.forEach((directory) => {
-                    queue
-                        .add(async () => {
-                        await this.mkdir(external_path_.join(remoteDirectory, directory), 'sftp', sftp);
-                    })
-                        .catch(reject);
-                });
-                resolve(queue.waitTillIdle());
-            });
-            // and now the files
-            await new Promise((resolve, reject) => {
-                const queue = new PromiseQueue({ concurrency });
-                files.forEach((file) => {
-                    queue
-                        .add(async () => {
-                        const localFile = external_path_.join(localDirectory, file);
-                        const remoteFile = external_path_.join(remoteDirectory, file);
-                        try {
-                            await this.putFile(localFile, remoteFile, sftp, transferOptions);
-                            tick(localFile, remoteFile, null);
-                        }
-                        catch (_) {
-                            failed = true;
-                            tick(localFile, remoteFile, _);
-                        }
-                    })
-                        .catch(reject);
-                });
-                resolve(queue.waitTillIdle());
-            });
-        }
-        finally {
-            if (!givenSftp) {
-                sftp.end();
-            }
-        }
-        return !failed;
-    }
-    async getDirectory(localDirectory, remoteDirectory, { concurrency = DEFAULT_CONCURRENCY, sftp: givenSftp = null, transferOptions = {}, recursive = true, tick = DEFAULT_TICK, validate = DEFAULT_VALIDATE, } = {}) {
-        external_assert_(typeof localDirectory === 'string' && localDirectory, 'localDirectory must be a string');
-        external_assert_(typeof remoteDirectory === 'string' && remoteDirectory, 'remoteDirectory must be a string');
-        const localDirectoryStat = await new Promise((resolve) => {
-            external_fs_.stat(localDirectory, (err, stat) => {
-                resolve(stat || null);
-            });
-        });
-        external_assert_(localDirectoryStat != null, `localDirectory does not exist at ${localDirectory}`);
-        external_assert_(localDirectoryStat.isDirectory(), `localDirectory is not a directory at ${localDirectory}`);
-        const sftp = givenSftp || (await this.requestSFTP());
-        const scanned = await esm(remoteDirectory, {
-            recursive,
-            validate,
-            concurrency,
-            fileSystem: {
-                basename(path) {
-                    return external_path_.posix.basename(path);
-                },
-                join(pathA, pathB) {
-                    return external_path_.posix.join(pathA, pathB);
-                },
-                readdir(path) {
-                    return new Promise((resolve, reject) => {
-                        sftp.readdir(path, (err, res) => {
-                            if (err) {
-                                reject(err);
-                            }
-                            else {
-                                resolve(res.map((item) => item.filename));
-                            }
-                        });
-                    });
-                },
-                stat(path) {
-                    return new Promise((resolve, reject) => {
-                        sftp.stat(path, (err, res) => {
-                            if (err) {
-                                reject(err);
-                            }
-                            else {
-                                // eslint-disable-next-line @typescript-eslint/no-explicit-any
-                                resolve(res);
-                            }
-                        });
-                    });
-                },
-            },
-        });
-        const files = scanned.files.map((item) => external_path_.relative(remoteDirectory, item));
-        const directories = scanned.directories.map((item) => external_path_.relative(remoteDirectory, item));
-        // Sort shortest to longest
-        directories.sort((a, b) => a.length - b.length);
-        let failed = false;
-        try {
-            // Do the directories first.
-            await new Promise((resolve, reject) => {
-                const queue = new PromiseQueue({ concurrency });
-                directories.forEach((directory) => {
-                    queue
-                        .add(async () => {
-                        await make_dir(external_path_.join(localDirectory, directory));
-                    })
-                        .catch(reject);
-                });
-                resolve(queue.waitTillIdle());
-            });
-            // and now the files
-            await new Promise((resolve, reject) => {
-                const queue = new PromiseQueue({ concurrency });
-                files.forEach((file) => {
-                    queue
-                        .add(async () => {
-                        const localFile = external_path_.join(localDirectory, file);
-                        const remoteFile = external_path_.join(remoteDirectory, file);
-                        try {
-                            await this.getFile(localFile, remoteFile, sftp, transferOptions);
-                            tick(localFile, remoteFile, null);
-                        }
-                        catch (_) {
-                            failed = true;
-                            tick(localFile, remoteFile, _);
-                        }
-                    })
-                        .catch(reject);
-                });
-                resolve(queue.waitTillIdle());
-            });
-        }
-        finally {
-            if (!givenSftp) {
-                sftp.end();
-            }
-        }
-        return !failed;
-    }
-    forwardIn(remoteAddr, remotePort, onConnection) {
-        const connection = this.getConnection();
-        return new Promise((resolve, reject) => {
-            connection.forwardIn(remoteAddr, remotePort, (error, port) => {
-                if (error) {
-                    reject(error);
-                    return;
-                }
-                const handler = (details, acceptConnection, rejectConnection) => {
-                    if (details.destIP === remoteAddr && details.destPort === port) {
-                        onConnection === null || onConnection === void 0 ? void 0 : onConnection(details, acceptConnection, rejectConnection);
-                    }
-                };
-                if (onConnection) {
-                    connection.on('tcp connection', handler);
-                }
-                const dispose = () => {
-                    return new Promise((_resolve, _reject) => {
-                        connection.off('tcp connection', handler);
-                        connection.unforwardIn(remoteAddr, port, (_error) => {
-                            if (_error) {
-                                _reject(error);
-                            }
-                            _resolve();
-                        });
-                    });
-                };
-                resolve({ port, dispose });
-            });
-        });
-    }
-    forwardOut(srcIP, srcPort, dstIP, dstPort) {
-        const connection = this.getConnection();
-        return new Promise((resolve, reject) => {
-            connection.forwardOut(srcIP, srcPort, dstIP, dstPort, (error, channel) => {
-                if (error) {
-                    reject(error);
-                    return;
-                }
-                resolve(channel);
-            });
-        });
-    }
-    forwardInStreamLocal(socketPath, onConnection) {
-        const connection = this.getConnection();
-        return new Promise((resolve, reject) => {
-            connection.openssh_forwardInStreamLocal(socketPath, (error) => {
-                if (error) {
-                    reject(error);
-                    return;
-                }
-                const handler = (details, acceptConnection, rejectConnection) => {
-                    if (details.socketPath === socketPath) {
-                        onConnection === null || onConnection === void 0 ? void 0 : onConnection(details, acceptConnection, rejectConnection);
-                    }
-                };
-                if (onConnection) {
-                    connection.on('unix connection', handler);
-                }
-                const dispose = () => {
-                    return new Promise((_resolve, _reject) => {
-                        connection.off('unix connection', handler);
-                        connection.openssh_unforwardInStreamLocal(socketPath, (_error) => {
-                            if (_error) {
-                                _reject(_error);
-                            }
-                            _resolve();
-                        });
-                    });
-                };
-                resolve({ dispose });
-            });
-        });
-    }
-    forwardOutStreamLocal(socketPath) {
-        const connection = this.getConnection();
-        return new Promise((resolve, reject) => {
-            connection.openssh_forwardOutStreamLocal(socketPath, (error, channel) => {
-                if (error) {
-                    reject(error);
-                    return;
-                }
-                resolve(channel);
-            });
-        });
-    }
-    dispose() {
-        if (this.connection) {
-            this.connection.end();
-            this.connection = null;
-        }
-    }
-}
-
-;// CONCATENATED MODULE: ./src/ssh/session.ts
-/**
- * One verified SSH connection per host (through a jump host when asked), and the one thing the
- * stages need from it: run a command, optionally streaming stdin, and collect its output.
- */
-
-
-
-
-class Session {
-    target;
-    ssh;
-    via;
-    constructor(target, ssh, via) {
-        this.target = target;
-        this.ssh = ssh;
-        this.via = via;
-        // ssh2 throws an 'error' nobody listens to; a lost connection is reported by the exec in flight.
-        ssh.connection?.on('error', () => undefined);
-        // Without this, Nagle and delayed ACKs cost ~80 ms per exec round trip.
-        ssh.connection?.setNoDelay(true);
-        via?.connection?.on('error', () => undefined);
-    }
-    exec(command, options = {}) {
-        const client = this.ssh.connection;
-        if (!client)
-            return Promise.reject(new DeployError(`${describeTarget(this.target)}: not connected.`));
-        return new Promise((resolve, reject) => {
-            const lost = (error) => reject(new DeployError(`${describeTarget(this.target)}: connection lost (${error?.message ?? 'closed by the server'}).`));
-            const closed = () => lost();
-            client.once('error', lost);
-            client.once('close', closed);
-            const settle = () => {
-                client.off('error', lost);
-                client.off('close', closed);
-            };
-            client.exec(command, (error, channel) => {
-                if (error) {
-                    settle();
-                    reject(new DeployError(`${describeTarget(this.target)}: could not run a command (${error.message}).`));
-                    return;
-                }
-                const stdout = [];
-                const stderr = [];
-                let code;
-                channel.on('data', (chunk) => stdout.push(chunk));
-                channel.stderr.on('data', (chunk) => {
-                    const text = chunk.toString('utf8');
-                    stderr.push(text);
-                    options.onStderr?.(text);
-                });
-                channel.on('exit', (exitCode) => (code = exitCode ?? undefined));
-                channel.on('close', () => {
-                    settle();
-                    if (code === undefined) {
-                        reject(new DeployError(`${describeTarget(this.target)}: the connection closed before the command finished.`));
-                    }
-                    else {
-                        resolve({ code, stdout: Buffer.concat(stdout), stderr: stderr.join('') });
-                    }
-                });
-                const stdin = options.stdin;
-                if (stdin === undefined)
-                    channel.end();
-                else if (typeof stdin === 'string' || Buffer.isBuffer(stdin))
-                    channel.end(stdin);
-                else {
-                    stdin.on('error', (streamError) => {
-                        channel.destroy();
-                        reject(streamError);
-                    });
-                    stdin.pipe(channel);
-                }
-            });
-        });
-    }
-    close() {
-        this.ssh.dispose();
-        this.via?.dispose();
-    }
-}
-function authError(target, settings, message) {
-    const method = settings.privateKey ? 'the `private-key`' : 'the `password`';
-    return new DeployError(`${target.username}@${describeTarget(target)} refused the login with ${method} (${message}). ` +
-        `Check the user name and that the matching public key is in ~${target.username}/.ssh/authorized_keys on the server.`);
-}
-async function connectOne(target, settings, sock) {
-    // Written by ssh2's hostVerifier callback, read when the handshake fails.
-    const check = { verdict: { ok: true } };
-    const algorithms = settings.insecureSkipHostKeyCheck
-        ? undefined
-        : pinnedKeyAlgorithms(settings.hostKeys, target);
-    const config = {
-        host: target.host,
-        port: target.port,
-        username: target.username,
-        readyTimeout: settings.timeoutSeconds * 1000,
-        keepaliveInterval: 5000,
-        keepaliveCountMax: 3,
-        hostVerifier: (key) => {
-            if (settings.insecureSkipHostKeyCheck)
-                return true;
-            check.verdict = verifyHostKey(settings.hostKeys, target, key);
-            return check.verdict.ok;
-        },
-        ...(algorithms ? { algorithms: { serverHostKey: algorithms } } : {}),
-        ...(settings.privateKey ? { privateKey: settings.privateKey } : {}),
-        ...(settings.passphrase ? { passphrase: settings.passphrase } : {}),
-        ...(settings.password ? { password: settings.password } : {}),
-        ...(sock ? { sock } : {})
-    };
-    const ssh = new NodeSSH();
-    try {
-        // node-ssh's Config type predates exactOptionalPropertyTypes; ours sets no undefined fields.
-        await ssh.connect(config);
-        return ssh;
-    }
-    catch (error) {
-        ssh.dispose();
-        if (!check.verdict.ok)
-            throw new DeployError(check.verdict.message);
-        const message = errorMessage(error);
-        const level = error.level;
-        if (level === 'client-authentication' || /authentication methods failed/i.test(message)) {
-            throw authError(target, settings, message);
-        }
-        if (/timed out/i.test(message)) {
-            throw new DeployError(`${describeTarget(target)}: no SSH handshake within ${settings.timeoutSeconds} s (\`ssh-timeout\`). Is the host reachable from the runner?`);
-        }
-        throw new DeployError(`${describeTarget(target)}: cannot connect (${message}).`);
-    }
-}
-/** Opens a verified session to `target`, through `jumpHost` when given. */
-async function openSession(target, jumpHost, settings) {
-    if (!jumpHost)
-        return new Session(target, await connectOne(target, settings, undefined), undefined);
-    const jump = await connectOne(jumpHost, settings, undefined);
-    try {
-        const client = jump.connection;
-        if (!client)
-            throw new DeployError(`${describeTarget(jumpHost)}: jump host not connected.`);
-        const stream = await new Promise((resolve, reject) => {
-            client.forwardOut('127.0.0.1', 0, target.host, target.port, (error, channel) => {
-                if (error) {
-                    reject(new DeployError(`jump host ${describeTarget(jumpHost)} could not reach ${describeTarget(target)} (${error.message}).`));
-                }
-                else
-                    resolve(channel);
-            });
-        });
-        return new Session(target, await connectOne(target, settings, stream), jump);
-    }
-    catch (error) {
-        jump.dispose();
-        throw error;
-    }
-}
-
-;// CONCATENATED MODULE: ./src/stages/fleet.ts
-/**
- * Every host of a run at once: connect (host keys verified), lock, activate all-or-nothing,
- * then prune and unlock, or clean up after a failure. Staging (ship.ts) and promotion
- * (promote.ts) are both built on it.
- */
-
-
-
-
-
-
-
-/** A lock older than this is taken to be left by a crashed run. */
-const STALE_LOCK_SECONDS = 60 * 60;
-function historyLine(event, release, context, extra = {}) {
-    return JSON.stringify({
-        event,
-        release,
-        sha: context.sha,
-        at: new Date().toISOString(),
-        by: context.actor,
-        run: context.runUrl,
-        ...extra
-    });
-}
-/** Settles every promise; throws one error listing every failure. */
-async function allOrReport(promises) {
-    const settled = await Promise.allSettled(promises);
-    const failures = settled.flatMap(s => (s.status === 'rejected' ? [errorMessage(s.reason)] : []));
-    if (failures.length > 0)
-        throw new DeployError(failures.join('\n'));
-    return settled.flatMap(s => (s.status === 'fulfilled' ? [s.value] : []));
-}
-class Fleet {
-    settings;
-    context;
-    sessions;
-    hosts;
-    constructor(settings, context, sessions, hosts) {
-        this.settings = settings;
-        this.context = context;
-        this.sessions = sessions;
-        this.hosts = hosts;
-    }
-    /** Connects to every host and takes every lock, or fails having changed nothing. */
-    static async open(options) {
-        const { settings, log } = options;
-        if (settings.insecureSkipHostKeyCheck) {
-            core/* warning */.$e('`insecure-skip-host-key-check` is on: host keys are not verified, so the connection can be intercepted.');
-        }
-        const credentials = {
-            ...settings.credentials,
-            hostKeys: settings.hostKeys,
-            insecureSkipHostKeyCheck: settings.insecureSkipHostKeyCheck,
-            timeoutSeconds: settings.timeoutSeconds
-        };
-        const sessions = await log.run('connect', async () => {
-            const settled = await Promise.allSettled(settings.hosts.map(target => openSession(target, settings.jumpHost, credentials)));
-            const opened = settled.flatMap(s => (s.status === 'fulfilled' ? [s.value] : []));
-            const failures = settled.flatMap(s => s.status === 'rejected' ? [errorMessage(s.reason)] : []);
-            if (failures.length > 0) {
-                opened.forEach(s => s.close());
-                throw new DeployError(failures.join('\n'));
-            }
-            const keys = settings.insecureSkipHostKeyCheck ? 'NOT verified' : 'verified';
-            return { value: opened, detail: `${plural(opened.length, 'host')}, host keys ${keys}` };
-        });
-        const fleet = new Fleet(settings, options.context, sessions, []);
-        try {
-            await log.run('lock', async () => {
-                await allOrReport(sessions.map(async (session) => {
-                    const inspection = await host_lockAndInspect(session, {
-                        remotePath: settings.remotePath,
-                        owner: options.owner,
-                        staleSeconds: STALE_LOCK_SECONDS,
-                        log: text => core/* warning */.$e(text)
-                    });
-                    fleet.hosts.push({
-                        session,
-                        inspection,
-                        committed: false,
-                        replaced: inspection.current,
-                        pruned: []
-                    });
-                }));
-                return { value: undefined, detail: `lock taken on ${plural(sessions.length, 'host')}` };
-            });
-        }
-        catch (error) {
-            await fleet.unlockAll();
-            fleet.close();
-            throw error;
-        }
-        // Keep the order of the `hosts` input.
-        fleet.hosts.sort((a, b) => sessions.indexOf(a.session) - sessions.indexOf(b.session));
-        return fleet;
-    }
-    /** Records activations as of `sha` (a promotion activates a commit other than the run's). */
-    useCommit(sha) {
-        this.context = { ...this.context, sha };
-    }
-    /**
-     * Switches every host to `release`; if any fails, switches back the ones already switched,
-     * so the fleet never runs two releases.
-     */
-    async activate(release, log, hooks = true) {
-        const { settings, context } = this;
-        await log.run('activate', async () => {
-            const switched = [];
-            const results = await Promise.allSettled(this.hosts.map(async (locked) => {
-                locked.replaced = await host_activate(locked.session, {
-                    remotePath: settings.remotePath,
-                    release,
-                    sha: context.sha,
-                    beforeActivate: hooks ? settings.beforeActivate : '',
-                    afterActivate: hooks ? settings.afterActivate : '',
-                    history: event => historyLine(event, release, context),
-                    log: text => process.stdout.write(text)
-                });
-                switched.push(locked);
-            }));
-            const failures = results.flatMap(r => r.status === 'rejected' ? [errorMessage(r.reason)] : []);
-            if (failures.length > 0) {
-                await Promise.all(switched.map(locked => this.switchBack(locked)));
-                throw new DeployError(failures.join('\n'));
-            }
-            return {
-                value: undefined,
-                detail: `current → ${release} on ${plural(this.hosts.length, 'host')}`
-            };
-        });
-    }
-    async switchBack(locked) {
-        const back = locked.replaced;
-        const where = describeTarget(locked.session.target);
-        if (!back)
-            return;
-        try {
-            await host_activate(locked.session, {
-                remotePath: this.settings.remotePath,
-                release: back,
-                sha: this.context.sha,
-                beforeActivate: '',
-                afterActivate: '',
-                history: () => historyLine('rollback-after-failure', back, this.context),
-                log: text => process.stdout.write(text)
-            });
-            core/* info */.pq(`${where}: switched back to ${back}`);
-        }
-        catch (error) {
-            core/* error */.z3(`${where}: could not switch back to ${back}: ${errorMessage(error)}`);
-        }
-    }
-    /** Prunes old releases and releases every lock. */
-    async finish() {
-        await allOrReport(this.hosts.map(async (locked) => {
-            locked.pruned = await host_pruneAndUnlock(locked.session, this.settings.remotePath, this.settings.keepReleases);
-            if (locked.pruned.length > 0) {
-                core/* info */.pq(`${describeTarget(locked.session.target)}: pruned ${locked.pruned.join(', ')}`);
-            }
-        }));
-        this.hosts.length = 0;
-    }
-    /** Releases every lock this run holds, changing nothing else. */
-    async unlockAll() {
-        await Promise.allSettled(this.hosts.map(locked => locked.session.exec(unlock(this.settings.remotePath))));
-        this.hosts.length = 0;
-    }
-    /**
-     * Best effort after a failure: removes this run's partial (and committed, never live)
-     * release, records the failure, unlocks. A host that cannot be reached is cleaned by the
-     * next run, which removes stale partial releases under the lock.
-     */
-    async abandon(release, why) {
-        await Promise.all(this.hosts.map(async ({ session, committed }) => {
-            try {
-                await session.exec(abandon({
-                    remotePath: this.settings.remotePath,
-                    release,
-                    removeRelease: committed,
-                    history: historyLine('failure', release, this.context, {
-                        host: describeTarget(session.target),
-                        reason: why.slice(0, 500)
-                    })
-                }));
-            }
-            catch (error) {
-                core/* warning */.$e(`${describeTarget(session.target)}: could not clean up after the failure (${errorMessage(error)}); the next deploy removes the partial release.`);
-            }
-        }));
-        this.hosts.length = 0;
-    }
-    close() {
-        this.sessions.forEach(s => s.close());
-    }
-}
-
-;// CONCATENATED MODULE: ./src/ship/glob.ts
-function segmentToRegex(glob) {
-    let out = '';
-    for (let i = 0; i < glob.length; i++) {
-        const c = glob[i] ?? '';
-        if (c === '*' && glob[i + 1] === '*') {
-            const slash = glob[i + 2] === '/';
-            out += slash ? '(?:.*/)?' : '.*';
-            i += slash ? 2 : 1;
-        }
-        else if (c === '*')
-            out += '[^/]*';
-        else if (c === '?')
-            out += '[^/]';
-        else if (c === '[') {
-            const end = glob.indexOf(']', i + 1);
-            if (end < 0)
-                out += '\\[';
-            else {
-                out +=
-                    '[' +
-                        glob
-                            .slice(i + 1, end)
-                            .replace(/^!/, '^')
-                            .replace(/\\/g, '\\\\') +
-                        ']';
-                i = end;
-            }
-        }
-        else
-            out += c.replace(/[.+^${}()|\\]/g, '\\$&');
-    }
-    return out;
-}
-function compileExclude(pattern) {
-    const directoryOnly = pattern.endsWith('/');
-    let body = pattern.replace(/\/+$/, '');
-    const anchored = body.includes('/');
-    body = body.replace(/^\/+/, '');
-    const prefix = anchored ? '^' : '^(?:.*/)?';
-    return { source: pattern, regex: new RegExp(prefix + segmentToRegex(body) + '$'), directoryOnly };
-}
-/** Whether `relativePath` (posix, no leading ./) is excluded by any rule. */
-function isExcluded(rules, relativePath, isDirectory) {
-    return rules.some(rule => (!rule.directoryOnly || isDirectory) && rule.regex.test(relativePath));
-}
-
-;// CONCATENATED MODULE: ./src/ship/manifest.ts
-/**
- * The local side of a release: walks the artifact (dotfiles included, `.git` and `exclude`d
- * paths left out), and records every directory, file (size, mode, sha256) and symlink.
- */
-
-
-
-
-
-async function sha256File(file) {
-    const hash = (0,external_node_crypto_.createHash)('sha256');
-    for await (const chunk of (0,external_node_fs_.createReadStream)(file, { highWaterMark: 1 << 20 }))
-        hash.update(chunk);
-    return hash.digest('hex');
-}
-/** Runs `fn` over `items` with at most `limit` at a time. */
-async function mapLimit(items, limit, fn) {
-    const results = new Array(items.length);
-    let next = 0;
-    const worker = async () => {
-        while (next < items.length) {
-            const index = next++;
-            results[index] = await fn(items[index]);
-        }
-    };
-    await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-    return results;
-}
-/** Paths under any of `sharedPaths` live on the server in shared/ and are never shipped. */
-function underShared(relativePath, sharedPaths) {
-    return sharedPaths.some(shared => relativePath === shared || relativePath.startsWith(shared + '/'));
-}
-async function buildManifest(options) {
-    const rules = ['.git/', ...options.exclude].map(compileExclude);
-    const found = [];
-    const walk = async (dir, prefix) => {
-        const names = (await (0,promises_namespaceObject.readdir)(dir)).sort();
-        for (const name of names) {
-            const rel = prefix ? `${prefix}/${name}` : name;
-            const full = external_node_path_default().join(dir, name);
-            const stat = await (0,promises_namespaceObject.lstat)(full);
-            const isDir = stat.isDirectory();
-            if (isExcluded(rules, rel, isDir) || underShared(rel, options.sharedPaths))
-                continue;
-            if (isDir) {
-                found.push({ type: 'dir', rel, mode: stat.mode & 0o7777, size: 0 });
-                await walk(full, rel);
-            }
-            else if (stat.isSymbolicLink()) {
-                found.push({ type: 'symlink', rel, mode: 0, size: 0 });
-            }
-            else if (stat.isFile()) {
-                found.push({ type: 'file', rel, mode: stat.mode & 0o7777, size: stat.size });
-            }
-            // sockets, fifos and devices are not shipped
-        }
-    };
-    await walk(options.root, '');
-    const entries = await mapLimit(found, 8, async (item) => {
-        const full = external_node_path_default().join(options.root, item.rel);
-        if (item.type === 'dir')
-            return { type: 'dir', path: item.rel, mode: item.mode };
-        if (item.type === 'symlink')
-            return { type: 'symlink', path: item.rel, target: await (0,promises_namespaceObject.readlink)(full) };
-        return {
-            type: 'file',
-            path: item.rel,
-            mode: item.mode,
-            size: item.size,
-            sha256: await sha256File(full)
-        };
-    });
-    const files = entries.filter(e => e.type === 'file');
-    return { entries, files: files.length, bytes: files.reduce((sum, f) => sum + f.size, 0) };
-}
-
-;// CONCATENATED MODULE: ./src/stages/ship.ts
-/**
- * Ship: package, connect, lock, stage on every host, then (deployment mode) activate everywhere.
- * Two-phase: nothing goes live until every host holds a verified release. Any failure removes
- * the partial release, records it, and releases the lock; `current` never moves to a bad release.
- */
-
-
-
-
-
-
-
-
-
-
-function lockOwner(context, release) {
-    return {
-        runId: context.runId,
-        attempt: context.runAttempt,
-        runUrl: context.runUrl,
-        actor: context.actor,
-        sha: context.sha,
-        release,
-        started: new Date().toISOString()
-    };
-}
-async function packageArtifact(settings) {
-    if (!(0,external_node_fs_.existsSync)(settings.artifact) || !(0,external_node_fs_.statSync)(settings.artifact).isDirectory()) {
-        throw new DeployError(`\`artifact\`: "${settings.artifact}" is not a directory after the build. Point \`artifact\` at the build output (relative to \`working-directory\`).`);
-    }
-    return buildManifest({
-        root: settings.artifact,
-        exclude: settings.exclude,
-        sharedPaths: settings.sharedPaths
-    });
-}
-function sharedKinds(settings) {
-    return settings.sharedPaths.map(p => {
-        const local = external_node_path_default().join(settings.artifact, p);
-        return { path: p, kind: (0,external_node_fs_.existsSync)(local) && (0,external_node_fs_.statSync)(local).isFile() ? 'file' : 'dir' };
-    });
-}
-function remoteManifest(release, manifest, context) {
-    return {
-        version: 1,
-        release,
-        sha: context.sha,
-        created: new Date().toISOString(),
-        by: context.actor,
-        run: context.runUrl,
-        entries: manifest.entries
-    };
-}
-function summarise(status, release, sent) {
-    const hosts = sent.map(s => ({
-        host: describeTarget(s.locked.session.target),
-        release,
-        previousRelease: s.locked.replaced,
-        filesSent: s.plan.filesSent,
-        bytesSent: s.bytesSent,
-        filesReused: s.plan.filesReused
-    }));
-    return {
-        status,
-        release,
-        previousRelease: hosts[0]?.previousRelease,
-        hosts,
-        filesUploaded: hosts.reduce((sum, h) => sum + h.filesSent, 0),
-        bytesUploaded: hosts.reduce((sum, h) => sum + h.bytesSent, 0),
-        filesReused: hosts.reduce((sum, h) => sum + h.filesReused, 0)
-    };
-}
-/** Stages a new release on every host; activates it too when `activate`. */
-async function ship(options) {
-    const { settings, context, log } = options;
-    const release = releaseId(context.sha, new Date());
-    // Hash the artifact while the connections are being set up.
-    const manifestPromise = packageArtifact(settings);
-    manifestPromise.catch(() => undefined);
-    const fleet = await Fleet.open({ settings, context, log, owner: lockOwner(context, release) });
-    try {
-        const manifest = await log.run('package', async () => {
-            const built = await manifestPromise;
-            return {
-                value: built,
-                detail: `${plural(built.files, 'file')}, ${formatBytes(built.bytes)}`
-            };
-        });
-        const sent = fleet.hosts.map(locked => {
-            const plan = planTransfer(manifest, locked.inspection.base);
-            core/* info */.pq(`${describeTarget(locked.session.target)}: ${plural(plan.filesSent, 'file')} to send (${formatBytes(plan.bytesSent)}), ` +
-                `${plan.filesReused} reused from ${locked.inspection.base?.release ?? 'nothing (first release)'}; live: ${locked.inspection.current ?? 'none'}`);
-            return { locked, plan, bytesSent: 0 };
-        });
-        if (settings.dryRun) {
-            await fleet.unlockAll();
-            log.skip('stage', 'dry run: nothing sent');
-            return summarise('dry-run', release, sent);
-        }
-        await log.run('stage', async () => {
-            const shared = sharedKinds(settings);
-            const manifestJson = JSON.stringify(remoteManifest(release, manifest, context));
-            await Promise.all(sent.map(async (s) => {
-                s.bytesSent = await stage(s.locked.session, {
-                    remotePath: settings.remotePath,
-                    release,
-                    root: settings.artifact,
-                    manifest,
-                    plan: s.plan,
-                    base: s.locked.inspection.base?.release,
-                    shared,
-                    manifestJson,
-                    history: historyLine('stage', release, context),
-                    progress: text => core/* info */.pq(`upload ${text}`)
-                });
-                s.locked.committed = true;
-            }));
-            const bytes = sent.reduce((sum, s) => sum + s.bytesSent, 0);
-            return {
-                value: undefined,
-                detail: `${release} on ${plural(sent.length, 'host')}, ${formatBytes(bytes)} sent`
-            };
-        });
-        if (options.activate)
-            await fleet.activate(release, log);
-        else
-            log.skip('activate', 'delivery mode: staged, awaiting approval');
-        await fleet.finish();
-        return summarise(options.activate ? 'deployed' : 'staged', release, sent);
-    }
-    catch (error) {
-        await fleet.abandon(release, errorMessage(error));
-        throw error;
-    }
-    finally {
-        fleet.close();
-    }
-}
-
-;// CONCATENATED MODULE: ./src/stages/promote.ts
-
-
-
-
-/** A promotion that must not happen (nothing staged for that commit, hosts disagree): a denial. */
-class Refusal extends DeployError {
-    name = 'Refusal';
-}
-function promote_parseTarget(text) {
-    return /^\d{14}-/.test(text) ? { kind: 'release', id: text } : { kind: 'sha', sha: text };
-}
-function describe(target) {
-    if (target.kind === 'release')
-        return `release ${target.id}`;
-    if (target.kind === 'sha')
-        return `commit ${target.sha.slice(0, 12)}`;
-    return 'the previous release';
-}
-function resolveOn(locked, target) {
-    const { releases, current, previous } = locked.inspection;
-    if (target.kind === 'release')
-        return releases.find(r => r.id === target.id);
-    if (target.kind === 'sha')
-        return releases.filter(r => r.sha.startsWith(target.sha)).at(-1);
-    const recorded = releases.find(r => r.id === previous && r.id !== current);
-    if (recorded)
-        return recorded;
-    const live = releases.findIndex(r => r.id === current);
-    return live > 0 ? releases[live - 1] : undefined;
-}
-/** The one release every host resolves `target` to; a Refusal otherwise. */
-function resolveTarget(hosts, target) {
-    const found = hosts.map(locked => ({
-        where: describeTarget(locked.session.target),
-        release: resolveOn(locked, target)
-    }));
-    const missing = found.filter(f => f.release === undefined).map(f => f.where);
-    if (missing.length > 0) {
-        const hint = target.kind === 'sha'
-            ? ' Was a commit pushed after staging? Only the release staged for the current head can be approved; let the new build stage first.'
-            : '';
-        throw new Refusal(`${describe(target)} is not staged on ${missing.join(', ')}.${hint}`);
-    }
-    const ids = new Set(found.map(f => f.release?.id));
-    if (ids.size > 1) {
-        throw new Refusal(`the hosts disagree on ${describe(target)}: ${found.map(f => `${f.where}: ${f.release?.id ?? '?'}`).join(', ')}`);
-    }
-    const first = found[0]?.release;
-    if (!first)
-        throw new Refusal('no hosts');
-    return first;
-}
-async function promote(options) {
-    const { settings, log, target } = options;
-    const fleet = await Fleet.open({
-        settings,
-        context: options.context,
-        log,
-        owner: lockOwner(options.context, 'promotion')
-    });
-    try {
-        const { id, sha } = resolveTarget(fleet.hosts, target);
-        fleet.useCommit(sha);
-        const hosts = [...fleet.hosts];
-        await fleet.activate(id, log);
-        await fleet.finish();
-        const sent = hosts.map(locked => ({
-            locked,
-            plan: { filesSent: 0, filesReused: 0 },
-            bytesSent: 0
-        }));
-        return { ...summarise(target.kind === 'previous' ? 'rolled-back' : 'deployed', id, sent), sha };
-    }
-    catch (error) {
-        await fleet.unlockAll().catch(() => undefined);
-        if (!(error instanceof Refusal))
-            throw new DeployError(errorMessage(error));
-        throw error;
-    }
-    finally {
-        fleet.close();
-    }
-}
-
 ;// CONCATENATED MODULE: ./src/main.ts
 /** The orchestrator: every stage of DESIGN.md §1 is one call from here. */
 
@@ -65025,119 +66215,15 @@ async function buildAndTest(settings, log) {
         core/* info */.pq(await saveCache(settings.cache, settings.workingDirectory, restored));
     }
 }
-/** Reacts to a comment without ever failing the run for it. */
-async function react(api, commentId, reaction) {
-    if (commentId === undefined)
-        return;
-    try {
-        await api.react(commentId, reaction);
-    }
-    catch (error) {
-        core/* warning */.$e(`Could not react ${reaction} to comment ${commentId}: ${errorMessage(error)}`);
-    }
+function withShip(run) {
+    const ship = run.settings.ship;
+    if (!ship)
+        throw new Error('This needs `hosts` and the SSH inputs.');
+    return { ...run, settings: { ...run.settings, ship } };
 }
-function deny(outcome, reason) {
-    outcome.status = 'denied';
-    outcome.decision = 'deny';
-    outcome.reason = reason;
-    outcome.failure = `Refused: ${reason}.`;
-}
-/** `/deploy` or `/rollback` on a pull request: check who and what, then activate. */
-async function onComment(intent, settings, context, api, log, outcome) {
-    await react(api, intent.commentId, 'eyes');
-    const pull = await api.pull(intent.prNumber);
-    const refusal = await (async () => {
-        if (pull.state !== 'open')
-            return `pull request #${pull.number} is ${pull.state}`;
-        if (pull.fromFork)
-            return `pull request #${pull.number} comes from a fork; a fork never reaches a server`;
-        const verdict = await authorize(api, {
-            login: intent.commenter,
-            approvers: settings.gate.approvers,
-            prAuthor: pull.author,
-            allowSelfApproval: settings.gate.allowSelfApproval
-        });
-        return verdict.ok ? undefined : verdict.reason;
-    })();
-    if (refusal) {
-        await react(api, intent.commentId, 'confused');
-        deny(outcome, refusal);
-        return;
-    }
-    outcome.sha = pull.headSha;
-    try {
-        const result = await promote({
-            settings: settings.ship,
-            context: { ...context, sha: pull.headSha },
-            log,
-            target: intent.command === 'deploy' ? { kind: 'sha', sha: pull.headSha } : { kind: 'previous' }
-        });
-        outcome.shipped = result;
-        outcome.sha = result.sha;
-        outcome.status = result.status;
-        outcome.decision = intent.command === 'deploy' ? 'deploy' : 'rollback';
-        outcome.reason = `${intent.commenter} commented ${intent.command === 'deploy' ? settings.gate.approvalCommand : settings.gate.rollbackCommand} on #${pull.number}`;
-        await react(api, intent.commentId, 'rocket');
-    }
-    catch (error) {
-        await react(api, intent.commentId, 'confused');
-        if (error instanceof Refusal)
-            deny(outcome, error.message);
-        else
-            throw error;
-    }
-}
-/** After staging with `approval-timeout`: ask, wait, and promote what was staged. */
-async function awaitApproval(staged, settings, context, api, log, outcome) {
-    const since = new Date();
-    const approval = await log.run('approval', async () => {
-        const prNumber = typeof context.payload.number === 'number'
-            ? context.payload.number
-            : await api.pullForCommit(context.sha);
-        const minutes = settings.gate.approvalTimeoutMs / 60_000;
-        const request = `Release \`${staged.release}\` (commit ${context.sha.slice(0, 12)}) is staged for **${settings.environment}**. ` +
-            `Comment \`${settings.gate.approvalCommand}\` within ${minutes} min to make it live. [Run](${context.runUrl})`;
-        const issueNumber = prNumber ??
-            (await api.openIssue(`Approve deploy of ${context.sha.slice(0, 12)} to ${settings.environment}`, request, settings.gate.approvers));
-        if (prNumber !== undefined)
-            await api.comment(prNumber, request);
-        core/* info */.pq(`Waiting up to ${minutes} min for ${settings.gate.approvalCommand} on #${issueNumber}.`);
-        const author = prNumber !== undefined ? (await api.pull(prNumber)).author : undefined;
-        const approved = await waitForApproval(api, {
-            issueNumber,
-            since,
-            command: settings.gate.approvalCommand,
-            timeoutMs: settings.gate.approvalTimeoutMs,
-            approvers: settings.gate.approvers,
-            allowSelfApproval: settings.gate.allowSelfApproval,
-            author
-        });
-        if (!approved) {
-            throw new Error(`Timed out after ${minutes} min waiting for ${settings.gate.approvalCommand} on #${issueNumber}. ` +
-                `Release ${staged.release} stays staged; promote it later with \`promote: ${staged.release}\`.`);
-        }
-        return { value: approved, detail: `approved by ${approved.login}` };
-    });
-    const result = await promote({
-        settings: settings.ship,
-        context,
-        log,
-        target: { kind: 'release', id: staged.release }
-    });
-    outcome.shipped = {
-        ...result,
-        filesUploaded: staged.filesUploaded,
-        bytesUploaded: staged.bytesUploaded,
-        filesReused: staged.filesReused
-    };
-    outcome.status = 'deployed';
-    outcome.decision = 'deploy';
-    outcome.reason = `${approval.login} approved in the run`;
-    await react(api, approval.commentId, 'rocket');
-}
-async function pipeline(settings, context, log, outcome) {
+async function pipeline(run) {
+    const { settings, context, log, outcome } = run;
     const intent = decideIntent(context.eventName, context.payload, settings);
-    const github = () => gateApi(createOctokit(settings.githubToken), context);
     switch (intent.kind) {
         case 'skip':
             outcome.status = 'skipped';
@@ -65147,36 +66233,33 @@ async function pipeline(settings, context, log, outcome) {
             return;
         case 'deny':
             if (intent.commentId !== undefined)
-                await react(github(), intent.commentId, 'confused');
+                await react(run.api(), intent.commentId, 'confused');
             deny(outcome, intent.reason);
             return;
         case 'comment':
-            if (!settings.ship)
-                throw new Error('unreachable: comment intents need hosts');
-            await onComment(intent, { ...settings, ship: settings.ship }, context, github(), log, outcome);
+            await onComment(intent, withShip(run));
             return;
         case 'promote': {
-            if (!settings.ship)
-                throw new Error('unreachable: promote needs hosts');
             outcome.decision = 'promote';
             outcome.reason = intent.reason;
-            let result;
+            outcome.deployment = run.tracker(false);
             try {
-                result = await promote({
-                    settings: settings.ship,
+                const result = await promote({
+                    settings: withShip(run).settings.ship,
                     context,
                     log,
-                    target: promote_parseTarget(intent.target)
+                    target: promote_parseTarget(intent.target),
+                    ...(outcome.deployment ? { tracker: outcome.deployment } : {})
                 });
+                outcome.shipped = result;
+                outcome.sha = result.sha;
+                outcome.status = result.status;
             }
             catch (error) {
                 if (error instanceof Refusal)
                     return deny(outcome, error.message);
                 throw error;
             }
-            outcome.shipped = result;
-            outcome.sha = result.sha;
-            outcome.status = result.status;
             return;
         }
         case 'build':
@@ -65190,15 +66273,22 @@ async function pipeline(settings, context, log, outcome) {
         core/* info */.pq(`Built and tested: ${intent.reason}.`);
         return;
     }
-    const shipSettings = { ...settings, ship: settings.ship };
-    const shipped = await ship({ settings: settings.ship, activate: intent.activate, context, log });
+    outcome.deployment = intent.activate ? run.tracker(false) : undefined;
+    const shipped = await ship({
+        settings: settings.ship,
+        activate: intent.activate,
+        context,
+        log,
+        ...(outcome.deployment ? { tracker: outcome.deployment } : {})
+    });
     outcome.shipped = shipped;
     outcome.status = shipped.status;
     if (shipped.status === 'staged' && settings.gate.approvalTimeoutMs > 0) {
-        await awaitApproval(shipped, shipSettings, context, github(), log, outcome);
+        await awaitApproval(shipped, withShip(run));
     }
 }
-function outputsOf(outcome, durationMs) {
+function outputsOf(run, extra, durationMs) {
+    const { outcome } = run;
     const shipped = outcome.shipped;
     return {
         status: outcome.status,
@@ -65214,24 +66304,83 @@ function outputsOf(outcome, durationMs) {
                 'files-uploaded': String(shipped.filesUploaded),
                 'files-reused': String(shipped.filesReused)
             }
-            : {})
+            : {}),
+        ...(outcome.deployment?.id !== undefined
+            ? { 'deployment-id': String(outcome.deployment.id) }
+            : {}),
+        ...extra
     };
 }
-function factsOf(outcome) {
-    const facts = [];
-    if (outcome.decision)
-        facts.push(['Decision', `${outcome.decision}: ${outcome.reason ?? ''}`]);
+async function testSummary(settings) {
+    if (!settings?.report.testReport)
+        return undefined;
+    const report = await readTestReport(settings.report.testReport, settings.workingDirectory);
+    report.warnings.forEach(w => core/* warning */.$e(w));
+    return report.summary;
+}
+function nextStep(outcome) {
+    if (outcome.status === 'staged')
+        return 'deploy';
+    if (outcome.status === 'deployed' || outcome.status === 'rolled-back')
+        return 'rollback';
+    return undefined;
+}
+/** Job summary always; PR comment and delivery metrics when there is a token to report with. */
+async function report(run, forkPullRequest) {
+    const { settings, context, octokit, outcome } = run;
+    const environment = settings?.environment ?? 'production';
+    const activated = outcome.status === 'deployed' || outcome.status === 'rolled-back';
+    const dora = octokit && context && activated
+        ? await deliveryMetrics(octokit, context, environment)
+        : undefined;
     const shipped = outcome.shipped;
-    if (!shipped)
-        return facts;
-    facts.push(['Release', shipped.release], ['Previous release', shipped.previousRelease ?? 'none']);
-    for (const h of shipped.hosts) {
-        facts.push([
-            `Host ${h.host}`,
-            `${plural(h.filesSent, 'file')} sent (${formatBytes(h.bytesSent)}), ${h.filesReused} reused`
-        ]);
+    const body = {
+        status: outcome.status,
+        decision: outcome.decision,
+        reason: outcome.reason,
+        environment,
+        sha: outcome.sha,
+        runUrl: context?.runUrl ?? '',
+        repository: context ? `${context.owner}/${context.repo}` : '',
+        stages: run.log.records,
+        tests: await testSummary(settings).catch(() => undefined),
+        transfer: shipped
+            ? {
+                filesSent: shipped.filesUploaded,
+                bytesSent: shipped.bytesUploaded,
+                filesReused: shipped.filesReused
+            }
+            : undefined,
+        hosts: shipped?.hosts.map(h => ({
+            host: h.host,
+            release: h.release,
+            previousRelease: h.previousRelease
+        })) ?? [],
+        release: shipped?.release,
+        previousRelease: shipped?.previousRelease,
+        environmentUrl: settings?.report.environmentUrl,
+        next: nextStep(outcome),
+        approvalCommand: settings?.gate.approvalCommand ?? '/deploy',
+        rollbackCommand: settings?.gate.rollbackCommand ?? '/rollback',
+        dora,
+        error: outcome.failure
+    };
+    await writeJobSummary(body);
+    const extra = {};
+    if (settings?.report.environmentUrl)
+        extra['environment-url'] = settings.report.environmentUrl;
+    const wanted = settings?.report.comment === 'always' ||
+        (settings?.report.comment === 'on-failure' && outcome.failure !== undefined);
+    const quietSkip = outcome.decision === 'skip' && context?.eventName === 'issue_comment';
+    if (forkPullRequest) {
+        core/* info */.pq('Pull request from a fork: its token is read-only, so no comment and no deployment; see this job summary.');
     }
-    return facts;
+    else if (octokit && context && wanted && !quietSkip) {
+        const url = await commentOnPullRequest(octokit, context, body);
+        if (url)
+            extra['comment-url'] = url;
+    }
+    return extra;
 }
 async function main_run() {
     const started = Date.now();
@@ -65242,14 +66391,43 @@ async function main_run() {
         reason: undefined,
         sha: process.env.GITHUB_SHA ?? '',
         shipped: undefined,
-        failure: undefined
+        failure: undefined,
+        deployment: undefined
     };
+    let settings;
+    let context;
+    let octokit;
+    let forkPullRequest = false;
     try {
-        const context = readContext();
-        const forkPullRequest = context.eventName.startsWith('pull_request') && isFork(context.payload);
-        const settings = readSettings({ forkPullRequest });
+        context = readContext();
+        forkPullRequest = context.eventName.startsWith('pull_request') && isFork(context.payload);
+        settings = readSettings({ forkPullRequest });
         outcome.sha = context.sha;
-        await pipeline(settings, context, log, outcome);
+        const token = settings.githubToken;
+        octokit = token && !forkPullRequest ? createOctokit(token) : undefined;
+        const client = octokit;
+        const runContext = context;
+        const runSettings = settings;
+        await pipeline({
+            settings,
+            context,
+            log,
+            outcome,
+            octokit,
+            api: () => {
+                if (!client)
+                    throw new Error('`github-token` is empty: the gate needs the GitHub API.');
+                return gateApi(client, runContext);
+            },
+            tracker: rollback => client && runSettings.report.deploymentRecord
+                ? new DeploymentRecord(client, runContext, {
+                    environment: runSettings.environment,
+                    environmentUrl: runSettings.report.environmentUrl,
+                    logUrl: runContext.runUrl,
+                    rollback
+                })
+                : undefined
+        });
     }
     catch (error) {
         outcome.status = 'failed';
@@ -65258,21 +66436,16 @@ async function main_run() {
         outcome.failure = errorMessage(error);
     }
     finally {
-        const durationMs = Date.now() - started;
-        for (const [name, value] of Object.entries(outputsOf(outcome, durationMs)))
-            core/* setOutput */.uH(name, value);
+        let extra = {};
         try {
-            await writeSummary({
-                status: outcome.status,
-                sha: outcome.sha,
-                durationMs,
-                stages: log.records,
-                facts: factsOf(outcome)
-            });
+            extra = await report({ settings, context, octokit, log, outcome }, forkPullRequest);
         }
         catch (error) {
-            core/* warning */.$e(`Could not write the job summary: ${errorMessage(error)}`);
+            core/* warning */.$e(`Reporting failed: ${errorMessage(error)}`);
         }
+        const outputs = outputsOf({ outcome }, extra, Date.now() - started);
+        for (const [name, value] of Object.entries(outputs))
+            core/* setOutput */.uH(name, value);
         if (outcome.failure)
             core/* setFailed */.C1(outcome.failure);
     }

@@ -1,31 +1,27 @@
 /** The orchestrator: every stage of DESIGN.md §1 is one call from here. */
 import * as core from '@actions/core'
-import type { Decision, OutputName, RunStatus } from './action-io.js'
+import type { OutputName } from './action-io.js'
 import { readContext, type RunContext } from './context.js'
 import { errorMessage } from './errors.js'
-import { authorize } from './gate/authorize.js'
-import { decideIntent, isFork, type Intent } from './gate/intent.js'
-import { waitForApproval } from './gate/wait.js'
-import { createOctokit } from './github/client.js'
-import { gateApi, type GateApi, type Reaction } from './github/gate-api.js'
+import { awaitApproval, onComment, react } from './gate/flows.js'
+import { decideIntent, isFork } from './gate/intent.js'
+import { createOctokit, type Octokit } from './github/client.js'
+import { gateApi } from './github/gate-api.js'
 import { readSettings, type Settings } from './inputs.js'
-import { plural, StageLog } from './report/stages.js'
-import { writeSummary } from './report/summary.js'
-import { formatBytes } from './ship/host.js'
+import { readTestReport } from './report/junit.js'
+import type { RunReport, TestSummary } from './report/model.js'
+import {
+  commentOnPullRequest,
+  deliveryMetrics,
+  DeploymentRecord,
+  writeJobSummary
+} from './report/publish.js'
+import { StageLog } from './report/stages.js'
+import { deny, type Outcome, type Run, type ShipRun } from './run.js'
 import { runUserScript } from './stages/build-test.js'
 import { describeRestore, restoreCache, saveCache, type CacheOutcome } from './stages/cache.js'
 import { parseTarget, promote, Refusal } from './stages/promote.js'
-import { ship, type ShipResult } from './stages/ship.js'
-
-export interface Outcome {
-  status: RunStatus
-  decision: Decision | undefined
-  reason: string | undefined
-  sha: string
-  shipped: ShipResult | undefined
-  /** Failed the run (set for failures and for refusals). */
-  failure: string | undefined
-}
+import { ship } from './stages/ship.js'
 
 async function buildAndTest(settings: Settings, log: StageLog): Promise<void> {
   let restored: CacheOutcome | undefined
@@ -40,151 +36,15 @@ async function buildAndTest(settings: Settings, log: StageLog): Promise<void> {
   }
 }
 
-/** Reacts to a comment without ever failing the run for it. */
-async function react(
-  api: GateApi,
-  commentId: number | undefined,
-  reaction: Reaction
-): Promise<void> {
-  if (commentId === undefined) return
-  try {
-    await api.react(commentId, reaction)
-  } catch (error: unknown) {
-    core.warning(`Could not react ${reaction} to comment ${commentId}: ${errorMessage(error)}`)
-  }
+function withShip(run: Run): ShipRun {
+  const ship = run.settings.ship
+  if (!ship) throw new Error('This needs `hosts` and the SSH inputs.')
+  return { ...run, settings: { ...run.settings, ship } }
 }
 
-function deny(outcome: Outcome, reason: string): void {
-  outcome.status = 'denied'
-  outcome.decision = 'deny'
-  outcome.reason = reason
-  outcome.failure = `Refused: ${reason}.`
-}
-
-/** `/deploy` or `/rollback` on a pull request: check who and what, then activate. */
-async function onComment(
-  intent: Extract<Intent, { kind: 'comment' }>,
-  settings: Settings & { ship: NonNullable<Settings['ship']> },
-  context: RunContext,
-  api: GateApi,
-  log: StageLog,
-  outcome: Outcome
-): Promise<void> {
-  await react(api, intent.commentId, 'eyes')
-  const pull = await api.pull(intent.prNumber)
-  const refusal = await (async (): Promise<string | undefined> => {
-    if (pull.state !== 'open') return `pull request #${pull.number} is ${pull.state}`
-    if (pull.fromFork)
-      return `pull request #${pull.number} comes from a fork; a fork never reaches a server`
-    const verdict = await authorize(api, {
-      login: intent.commenter,
-      approvers: settings.gate.approvers,
-      prAuthor: pull.author,
-      allowSelfApproval: settings.gate.allowSelfApproval
-    })
-    return verdict.ok ? undefined : verdict.reason
-  })()
-  if (refusal) {
-    await react(api, intent.commentId, 'confused')
-    deny(outcome, refusal)
-    return
-  }
-  outcome.sha = pull.headSha
-  try {
-    const result = await promote({
-      settings: settings.ship,
-      context: { ...context, sha: pull.headSha },
-      log,
-      target:
-        intent.command === 'deploy' ? { kind: 'sha', sha: pull.headSha } : { kind: 'previous' }
-    })
-    outcome.shipped = result
-    outcome.sha = result.sha
-    outcome.status = result.status
-    outcome.decision = intent.command === 'deploy' ? 'deploy' : 'rollback'
-    outcome.reason = `${intent.commenter} commented ${intent.command === 'deploy' ? settings.gate.approvalCommand : settings.gate.rollbackCommand} on #${pull.number}`
-    await react(api, intent.commentId, 'rocket')
-  } catch (error: unknown) {
-    await react(api, intent.commentId, 'confused')
-    if (error instanceof Refusal) deny(outcome, error.message)
-    else throw error
-  }
-}
-
-/** After staging with `approval-timeout`: ask, wait, and promote what was staged. */
-async function awaitApproval(
-  staged: ShipResult,
-  settings: Settings & { ship: NonNullable<Settings['ship']> },
-  context: RunContext,
-  api: GateApi,
-  log: StageLog,
-  outcome: Outcome
-): Promise<void> {
-  const since = new Date()
-  const approval = await log.run('approval', async () => {
-    const prNumber =
-      typeof context.payload.number === 'number'
-        ? context.payload.number
-        : await api.pullForCommit(context.sha)
-    const minutes = settings.gate.approvalTimeoutMs / 60_000
-    const request =
-      `Release \`${staged.release}\` (commit ${context.sha.slice(0, 12)}) is staged for **${settings.environment}**. ` +
-      `Comment \`${settings.gate.approvalCommand}\` within ${minutes} min to make it live. [Run](${context.runUrl})`
-    const issueNumber =
-      prNumber ??
-      (await api.openIssue(
-        `Approve deploy of ${context.sha.slice(0, 12)} to ${settings.environment}`,
-        request,
-        settings.gate.approvers
-      ))
-    if (prNumber !== undefined) await api.comment(prNumber, request)
-    core.info(
-      `Waiting up to ${minutes} min for ${settings.gate.approvalCommand} on #${issueNumber}.`
-    )
-    const author = prNumber !== undefined ? (await api.pull(prNumber)).author : undefined
-    const approved = await waitForApproval(api, {
-      issueNumber,
-      since,
-      command: settings.gate.approvalCommand,
-      timeoutMs: settings.gate.approvalTimeoutMs,
-      approvers: settings.gate.approvers,
-      allowSelfApproval: settings.gate.allowSelfApproval,
-      author
-    })
-    if (!approved) {
-      throw new Error(
-        `Timed out after ${minutes} min waiting for ${settings.gate.approvalCommand} on #${issueNumber}. ` +
-          `Release ${staged.release} stays staged; promote it later with \`promote: ${staged.release}\`.`
-      )
-    }
-    return { value: approved, detail: `approved by ${approved.login}` }
-  })
-  const result = await promote({
-    settings: settings.ship,
-    context,
-    log,
-    target: { kind: 'release', id: staged.release }
-  })
-  outcome.shipped = {
-    ...result,
-    filesUploaded: staged.filesUploaded,
-    bytesUploaded: staged.bytesUploaded,
-    filesReused: staged.filesReused
-  }
-  outcome.status = 'deployed'
-  outcome.decision = 'deploy'
-  outcome.reason = `${approval.login} approved in the run`
-  await react(api, approval.commentId, 'rocket')
-}
-
-async function pipeline(
-  settings: Settings,
-  context: RunContext,
-  log: StageLog,
-  outcome: Outcome
-): Promise<void> {
+async function pipeline(run: Run): Promise<void> {
+  const { settings, context, log, outcome } = run
   const intent = decideIntent(context.eventName, context.payload, settings)
-  const github = (): GateApi => gateApi(createOctokit(settings.githubToken), context)
   switch (intent.kind) {
     case 'skip':
       outcome.status = 'skipped'
@@ -193,32 +53,31 @@ async function pipeline(
       core.info(`Nothing to do: ${intent.reason}.`)
       return
     case 'deny':
-      if (intent.commentId !== undefined) await react(github(), intent.commentId, 'confused')
+      if (intent.commentId !== undefined) await react(run.api(), intent.commentId, 'confused')
       deny(outcome, intent.reason)
       return
     case 'comment':
-      if (!settings.ship) throw new Error('unreachable: comment intents need hosts')
-      await onComment(intent, { ...settings, ship: settings.ship }, context, github(), log, outcome)
+      await onComment(intent, withShip(run))
       return
     case 'promote': {
-      if (!settings.ship) throw new Error('unreachable: promote needs hosts')
       outcome.decision = 'promote'
       outcome.reason = intent.reason
-      let result
+      outcome.deployment = run.tracker(false)
       try {
-        result = await promote({
-          settings: settings.ship,
+        const result = await promote({
+          settings: withShip(run).settings.ship,
           context,
           log,
-          target: parseTarget(intent.target)
+          target: parseTarget(intent.target),
+          ...(outcome.deployment ? { tracker: outcome.deployment } : {})
         })
+        outcome.shipped = result
+        outcome.sha = result.sha
+        outcome.status = result.status
       } catch (error: unknown) {
         if (error instanceof Refusal) return deny(outcome, error.message)
         throw error
       }
-      outcome.shipped = result
-      outcome.sha = result.sha
-      outcome.status = result.status
       return
     }
     case 'build':
@@ -232,16 +91,27 @@ async function pipeline(
     core.info(`Built and tested: ${intent.reason}.`)
     return
   }
-  const shipSettings = { ...settings, ship: settings.ship }
-  const shipped = await ship({ settings: settings.ship, activate: intent.activate, context, log })
+  outcome.deployment = intent.activate ? run.tracker(false) : undefined
+  const shipped = await ship({
+    settings: settings.ship,
+    activate: intent.activate,
+    context,
+    log,
+    ...(outcome.deployment ? { tracker: outcome.deployment } : {})
+  })
   outcome.shipped = shipped
   outcome.status = shipped.status
   if (shipped.status === 'staged' && settings.gate.approvalTimeoutMs > 0) {
-    await awaitApproval(shipped, shipSettings, context, github(), log, outcome)
+    await awaitApproval(shipped, withShip(run))
   }
 }
 
-function outputsOf(outcome: Outcome, durationMs: number): Partial<Record<OutputName, string>> {
+function outputsOf(
+  run: Partial<Run> & { outcome: Outcome },
+  extra: Partial<Record<OutputName, string>>,
+  durationMs: number
+): Partial<Record<OutputName, string>> {
+  const { outcome } = run
   const shipped = outcome.shipped
   return {
     status: outcome.status,
@@ -257,23 +127,94 @@ function outputsOf(outcome: Outcome, durationMs: number): Partial<Record<OutputN
           'files-uploaded': String(shipped.filesUploaded),
           'files-reused': String(shipped.filesReused)
         }
-      : {})
+      : {}),
+    ...(outcome.deployment?.id !== undefined
+      ? { 'deployment-id': String(outcome.deployment.id) }
+      : {}),
+    ...extra
   }
 }
 
-function factsOf(outcome: Outcome): [string, string][] {
-  const facts: [string, string][] = []
-  if (outcome.decision) facts.push(['Decision', `${outcome.decision}: ${outcome.reason ?? ''}`])
+async function testSummary(settings: Settings | undefined): Promise<TestSummary | undefined> {
+  if (!settings?.report.testReport) return undefined
+  const report = await readTestReport(settings.report.testReport, settings.workingDirectory)
+  report.warnings.forEach(w => core.warning(w))
+  return report.summary
+}
+
+function nextStep(outcome: Outcome): RunReport['next'] {
+  if (outcome.status === 'staged') return 'deploy'
+  if (outcome.status === 'deployed' || outcome.status === 'rolled-back') return 'rollback'
+  return undefined
+}
+
+/** Job summary always; PR comment and delivery metrics when there is a token to report with. */
+async function report(
+  run: {
+    settings: Settings | undefined
+    context: RunContext | undefined
+    octokit: Octokit | undefined
+    log: StageLog
+    outcome: Outcome
+  },
+  forkPullRequest: boolean
+): Promise<Partial<Record<OutputName, string>>> {
+  const { settings, context, octokit, outcome } = run
+  const environment = settings?.environment ?? 'production'
+  const activated = outcome.status === 'deployed' || outcome.status === 'rolled-back'
+  const dora =
+    octokit && context && activated
+      ? await deliveryMetrics(octokit, context, environment)
+      : undefined
   const shipped = outcome.shipped
-  if (!shipped) return facts
-  facts.push(['Release', shipped.release], ['Previous release', shipped.previousRelease ?? 'none'])
-  for (const h of shipped.hosts) {
-    facts.push([
-      `Host ${h.host}`,
-      `${plural(h.filesSent, 'file')} sent (${formatBytes(h.bytesSent)}), ${h.filesReused} reused`
-    ])
+  const body: RunReport = {
+    status: outcome.status,
+    decision: outcome.decision,
+    reason: outcome.reason,
+    environment,
+    sha: outcome.sha,
+    runUrl: context?.runUrl ?? '',
+    repository: context ? `${context.owner}/${context.repo}` : '',
+    stages: run.log.records,
+    tests: await testSummary(settings).catch(() => undefined),
+    transfer: shipped
+      ? {
+          filesSent: shipped.filesUploaded,
+          bytesSent: shipped.bytesUploaded,
+          filesReused: shipped.filesReused
+        }
+      : undefined,
+    hosts:
+      shipped?.hosts.map(h => ({
+        host: h.host,
+        release: h.release,
+        previousRelease: h.previousRelease
+      })) ?? [],
+    release: shipped?.release,
+    previousRelease: shipped?.previousRelease,
+    environmentUrl: settings?.report.environmentUrl,
+    next: nextStep(outcome),
+    approvalCommand: settings?.gate.approvalCommand ?? '/deploy',
+    rollbackCommand: settings?.gate.rollbackCommand ?? '/rollback',
+    dora,
+    error: outcome.failure
   }
-  return facts
+  await writeJobSummary(body)
+  const extra: Partial<Record<OutputName, string>> = {}
+  if (settings?.report.environmentUrl) extra['environment-url'] = settings.report.environmentUrl
+  const wanted =
+    settings?.report.comment === 'always' ||
+    (settings?.report.comment === 'on-failure' && outcome.failure !== undefined)
+  const quietSkip = outcome.decision === 'skip' && context?.eventName === 'issue_comment'
+  if (forkPullRequest) {
+    core.info(
+      'Pull request from a fork: its token is read-only, so no comment and no deployment; see this job summary.'
+    )
+  } else if (octokit && context && wanted && !quietSkip) {
+    const url = await commentOnPullRequest(octokit, context, body)
+    if (url) extra['comment-url'] = url
+  }
+  return extra
 }
 
 export async function run(): Promise<void> {
@@ -285,33 +226,56 @@ export async function run(): Promise<void> {
     reason: undefined,
     sha: process.env.GITHUB_SHA ?? '',
     shipped: undefined,
-    failure: undefined
+    failure: undefined,
+    deployment: undefined
   }
+  let settings: Settings | undefined
+  let context: RunContext | undefined
+  let octokit: Octokit | undefined
+  let forkPullRequest = false
   try {
-    const context = readContext()
-    const forkPullRequest = context.eventName.startsWith('pull_request') && isFork(context.payload)
-    const settings = readSettings({ forkPullRequest })
+    context = readContext()
+    forkPullRequest = context.eventName.startsWith('pull_request') && isFork(context.payload)
+    settings = readSettings({ forkPullRequest })
     outcome.sha = context.sha
-    await pipeline(settings, context, log, outcome)
+    const token = settings.githubToken
+    octokit = token && !forkPullRequest ? createOctokit(token) : undefined
+    const client = octokit
+    const runContext = context
+    const runSettings = settings
+    await pipeline({
+      settings,
+      context,
+      log,
+      outcome,
+      octokit,
+      api: () => {
+        if (!client) throw new Error('`github-token` is empty: the gate needs the GitHub API.')
+        return gateApi(client, runContext)
+      },
+      tracker: rollback =>
+        client && runSettings.report.deploymentRecord
+          ? new DeploymentRecord(client, runContext, {
+              environment: runSettings.environment,
+              environmentUrl: runSettings.report.environmentUrl,
+              logUrl: runContext.runUrl,
+              rollback
+            })
+          : undefined
+    })
   } catch (error: unknown) {
     outcome.status = 'failed'
     if (error instanceof Error && error.stack) core.debug(error.stack)
     outcome.failure = errorMessage(error)
   } finally {
-    const durationMs = Date.now() - started
-    for (const [name, value] of Object.entries(outputsOf(outcome, durationMs)))
-      core.setOutput(name, value)
+    let extra: Partial<Record<OutputName, string>> = {}
     try {
-      await writeSummary({
-        status: outcome.status,
-        sha: outcome.sha,
-        durationMs,
-        stages: log.records,
-        facts: factsOf(outcome)
-      })
+      extra = await report({ settings, context, octokit, log, outcome }, forkPullRequest)
     } catch (error: unknown) {
-      core.warning(`Could not write the job summary: ${errorMessage(error)}`)
+      core.warning(`Reporting failed: ${errorMessage(error)}`)
     }
+    const outputs = outputsOf({ outcome }, extra, Date.now() - started)
+    for (const [name, value] of Object.entries(outputs)) core.setOutput(name, value)
     if (outcome.failure) core.setFailed(outcome.failure)
   }
 }

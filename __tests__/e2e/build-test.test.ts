@@ -31,8 +31,8 @@ describe('build and test through dist/index.js', () => {
     expect(existsSync(path.join(ws, 'test.txt'))).toBe(true)
     expect(result.log).toContain(`built in ${ws}`)
     expect(result.log).toContain('::group::build')
-    expect(result.summary).toMatch(/<td>build<\/td><td>✅ success<\/td>/)
-    expect(result.summary).toMatch(/<td>test<\/td><td>✅ success<\/td>/)
+    expect(result.summary).toContain('| build | ✅ success |')
+    expect(result.summary).toContain('| test | ✅ success |')
   })
 
   it('runs scripts with -eo pipefail like a run: step', async () => {
@@ -59,7 +59,8 @@ describe('build and test through dist/index.js', () => {
     expect(result.log).toMatch(/::error::build failed with exit code 3/)
     expect(result.log).toContain('error: missing semicolon')
     expect(existsSync(path.join(ws, 'tested'))).toBe(false)
-    expect(result.summary).toMatch(/<td>build<\/td><td>❌ failure<\/td>/)
+    expect(result.summary).toContain('| build | ❌ failure |')
+    expect(result.summary).toContain('error: missing semicolon')
   })
 
   it('fails on a failing test with the stage named', async () => {
@@ -72,7 +73,7 @@ describe('build and test through dist/index.js', () => {
     expect(result.outputs.status).toBe('failed')
     expect(result.log).toMatch(/::error::test failed with exit code 1/)
     expect(result.log).toContain('FAIL  adds numbers')
-    expect(result.summary).toMatch(/<td>test<\/td><td>❌ failure<\/td>/)
+    expect(result.summary).toContain('| test | ❌ failure |')
   })
 
   it('refuses an invalid input before running anything, naming the input', async () => {

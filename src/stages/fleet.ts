@@ -16,6 +16,12 @@ import { describeTarget } from '../ssh/target.js'
 /** A lock older than this is taken to be left by a crashed run. */
 export const STALE_LOCK_SECONDS = 60 * 60
 
+/** Told when an activation starts and how it ended (the GitHub deployment record listens). */
+export interface ActivationTracker {
+  started(release: string, sha: string): Promise<void>
+  finished(ok: boolean, detail: string): Promise<void>
+}
+
 export interface LockedHost {
   readonly session: SshSession
   readonly inspection: host.Inspection
@@ -134,7 +140,18 @@ export class Fleet {
    * Switches every host to `release`; if any fails, switches back the ones already switched,
    * so the fleet never runs two releases.
    */
-  async activate(release: string, log: StageLog, hooks = true): Promise<void> {
+  async activate(release: string, log: StageLog, tracker?: ActivationTracker): Promise<void> {
+    await tracker?.started(release, this.context.sha)
+    try {
+      await this.switchAll(release, log)
+    } catch (error: unknown) {
+      await tracker?.finished(false, errorMessage(error))
+      throw error
+    }
+    await tracker?.finished(true, `${release} is live on ${plural(this.hosts.length, 'host')}`)
+  }
+
+  private async switchAll(release: string, log: StageLog): Promise<void> {
     const { settings, context } = this
     await log.run('activate', async () => {
       const switched: LockedHost[] = []
@@ -144,8 +161,8 @@ export class Fleet {
             remotePath: settings.remotePath,
             release,
             sha: context.sha,
-            beforeActivate: hooks ? settings.beforeActivate : '',
-            afterActivate: hooks ? settings.afterActivate : '',
+            beforeActivate: settings.beforeActivate,
+            afterActivate: settings.afterActivate,
             history: event => historyLine(event, release, context),
             log: text => process.stdout.write(text)
           })

@@ -7,7 +7,7 @@ import { DeployError, errorMessage } from '../errors.js'
 import type { ShipSettings } from '../inputs.js'
 import type { StageLog } from '../report/stages.js'
 import { describeTarget } from '../ssh/target.js'
-import { Fleet, type LockedHost } from './fleet.js'
+import { Fleet, type ActivationTracker, type LockedHost } from './fleet.js'
 import { lockOwner, summarise, type ShipResult } from './ship.js'
 
 /** A promotion that must not happen (nothing staged for that commit, hosts disagree): a denial. */
@@ -76,6 +76,7 @@ export async function promote(options: {
   context: RunContext
   log: StageLog
   target: PromoteTarget
+  tracker?: ActivationTracker
 }): Promise<ShipResult & { readonly sha: string }> {
   const { settings, log, target } = options
   const fleet = await Fleet.open({
@@ -88,7 +89,7 @@ export async function promote(options: {
     const { id, sha } = resolveTarget(fleet.hosts, target)
     fleet.useCommit(sha)
     const hosts = [...fleet.hosts]
-    await fleet.activate(id, log)
+    await fleet.activate(id, log, options.tracker)
     await fleet.finish()
     const sent = hosts.map(locked => ({
       locked,

@@ -14,7 +14,7 @@ import * as host from '../ship/host.js'
 import { buildManifest, type Manifest } from '../ship/manifest.js'
 import { planTransfer, releaseId, type RemoteManifest, type TransferPlan } from '../ship/plan.js'
 import { describeTarget } from '../ssh/target.js'
-import { Fleet, historyLine, type LockedHost } from './fleet.js'
+import { Fleet, historyLine, type ActivationTracker, type LockedHost } from './fleet.js'
 
 export interface HostReport {
   readonly host: string
@@ -115,6 +115,7 @@ export async function ship(options: {
   activate: boolean
   context: RunContext
   log: StageLog
+  tracker?: ActivationTracker
 }): Promise<ShipResult> {
   const { settings, context, log } = options
   const release = releaseId(context.sha, new Date())
@@ -172,7 +173,7 @@ export async function ship(options: {
       }
     })
 
-    if (options.activate) await fleet.activate(release, log)
+    if (options.activate) await fleet.activate(release, log, options.tracker)
     else log.skip('activate', 'delivery mode: staged, awaiting approval')
     await fleet.finish()
     return summarise(options.activate ? 'deployed' : 'staged', release, sent)
