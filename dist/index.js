@@ -56776,17 +56776,15 @@ ${sh `mv -T ${`releases/${release}.partial`} ${`releases/${release}`}`}
 ${sh `mv ${manifest + '.tmp'} ${manifest}`}
 ${sh `printf '%s\n' ${options.history}`} >> .gated-deploy/history.jsonl`);
 }
-function hook(name, script, exitCode) {
-    if (script.trim() === '')
-        return '';
+/** Runs a user hook in the release directory (bash if there is one); sets `hook_failed` when it fails. */
+function hook(name, script) {
     return `echo "${name} on $(hostname):" >&2
 if command -v bash >/dev/null 2>&1; then runner=bash; else runner=sh; fi
 if ! (cd "$RELEASE_PATH" && "$runner" -e -c ${quote(script)}) 1>&2; then
   hook_failed=${name}
 else
   hook_failed=
-fi
-if [ -n "$hook_failed" ]; then ${exitCode === 0 ? ':' : `exit ${exitCode}`}; fi`;
+fi`;
 }
 const EXIT = { notStaged: 30, beforeActivate: 31, afterActivate: 32 };
 /**
@@ -56797,7 +56795,7 @@ function activate(options) {
     const { release } = options;
     const target = `releases/${release}`;
     const after = options.afterActivate.trim()
-        ? `${hook('after-activate', options.afterActivate, 0)}
+        ? `${hook('after-activate', options.afterActivate)}
 if [ -n "$hook_failed" ]; then
   if [ -n "$previous" ]; then ln -sfn "releases/$previous" current.gd-new && mv -T current.gd-new current; else rm -f current; fi
   ${sh `printf '%s\n' ${options.history('rollback-after-failed-hook')}`} >> .gated-deploy/history.jsonl
@@ -56808,7 +56806,10 @@ fi`
 previous=$(readlink current 2>/dev/null || true); previous=\${previous#releases/}
 echo "GD-REPLACED $previous"
 ${sh `export RELEASE=${release} SHA=${options.sha}`} RELEASE_PATH="$PWD/${target}" PREVIOUS_RELEASE="$previous"
-${hook('before-activate', options.beforeActivate, EXIT.beforeActivate)}
+${options.beforeActivate.trim()
+        ? `${hook('before-activate', options.beforeActivate)}
+if [ -n "$hook_failed" ]; then exit ${EXIT.beforeActivate}; fi`
+        : ''}
 ${sh `ln -sfn ${target} current.gd-new`} && mv -T current.gd-new current
 if [ -n "$previous" ] && [ "$previous" != ${quote(release)} ]; then printf '%s\n' "$previous" > .gated-deploy/previous; fi
 ${sh `printf '%s\n' ${options.history('activate')}`} >> .gated-deploy/history.jsonl
@@ -66287,8 +66288,7 @@ async function pipeline(run) {
         await awaitApproval(shipped, withShip(run));
     }
 }
-function outputsOf(run, extra, durationMs) {
-    const { outcome } = run;
+function outputsOf(outcome, extra, durationMs) {
     const shipped = outcome.shipped;
     return {
         status: outcome.status,
@@ -66443,7 +66443,7 @@ async function main_run() {
         catch (error) {
             core/* warning */.$e(`Reporting failed: ${errorMessage(error)}`);
         }
-        const outputs = outputsOf({ outcome }, extra, Date.now() - started);
+        const outputs = outputsOf(outcome, extra, Date.now() - started);
         for (const [name, value] of Object.entries(outputs))
             core/* setOutput */.uH(name, value);
         if (outcome.failure)

@@ -107,11 +107,10 @@ async function pipeline(run: Run): Promise<void> {
 }
 
 function outputsOf(
-  run: Partial<Run> & { outcome: Outcome },
+  outcome: Outcome,
   extra: Partial<Record<OutputName, string>>,
   durationMs: number
 ): Partial<Record<OutputName, string>> {
-  const { outcome } = run
   const shipped = outcome.shipped
   return {
     status: outcome.status,
@@ -274,7 +273,7 @@ export async function run(): Promise<void> {
     } catch (error: unknown) {
       core.warning(`Reporting failed: ${errorMessage(error)}`)
     }
-    const outputs = outputsOf({ outcome }, extra, Date.now() - started)
+    const outputs = outputsOf(outcome, extra, Date.now() - started)
     for (const [name, value] of Object.entries(outputs)) core.setOutput(name, value)
     if (outcome.failure) core.setFailed(outcome.failure)
   }

@@ -132,16 +132,15 @@ ${sh`printf '%s\n' ${options.history}`} >> .gated-deploy/history.jsonl`
   )
 }
 
-function hook(name: string, script: string, exitCode: number): string {
-  if (script.trim() === '') return ''
+/** Runs a user hook in the release directory (bash if there is one); sets `hook_failed` when it fails. */
+function hook(name: string, script: string): string {
   return `echo "${name} on $(hostname):" >&2
 if command -v bash >/dev/null 2>&1; then runner=bash; else runner=sh; fi
 if ! (cd "$RELEASE_PATH" && "$runner" -e -c ${quote(script)}) 1>&2; then
   hook_failed=${name}
 else
   hook_failed=
-fi
-if [ -n "$hook_failed" ]; then ${exitCode === 0 ? ':' : `exit ${exitCode}`}; fi`
+fi`
 }
 
 export const EXIT = { notStaged: 30, beforeActivate: 31, afterActivate: 32 } as const
@@ -161,7 +160,7 @@ export function activate(options: {
   const { release } = options
   const target = `releases/${release}`
   const after = options.afterActivate.trim()
-    ? `${hook('after-activate', options.afterActivate, 0)}
+    ? `${hook('after-activate', options.afterActivate)}
 if [ -n "$hook_failed" ]; then
   if [ -n "$previous" ]; then ln -sfn "releases/$previous" current.gd-new && mv -T current.gd-new current; else rm -f current; fi
   ${sh`printf '%s\n' ${options.history('rollback-after-failed-hook')}`} >> .gated-deploy/history.jsonl
@@ -174,7 +173,12 @@ fi`
 previous=$(readlink current 2>/dev/null || true); previous=\${previous#releases/}
 echo "GD-REPLACED $previous"
 ${sh`export RELEASE=${release} SHA=${options.sha}`} RELEASE_PATH="$PWD/${target}" PREVIOUS_RELEASE="$previous"
-${hook('before-activate', options.beforeActivate, EXIT.beforeActivate)}
+${
+  options.beforeActivate.trim()
+    ? `${hook('before-activate', options.beforeActivate)}
+if [ -n "$hook_failed" ]; then exit ${EXIT.beforeActivate}; fi`
+    : ''
+}
 ${sh`ln -sfn ${target} current.gd-new`} && mv -T current.gd-new current
 if [ -n "$previous" ] && [ "$previous" != ${quote(release)} ]; then printf '%s\n' "$previous" > .gated-deploy/previous; fi
 ${sh`printf '%s\n' ${options.history('activate')}`} >> .gated-deploy/history.jsonl
