@@ -64536,18 +64536,19 @@ throttling.triggersNotification = triggersNotification;
 
 
 
+/** A throttling callback: warn, and retry once after GitHub's requested wait. */
+function onLimit(kind) {
+    return (retryAfter, options, _octokit, retryCount) => {
+        core/* warning */.$e(`GitHub API ${kind} on ${options.method} ${options.url}; retrying in ${retryAfter} s.`);
+        return retryCount < 1;
+    };
+}
 function createOctokit(token) {
     return getOctokit(token, {
         retry: { retries: 2 },
         throttle: {
-            onRateLimit: (retryAfter, options, _octokit, retryCount) => {
-                core/* warning */.$e(`GitHub API rate limit on ${options.method} ${options.url}; retrying in ${retryAfter} s.`);
-                return retryCount < 1;
-            },
-            onSecondaryRateLimit: (retryAfter, options, _octokit, retryCount) => {
-                core/* warning */.$e(`GitHub API secondary rate limit on ${options.method} ${options.url}; retrying in ${retryAfter} s.`);
-                return retryCount < 1;
-            }
+            onRateLimit: onLimit('rate limit'),
+            onSecondaryRateLimit: onLimit('secondary rate limit')
         }
     }, retry, throttling);
 }

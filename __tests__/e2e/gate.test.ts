@@ -15,7 +15,7 @@ import {
   writeArtifact
 } from '../rig/deploy.js'
 import { startGitHubStandIn, type GitHubStandIn } from '../rig/github-standin.js'
-import { examplePayload } from '../rig/payloads.js'
+import { examplePayload, pullRequestPayload } from '../rig/payloads.js'
 import { runAction, type RunResult } from '../rig/runner.js'
 import { makeTestDir, startSshd, stopAllSshd, type Sshd } from '../rig/sshd.js'
 
@@ -36,20 +36,6 @@ afterAll(async () => {
 
 function env(sha: string): Record<string, string> {
   return { GITHUB_SHA: sha, GITHUB_API_URL: github.url }
-}
-
-/** A pull_request.opened payload for PR `number` whose head is `sha`. */
-function pullRequestPayload(number: number, sha: string, headRepo = REPO): Record<string, unknown> {
-  const payload = examplePayload('pull_request', 'opened')
-  const pr = payload.pull_request as {
-    number: number
-    head: { sha: string; repo: { full_name: string } }
-  }
-  payload.number = number
-  pr.number = number
-  pr.head.sha = sha
-  pr.head.repo.full_name = headRepo
-  return payload
 }
 
 /** An issue_comment payload on PR `number` by `login`. */
@@ -366,7 +352,7 @@ describe('forks', () => {
     const result = await runAction({
       workspace: workspaceWith({ 'a.txt': '1' }),
       eventName: 'pull_request',
-      payload: pullRequestPayload(30, nextSha(), 'evil/Hello-World'),
+      payload: pullRequestPayload(30, nextSha(), { headRepo: 'evil/Hello-World' }),
       inputs: {
         mode: 'deployment',
         ...sshInputs(sshd, '/nonexistent/never'),

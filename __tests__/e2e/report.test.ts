@@ -2,7 +2,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals'
 import { nextSha, sshInputs, workspaceWith, writeArtifact } from '../rig/deploy.js'
 import { startGitHubStandIn, type GitHubStandIn } from '../rig/github-standin.js'
-import { examplePayload } from '../rig/payloads.js'
+import { examplePayload, pullRequestPayload } from '../rig/payloads.js'
 import { runAction, type RunResult } from '../rig/runner.js'
 import { makeTestDir, startSshd, stopAllSshd, type Sshd } from '../rig/sshd.js'
 
@@ -21,19 +21,6 @@ afterEach(() => {
 afterAll(async () => {
   await Promise.all([stopAllSshd(), github.close()])
 })
-
-function pullRequestPayload(number: number, sha: string, headRepo = REPO): Record<string, unknown> {
-  const payload = examplePayload('pull_request', 'synchronize')
-  const pr = payload.pull_request as {
-    number: number
-    head: { sha: string; repo: { full_name: string } }
-  }
-  payload.number = number
-  pr.number = number
-  pr.head.sha = sha
-  pr.head.repo.full_name = headRepo
-  return payload
-}
 
 async function run(options: {
   ws: string
@@ -205,7 +192,7 @@ describe('resilience', () => {
     const result = await run({
       ws: workspaceWith({}),
       eventName: 'pull_request',
-      payload: pullRequestPayload(9, nextSha(), 'someone/Hello-World'),
+      payload: pullRequestPayload(9, nextSha(), { headRepo: 'someone/Hello-World' }),
       sha: nextSha(),
       inputs: { build: 'true' }
     })

@@ -20,3 +20,25 @@ export function examplePayload(event: string, action?: string): Record<string, u
     )
   return structuredClone(example)
 }
+
+/**
+ * A pull_request payload (`action`, default opened) for PR `number` whose head is `sha`, from
+ * `headRepo` (another repository makes it a fork's).
+ */
+export function pullRequestPayload(
+  number: number,
+  sha: string,
+  options: { headRepo?: string; action?: string } = {}
+): Record<string, unknown> {
+  const payload = examplePayload('pull_request', options.action ?? 'opened')
+  const pr = payload.pull_request as {
+    number: number
+    head: { sha: string; repo: { full_name: string } }
+    base: { repo: { full_name: string } }
+  }
+  payload.number = number
+  pr.number = number
+  pr.head.sha = sha
+  pr.head.repo.full_name = options.headRepo ?? pr.base.repo.full_name
+  return payload
+}

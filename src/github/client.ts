@@ -15,34 +15,29 @@ export interface Repo {
   readonly repo: string
 }
 
+/** A throttling callback: warn, and retry once after GitHub's requested wait. */
+function onLimit(kind: string) {
+  return (
+    retryAfter: number,
+    options: { method: string; url: string },
+    _octokit: unknown,
+    retryCount: number
+  ): boolean => {
+    core.warning(
+      `GitHub API ${kind} on ${options.method} ${options.url}; retrying in ${retryAfter} s.`
+    )
+    return retryCount < 1
+  }
+}
+
 export function createOctokit(token: string): Octokit {
   return getOctokit(
     token,
     {
       retry: { retries: 2 },
       throttle: {
-        onRateLimit: (
-          retryAfter: number,
-          options: { method: string; url: string },
-          _octokit: unknown,
-          retryCount: number
-        ) => {
-          core.warning(
-            `GitHub API rate limit on ${options.method} ${options.url}; retrying in ${retryAfter} s.`
-          )
-          return retryCount < 1
-        },
-        onSecondaryRateLimit: (
-          retryAfter: number,
-          options: { method: string; url: string },
-          _octokit: unknown,
-          retryCount: number
-        ) => {
-          core.warning(
-            `GitHub API secondary rate limit on ${options.method} ${options.url}; retrying in ${retryAfter} s.`
-          )
-          return retryCount < 1
-        }
+        onRateLimit: onLimit('rate limit'),
+        onSecondaryRateLimit: onLimit('secondary rate limit')
       }
     },
     retry,
