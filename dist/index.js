@@ -58817,6 +58817,8 @@ class Refusal extends DeployError {
     name = 'Refusal';
 }
 function promote_parseTarget(text) {
+    if (text === 'previous')
+        return { kind: 'previous' };
     return /^\d{14}-/.test(text) ? { kind: 'release', id: text } : { kind: 'sha', sha: text };
 }
 function describe(target) {
@@ -59162,7 +59164,17 @@ function decideIntent(eventName, payload, settings) {
         return {
             kind: 'promote',
             target: settings.gate.promote,
+            rollback: false,
             reason: `promote ${settings.gate.promote} (input)`
+        };
+    }
+    if (settings.gate.rollback !== undefined) {
+        const to = settings.gate.rollback === 'previous' ? 'the previous release' : settings.gate.rollback;
+        return {
+            kind: 'promote',
+            target: settings.gate.rollback,
+            rollback: true,
+            reason: `roll back to ${to} (input)`
         };
     }
     if (eventName === 'issue_comment')
@@ -64849,7 +64861,19 @@ function getGate(problems) {
     if (promote !== undefined && !/^([0-9a-f]{7,40}|\d{14}-[0-9a-f]{7,40})$/i.test(promote)) {
         problems.add('promote', `"${promote}" is neither a commit sha nor a release id (yyyymmddHHMMSS-sha12).`);
     }
+    const rollbackText = get('rollback');
+    let rollback;
+    if (rollbackText === 'true')
+        rollback = 'previous';
+    else if (/^\d{14}-[0-9a-f]{7,40}$/.test(rollbackText))
+        rollback = rollbackText;
+    else if (rollbackText !== '' && rollbackText !== 'false') {
+        problems.add('rollback', `expected true, false or a release id (yyyymmddHHMMSS-sha12), got "${rollbackText}".`);
+    }
+    if (rollback !== undefined && promote !== undefined)
+        problems.add('rollback', 'give either `promote` or `rollback`, not both.');
     return {
+        rollback,
         approvers,
         approvalCommand,
         rollbackCommand,
@@ -64903,6 +64927,9 @@ function readSettings(options = { forkPullRequest: false }) {
     };
     if (settings.gate.promote !== undefined && settings.ship === undefined) {
         problems.add('promote', 'needs `hosts` (and the SSH inputs) to activate the release on.');
+    }
+    if (settings.gate.rollback !== undefined && settings.ship === undefined) {
+        problems.add('rollback', 'needs `hosts` (and the SSH inputs) to switch back on.');
     }
     if (problems.list.length > 0) {
         const heading = problems.list.length === 1 ? 'Invalid input' : 'Invalid inputs';
@@ -66242,9 +66269,9 @@ async function pipeline(run) {
             await onComment(intent, withShip(run));
             return;
         case 'promote': {
-            outcome.decision = 'promote';
+            outcome.decision = intent.rollback ? 'rollback' : 'promote';
             outcome.reason = intent.reason;
-            outcome.deployment = run.tracker(false);
+            outcome.deployment = run.tracker(intent.rollback);
             try {
                 const result = await promote({
                     settings: withShip(run).settings.ship,
@@ -66255,7 +66282,7 @@ async function pipeline(run) {
                 });
                 outcome.shipped = result;
                 outcome.sha = result.sha;
-                outcome.status = result.status;
+                outcome.status = intent.rollback ? 'rolled-back' : result.status;
             }
             catch (error) {
                 if (error instanceof Refusal)

@@ -36,6 +36,7 @@ export const INPUTS = [
   'approval-timeout',
   'allow-self-approval',
   'promote',
+  'rollback',
   'comment',
   'environment-url',
   'test-report',

@@ -55,6 +55,8 @@ export interface GateSettings {
   readonly allowSelfApproval: boolean
   /** A release id or commit sha to activate instead of building. */
   readonly promote: string | undefined
+  /** Switch back instead of building: to the previous release, or to the one named. */
+  readonly rollback: 'previous' | string | undefined
 }
 
 export interface ReportSettings {
@@ -272,7 +274,20 @@ function getGate(problems: Problems): GateSettings {
       `"${promote}" is neither a commit sha nor a release id (yyyymmddHHMMSS-sha12).`
     )
   }
+  const rollbackText = get('rollback')
+  let rollback: string | undefined
+  if (rollbackText === 'true') rollback = 'previous'
+  else if (/^\d{14}-[0-9a-f]{7,40}$/.test(rollbackText)) rollback = rollbackText
+  else if (rollbackText !== '' && rollbackText !== 'false') {
+    problems.add(
+      'rollback',
+      `expected true, false or a release id (yyyymmddHHMMSS-sha12), got "${rollbackText}".`
+    )
+  }
+  if (rollback !== undefined && promote !== undefined)
+    problems.add('rollback', 'give either `promote` or `rollback`, not both.')
   return {
+    rollback,
     approvers,
     approvalCommand,
     rollbackCommand,
@@ -333,6 +348,9 @@ export function readSettings(
   }
   if (settings.gate.promote !== undefined && settings.ship === undefined) {
     problems.add('promote', 'needs `hosts` (and the SSH inputs) to activate the release on.')
+  }
+  if (settings.gate.rollback !== undefined && settings.ship === undefined) {
+    problems.add('rollback', 'needs `hosts` (and the SSH inputs) to switch back on.')
   }
   if (problems.list.length > 0) {
     const heading = problems.list.length === 1 ? 'Invalid input' : 'Invalid inputs'

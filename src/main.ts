@@ -60,9 +60,9 @@ async function pipeline(run: Run): Promise<void> {
       await onComment(intent, withShip(run))
       return
     case 'promote': {
-      outcome.decision = 'promote'
+      outcome.decision = intent.rollback ? 'rollback' : 'promote'
       outcome.reason = intent.reason
-      outcome.deployment = run.tracker(false)
+      outcome.deployment = run.tracker(intent.rollback)
       try {
         const result = await promote({
           settings: withShip(run).settings.ship,
@@ -73,7 +73,7 @@ async function pipeline(run: Run): Promise<void> {
         })
         outcome.shipped = result
         outcome.sha = result.sha
-        outcome.status = result.status
+        outcome.status = intent.rollback ? 'rolled-back' : result.status
       } catch (error: unknown) {
         if (error instanceof Refusal) return deny(outcome, error.message)
         throw error

@@ -286,6 +286,43 @@ describe('promote', () => {
   })
 })
 
+describe('rollback input', () => {
+  it('switches back to the previous release, or to a named one, with no build', async () => {
+    const remote = await makeTestDir()
+    const ws = workspaceWith({ 'a.txt': 'one' })
+    const made: string[] = []
+    for (const content of ['one', 'two', 'three']) {
+      writeArtifact(ws, { 'a.txt': content })
+      const result = await runAction({
+        workspace: ws,
+        inputs: { mode: 'deployment', ...sshInputs(sshd, remote) },
+        env: env(nextSha())
+      })
+      made.push(result.outputs.release ?? '')
+    }
+    const rollback = (value: string): Promise<RunResult> =>
+      runAction({
+        workspace: workspaceWith({}),
+        inputs: { ...sshInputs(sshd, remote), rollback: value, build: 'touch built' },
+        env: env(nextSha())
+      })
+    const back = await rollback('true')
+    expect(back.outputs).toMatchObject({
+      status: 'rolled-back',
+      decision: 'rollback',
+      release: made[1]
+    })
+    expect(readRemote(remote, 'current', 'a.txt')).toBe('two')
+    const named = await rollback(made[0] ?? '')
+    expect(named.outputs).toMatchObject({ status: 'rolled-back', release: made[0] })
+    expect(readRemote(remote, 'current', 'a.txt')).toBe('one')
+    expect(back.log).not.toContain('::group::build')
+    const bad = await rollback('yesterday')
+    expect(bad.exitCode).toBe(1)
+    expect(bad.log).toContain('`rollback`: expected true, false or a release id')
+  })
+})
+
 describe('approval-timeout', () => {
   it('promotes when an authorised person approves in time', async () => {
     const remote = await makeTestDir()

@@ -15,7 +15,13 @@ export type Intent =
       readonly decision: Decision
       readonly reason: string
     }
-  | { readonly kind: 'promote'; readonly target: string; readonly reason: string }
+  | {
+      readonly kind: 'promote'
+      /** A release id or sha, or 'previous'. */
+      readonly target: string
+      readonly rollback: boolean
+      readonly reason: string
+    }
   | {
       readonly kind: 'comment'
       readonly command: 'deploy' | 'rollback'
@@ -106,7 +112,18 @@ export function decideIntent(eventName: string, payload: unknown, settings: Sett
     return {
       kind: 'promote',
       target: settings.gate.promote,
+      rollback: false,
       reason: `promote ${settings.gate.promote} (input)`
+    }
+  }
+  if (settings.gate.rollback !== undefined) {
+    const to =
+      settings.gate.rollback === 'previous' ? 'the previous release' : settings.gate.rollback
+    return {
+      kind: 'promote',
+      target: settings.gate.rollback,
+      rollback: true,
+      reason: `roll back to ${to} (input)`
     }
   }
   if (eventName === 'issue_comment') return commentIntent(payload, settings)

@@ -21,6 +21,7 @@ export type PromoteTarget =
   | { readonly kind: 'previous' }
 
 export function parseTarget(text: string): PromoteTarget {
+  if (text === 'previous') return { kind: 'previous' }
   return /^\d{14}-/.test(text) ? { kind: 'release', id: text } : { kind: 'sha', sha: text }
 }
 
