@@ -56871,7 +56871,7 @@ function packEntries(root, entries) {
         '-f',
         '-',
         '-b',
-        '512',
+        String(BLOCKING_FACTOR),
         '--format=gnu',
         '--no-recursion',
         '--null',

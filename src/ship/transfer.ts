@@ -24,7 +24,7 @@ export function packEntries(
       '-f',
       '-',
       '-b',
-      '512',
+      String(BLOCKING_FACTOR),
       '--format=gnu',
       '--no-recursion',
       '--null',
