@@ -58623,45 +58623,46 @@ async function mapLimit(items, limit, fn) {
 function underShared(relativePath, sharedPaths) {
     return sharedPaths.some(shared => relativePath === shared || relativePath.startsWith(shared + '/'));
 }
+const byName = (a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
+/** Lists a tree depth-first in name order, every directory before what it holds; lstat in parallel. */
+async function walk(dir, prefix, skip) {
+    const dirents = (await (0,promises_namespaceObject.readdir)(dir, { withFileTypes: true })).sort(byName);
+    const parts = await Promise.all(dirents.map(async (dirent) => {
+        const rel = prefix ? `${prefix}/${dirent.name}` : dirent.name;
+        const full = external_node_path_default().join(dir, dirent.name);
+        if (skip(rel, dirent.isDirectory()))
+            return [];
+        if (dirent.isSymbolicLink())
+            return [{ type: 'symlink', rel, mode: 0, size: 0 }];
+        if (!dirent.isDirectory() && !dirent.isFile())
+            return []; // sockets, fifos and devices are not shipped
+        const stat = await (0,promises_namespaceObject.lstat)(full);
+        if (dirent.isFile())
+            return [{ type: 'file', rel, mode: stat.mode & 0o7777, size: stat.size }];
+        return [
+            { type: 'dir', rel, mode: stat.mode & 0o7777, size: 0 },
+            ...(await walk(full, rel, skip))
+        ];
+    }));
+    return parts.flat();
+}
+/** Files up to this size are read whole (one read); larger ones are streamed. */
+const READ_WHOLE_BYTES = 4 << 20;
 async function buildManifest(options) {
     const rules = ['.git/', ...options.exclude].map(compileExclude);
-    const found = [];
-    const walk = async (dir, prefix) => {
-        const names = (await (0,promises_namespaceObject.readdir)(dir)).sort();
-        for (const name of names) {
-            const rel = prefix ? `${prefix}/${name}` : name;
-            const full = external_node_path_default().join(dir, name);
-            const stat = await (0,promises_namespaceObject.lstat)(full);
-            const isDir = stat.isDirectory();
-            if (isExcluded(rules, rel, isDir) || underShared(rel, options.sharedPaths))
-                continue;
-            if (isDir) {
-                found.push({ type: 'dir', rel, mode: stat.mode & 0o7777, size: 0 });
-                await walk(full, rel);
-            }
-            else if (stat.isSymbolicLink()) {
-                found.push({ type: 'symlink', rel, mode: 0, size: 0 });
-            }
-            else if (stat.isFile()) {
-                found.push({ type: 'file', rel, mode: stat.mode & 0o7777, size: stat.size });
-            }
-            // sockets, fifos and devices are not shipped
-        }
-    };
-    await walk(options.root, '');
-    const entries = await mapLimit(found, 8, async (item) => {
+    const found = await walk(options.root, '', (rel, isDir) => isExcluded(rules, rel, isDir) || underShared(rel, options.sharedPaths));
+    const entries = await mapLimit(found, 16, async (item) => {
         const full = external_node_path_default().join(options.root, item.rel);
         if (item.type === 'dir')
             return { type: 'dir', path: item.rel, mode: item.mode };
         if (item.type === 'symlink')
             return { type: 'symlink', path: item.rel, target: await (0,promises_namespaceObject.readlink)(full) };
-        return {
-            type: 'file',
-            path: item.rel,
-            mode: item.mode,
-            size: item.size,
-            sha256: await sha256File(full)
-        };
+        const sha256 = item.size <= READ_WHOLE_BYTES
+            ? (0,external_node_crypto_.createHash)('sha256')
+                .update(await (0,promises_namespaceObject.readFile)(full))
+                .digest('hex')
+            : await sha256File(full);
+        return { type: 'file', path: item.rel, mode: item.mode, size: item.size, sha256 };
     });
     const files = entries.filter(e => e.type === 'file');
     return { entries, files: files.length, bytes: files.reduce((sum, f) => sum + f.size, 0) };
@@ -65143,7 +65144,7 @@ async function isFile(file) {
         return false;
     }
 }
-async function walk(pattern, dir, level, state) {
+async function junit_walk(pattern, dir, level, state) {
     if (level >= pattern.depth || state.scanned > MAX_ENTRIES_SCANNED)
         return;
     let entries;
@@ -65159,7 +65160,7 @@ async function walk(pattern, dir, level, state) {
         if (entry.isDirectory()) {
             if (SKIPPED_DIRECTORIES.has(entry.name) && !pattern.entersSkipped)
                 continue;
-            await walk(pattern, full, level + 1, state);
+            await junit_walk(pattern, full, level + 1, state);
         }
         else if (entry.isFile()) {
             const relative = external_node_path_default().relative(pattern.root, full).split((external_node_path_default()).sep).join('/');
@@ -65182,7 +65183,7 @@ async function findReportFiles(glob, cwd) {
                 state.found.add(pattern.root);
         }
         else
-            await walk(pattern, pattern.root, 0, state);
+            await junit_walk(pattern, pattern.root, 0, state);
     }
     return [...state.found].sort().slice(0, MAX_FILES);
 }

@@ -4,7 +4,8 @@
  */
 import { createHash } from 'node:crypto'
 import { createReadStream } from 'node:fs'
-import { lstat, readdir, readlink } from 'node:fs/promises'
+import type { Dirent } from 'node:fs'
+import { lstat, readdir, readFile, readlink } from 'node:fs/promises'
 import path from 'node:path'
 import { compileExclude, isExcluded } from './glob.js'
 
@@ -58,45 +59,66 @@ export function underShared(relativePath: string, sharedPaths: readonly string[]
   )
 }
 
+interface Found {
+  readonly type: 'dir' | 'file' | 'symlink'
+  readonly rel: string
+  readonly mode: number
+  readonly size: number
+}
+
+const byName = (a: Dirent, b: Dirent): number => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)
+
+/** Lists a tree depth-first in name order, every directory before what it holds; lstat in parallel. */
+async function walk(
+  dir: string,
+  prefix: string,
+  skip: (rel: string, isDir: boolean) => boolean
+): Promise<Found[]> {
+  const dirents = (await readdir(dir, { withFileTypes: true })).sort(byName)
+  const parts = await Promise.all(
+    dirents.map(async (dirent): Promise<Found[]> => {
+      const rel = prefix ? `${prefix}/${dirent.name}` : dirent.name
+      const full = path.join(dir, dirent.name)
+      if (skip(rel, dirent.isDirectory())) return []
+      if (dirent.isSymbolicLink()) return [{ type: 'symlink', rel, mode: 0, size: 0 }]
+      if (!dirent.isDirectory() && !dirent.isFile()) return [] // sockets, fifos and devices are not shipped
+      const stat = await lstat(full)
+      if (dirent.isFile()) return [{ type: 'file', rel, mode: stat.mode & 0o7777, size: stat.size }]
+      return [
+        { type: 'dir', rel, mode: stat.mode & 0o7777, size: 0 },
+        ...(await walk(full, rel, skip))
+      ]
+    })
+  )
+  return parts.flat()
+}
+
+/** Files up to this size are read whole (one read); larger ones are streamed. */
+const READ_WHOLE_BYTES = 4 << 20
+
 export async function buildManifest(options: {
   root: string
   exclude: readonly string[]
   sharedPaths: readonly string[]
 }): Promise<Manifest> {
   const rules = ['.git/', ...options.exclude].map(compileExclude)
-  const found: { type: 'dir' | 'file' | 'symlink'; rel: string; mode: number; size: number }[] = []
-  const walk = async (dir: string, prefix: string): Promise<void> => {
-    const names = (await readdir(dir)).sort()
-    for (const name of names) {
-      const rel = prefix ? `${prefix}/${name}` : name
-      const full = path.join(dir, name)
-      const stat = await lstat(full)
-      const isDir = stat.isDirectory()
-      if (isExcluded(rules, rel, isDir) || underShared(rel, options.sharedPaths)) continue
-      if (isDir) {
-        found.push({ type: 'dir', rel, mode: stat.mode & 0o7777, size: 0 })
-        await walk(full, rel)
-      } else if (stat.isSymbolicLink()) {
-        found.push({ type: 'symlink', rel, mode: 0, size: 0 })
-      } else if (stat.isFile()) {
-        found.push({ type: 'file', rel, mode: stat.mode & 0o7777, size: stat.size })
-      }
-      // sockets, fifos and devices are not shipped
-    }
-  }
-  await walk(options.root, '')
-  const entries = await mapLimit(found, 8, async (item): Promise<Entry> => {
+  const found = await walk(
+    options.root,
+    '',
+    (rel, isDir) => isExcluded(rules, rel, isDir) || underShared(rel, options.sharedPaths)
+  )
+  const entries = await mapLimit(found, 16, async (item): Promise<Entry> => {
     const full = path.join(options.root, item.rel)
     if (item.type === 'dir') return { type: 'dir', path: item.rel, mode: item.mode }
     if (item.type === 'symlink')
       return { type: 'symlink', path: item.rel, target: await readlink(full) }
-    return {
-      type: 'file',
-      path: item.rel,
-      mode: item.mode,
-      size: item.size,
-      sha256: await sha256File(full)
-    }
+    const sha256 =
+      item.size <= READ_WHOLE_BYTES
+        ? createHash('sha256')
+            .update(await readFile(full))
+            .digest('hex')
+        : await sha256File(full)
+    return { type: 'file', path: item.rel, mode: item.mode, size: item.size, sha256 }
   })
   const files = entries.filter(e => e.type === 'file')
   return { entries, files: files.length, bytes: files.reduce((sum, f) => sum + f.size, 0) }
