@@ -56731,28 +56731,28 @@ done
 echo ${MARK.manifest}
 if [ -n "$base" ]; then cat ".gated-deploy/releases/$base.json"; fi`);
 }
-/**
- * Makes `releases/<id>.partial` holding hard links to the unchanged files of the base release,
- * named NUL-separated on stdin, so they need not travel. Nothing else of the base is copied
- * (files a hook made there stay there), and a changed file is sent as a new file, never
- * written through a link, so the base release stays intact.
- */
-function preparePartial(options) {
-    const partial = `releases/${options.release}.partial`;
-    const link = options.base
-        ? `${sh `cd ${'releases/' + options.base}`} && xargs -0 -r cp -l --parents -t ${quote('../' + options.release + '.partial')} --`
-        : 'cat > /dev/null';
-    return program(options.remotePath, `${sh `rm -rf ${partial}`}
-${sh `mkdir ${partial}`}
-${link}`);
+/** The stdin of `stageRelease`: the length line and the NUL-separated reuse list, before the tar. */
+function reuseHeader(paths) {
+    const list = Buffer.from(paths.map(p => p + '\0').join(''), 'utf8');
+    return Buffer.concat([Buffer.from(`${list.length}\n`), list]);
 }
 /**
- * Extracts the tar stream from stdin into the partial release, links the shared paths in, then
- * lists every entry (type, mode, path; symlink targets) and the sha256 of every file, NUL-separated,
- * for the local side to check against the manifest.
+ * Builds `releases/<id>.partial` in one exec. Stdin carries a length line, the NUL-separated
+ * files to hard-link from the base release (unchanged files need not travel), then the tar
+ * stream of everything else. Nothing else of the base is copied (files a hook made there stay
+ * there), and a changed file arrives as a new file, never written through a link, so the base
+ * stays intact. Then the shared paths are linked in, and every entry (type, mode, path; symlink
+ * targets) and every file's sha256 is listed, NUL-separated, for the local side to check.
  */
-function extractAndList(options) {
+function stageRelease(options) {
     const partial = `releases/${options.release}.partial`;
+    // `read` takes the length line byte by byte; dd then reads exactly that many bytes.
+    const reuse = `IFS= read -r reuse_bytes
+if [ "$reuse_bytes" -gt 0 ]; then
+  dd iflag=count_bytes,fullblock bs=65536 count="$reuse_bytes" 2>/dev/null | ${options.base
+        ? `(${sh `cd ${'releases/' + options.base}`} && xargs -0 -r cp -l --parents -t ${quote('../' + options.release + '.partial')} --)`
+        : 'cat > /dev/null'}
+fi`;
     const links = options.shared.map(({ path: p, kind }) => {
         const store = `shared/${p}`;
         const create = kind === 'file' ? sh `: > ${store}` : sh `mkdir -p ${store}`;
@@ -56760,7 +56760,10 @@ function extractAndList(options) {
         return `if [ ! -e ${quote(store)} ] && [ ! -L ${quote(store)} ]; then ${sh `mkdir -p ${store.slice(0, store.lastIndexOf('/'))}`} && ${create}; fi
 ${sh `rm -rf ${partial + '/' + p}`} && ${sh `mkdir -p ${partial + '/' + parent}`} && ${sh `ln -s ${sharedLinkTarget(p)} ${partial + '/' + p}`}`;
     });
-    return program(options.remotePath, `${sh `tar -x -f - -B -p --no-same-owner -C ${partial}`}
+    return program(options.remotePath, `${sh `rm -rf ${partial}`}
+${sh `mkdir ${partial}`}
+${reuse}
+${sh `tar -x -f - -B -p --no-same-owner -C ${partial}`}
 ${links.join('\n')}
 ${sh `cd ${partial}`}
 find . -mindepth 1 \\( -type f -printf 'f %m %P\\0' \\) -o \\( -type d -printf 'd %m %P\\0' \\) -o \\( -type l -printf 'l 0 %P\\0%l\\0' \\)
@@ -56914,6 +56917,7 @@ function progressMeter(options) {
 
 ;// CONCATENATED MODULE: ./src/ship/host.ts
 /** What happens on one host, one exec at a time: lock, stage, verify, commit, activate, release. */
+
 
 
 
@@ -57079,21 +57083,24 @@ function compareListing(local, listing, sharedPaths) {
  */
 async function stage(session, options) {
     const { remotePath, release } = options;
-    await run(session, 'preparing the release directory', preparePartial({ remotePath, release, base: options.base }), options.plan.reuse.map(p => p + '\0').join(''));
     const packed = packEntries(options.root, options.plan.send);
+    // One exec: the list of files to hard-link from the base, then the tar of the rest.
+    const header = reuseHeader(options.plan.reuse);
+    const stdin = external_node_stream_.Readable.from((async function* () {
+        yield header;
+        yield* packed.stream;
+    })());
     const meter = progressMeter({
         expectedBytes: options.plan.bytesSent,
         intervalMs: 3000,
         report: (percent, bytes) => options.progress(`${where(session)}: ${percent}% (${formatBytes(bytes)} of ~${formatBytes(options.plan.bytesSent)})`)
     });
-    packed.stream.pipe(meter.stream);
+    stdin.pipe(meter.stream);
     let listed;
     try {
         ;
         [listed] = await Promise.all([
-            session.exec(extractAndList({ remotePath, release, shared: options.shared }), {
-                stdin: meter.stream
-            }),
+            session.exec(stageRelease({ remotePath, release, base: options.base, shared: options.shared }), { stdin: meter.stream }),
             packed.done
         ]);
     }

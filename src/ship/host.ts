@@ -6,6 +6,7 @@ import type { Manifest } from './manifest.js'
 import { RELEASE_ID, type RemoteManifest, type TransferPlan } from './plan.js'
 import * as remote from './remote-scripts.js'
 import { packEntries, progressMeter } from './transfer.js'
+import { Readable } from 'node:stream'
 
 export interface LockOwner {
   readonly runId: string
@@ -236,13 +237,15 @@ export async function stage(
   }
 ): Promise<number> {
   const { remotePath, release } = options
-  await run(
-    session,
-    'preparing the release directory',
-    remote.preparePartial({ remotePath, release, base: options.base }),
-    options.plan.reuse.map(p => p + '\0').join('')
-  )
   const packed = packEntries(options.root, options.plan.send)
+  // One exec: the list of files to hard-link from the base, then the tar of the rest.
+  const header = remote.reuseHeader(options.plan.reuse)
+  const stdin = Readable.from(
+    (async function* () {
+      yield header
+      yield* packed.stream
+    })()
+  )
   const meter = progressMeter({
     expectedBytes: options.plan.bytesSent,
     intervalMs: 3000,
@@ -251,13 +254,14 @@ export async function stage(
         `${where(session)}: ${percent}% (${formatBytes(bytes)} of ~${formatBytes(options.plan.bytesSent)})`
       )
   })
-  packed.stream.pipe(meter.stream)
+  stdin.pipe(meter.stream)
   let listed: ExecResult
   try {
     ;[listed] = await Promise.all([
-      session.exec(remote.extractAndList({ remotePath, release, shared: options.shared }), {
-        stdin: meter.stream
-      }),
+      session.exec(
+        remote.stageRelease({ remotePath, release, base: options.base, shared: options.shared }),
+        { stdin: meter.stream }
+      ),
       packed.done
     ])
   } catch (error: unknown) {

@@ -63,40 +63,36 @@ if [ -n "$base" ]; then cat ".gated-deploy/releases/$base.json"; fi`
   )
 }
 
-/**
- * Makes `releases/<id>.partial` holding hard links to the unchanged files of the base release,
- * named NUL-separated on stdin, so they need not travel. Nothing else of the base is copied
- * (files a hook made there stay there), and a changed file is sent as a new file, never
- * written through a link, so the base release stays intact.
- */
-export function preparePartial(options: {
-  remotePath: string
-  release: string
-  base: string | undefined
-}): string {
-  const partial = `releases/${options.release}.partial`
-  const link = options.base
-    ? `${sh`cd ${'releases/' + options.base}`} && xargs -0 -r cp -l --parents -t ${quote('../' + options.release + '.partial')} --`
-    : 'cat > /dev/null'
-  return program(
-    options.remotePath,
-    `${sh`rm -rf ${partial}`}
-${sh`mkdir ${partial}`}
-${link}`
-  )
+/** The stdin of `stageRelease`: the length line and the NUL-separated reuse list, before the tar. */
+export function reuseHeader(paths: readonly string[]): Buffer {
+  const list = Buffer.from(paths.map(p => p + '\0').join(''), 'utf8')
+  return Buffer.concat([Buffer.from(`${list.length}\n`), list])
 }
 
 /**
- * Extracts the tar stream from stdin into the partial release, links the shared paths in, then
- * lists every entry (type, mode, path; symlink targets) and the sha256 of every file, NUL-separated,
- * for the local side to check against the manifest.
+ * Builds `releases/<id>.partial` in one exec. Stdin carries a length line, the NUL-separated
+ * files to hard-link from the base release (unchanged files need not travel), then the tar
+ * stream of everything else. Nothing else of the base is copied (files a hook made there stay
+ * there), and a changed file arrives as a new file, never written through a link, so the base
+ * stays intact. Then the shared paths are linked in, and every entry (type, mode, path; symlink
+ * targets) and every file's sha256 is listed, NUL-separated, for the local side to check.
  */
-export function extractAndList(options: {
+export function stageRelease(options: {
   remotePath: string
   release: string
+  base: string | undefined
   shared: readonly { path: string; kind: 'file' | 'dir' }[]
 }): string {
   const partial = `releases/${options.release}.partial`
+  // `read` takes the length line byte by byte; dd then reads exactly that many bytes.
+  const reuse = `IFS= read -r reuse_bytes
+if [ "$reuse_bytes" -gt 0 ]; then
+  dd iflag=count_bytes,fullblock bs=65536 count="$reuse_bytes" 2>/dev/null | ${
+    options.base
+      ? `(${sh`cd ${'releases/' + options.base}`} && xargs -0 -r cp -l --parents -t ${quote('../' + options.release + '.partial')} --)`
+      : 'cat > /dev/null'
+  }
+fi`
   const links = options.shared.map(({ path: p, kind }) => {
     const store = `shared/${p}`
     const create = kind === 'file' ? sh`: > ${store}` : sh`mkdir -p ${store}`
@@ -106,7 +102,10 @@ ${sh`rm -rf ${partial + '/' + p}`} && ${sh`mkdir -p ${partial + '/' + parent}`} 
   })
   return program(
     options.remotePath,
-    `${sh`tar -x -f - -B -p --no-same-owner -C ${partial}`}
+    `${sh`rm -rf ${partial}`}
+${sh`mkdir ${partial}`}
+${reuse}
+${sh`tar -x -f - -B -p --no-same-owner -C ${partial}`}
 ${links.join('\n')}
 ${sh`cd ${partial}`}
 find . -mindepth 1 \\( -type f -printf 'f %m %P\\0' \\) -o \\( -type d -printf 'd %m %P\\0' \\) -o \\( -type l -printf 'l 0 %P\\0%l\\0' \\)
