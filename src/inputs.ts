@@ -55,8 +55,8 @@ export interface GateSettings {
   readonly allowSelfApproval: boolean
   /** A release id or commit sha to activate instead of building. */
   readonly promote: string | undefined
-  /** Switch back instead of building: to the previous release, or to the one named. */
-  readonly rollback: 'previous' | string | undefined
+  /** Switch back instead of building: 'previous', or the release id named. */
+  readonly rollback: string | undefined
 }
 
 export interface ReportSettings {
