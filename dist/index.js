@@ -58878,23 +58878,28 @@ async function promote(options) {
         log,
         owner: lockOwner(options.context, 'promotion')
     });
+    let id;
     try {
-        const { id, sha } = resolveTarget(fleet.hosts, target);
-        fleet.useCommit(sha);
+        const resolved = resolveTarget(fleet.hosts, target);
+        id = resolved.id;
+        fleet.useCommit(resolved.sha);
         const hosts = [...fleet.hosts];
-        await fleet.activate(id, log, options.tracker);
+        await fleet.activate(resolved.id, log, options.tracker);
         await fleet.finish();
         const sent = hosts.map(locked => ({
             locked,
             plan: { filesSent: 0, filesReused: 0 },
             bytesSent: 0
         }));
-        return { ...summarise(target.kind === 'previous' ? 'rolled-back' : 'deployed', id, sent), sha };
+        const status = target.kind === 'previous' ? 'rolled-back' : 'deployed';
+        return { ...summarise(status, resolved.id, sent), sha: resolved.sha };
     }
     catch (error) {
-        await fleet.unlockAll().catch(() => undefined);
-        if (!(error instanceof Refusal))
-            throw new DeployError(errorMessage(error));
+        // A failed activation is recorded in the history (the staged release itself stays).
+        if (id === undefined)
+            await fleet.unlockAll();
+        else
+            await fleet.abandon(id, errorMessage(error));
         throw error;
     }
     finally {

@@ -279,6 +279,16 @@ describe('promote', () => {
     expect(readRemote(remote, 'current', 'a.txt')).toBe('second')
     expect(bySha.log).not.toContain('::group::build')
 
+    const refused = await runAction({
+      workspace: workspaceWith({}),
+      inputs: { ...sshInputs(sshd, remote), promote: shaOne, 'before-activate': 'exit 3' },
+      env: env(nextSha())
+    })
+    expect(refused.exitCode).toBe(1)
+    expect(readRemote(remote, 'current', 'a.txt')).toBe('second')
+    expect(history(remote).at(-1)).toMatchObject({ event: 'failure', release: one.outputs.release })
+    expect(releases(remote)).toContain(one.outputs.release) // it stays staged
+
     const missing = await promote('99999999999999-abcdefabcdef')
     expect(missing.exitCode).toBe(1)
     expect(missing.outputs.decision).toBe('deny')
