@@ -58157,6 +58157,15 @@ function verifyHostKey(pins, target, key) {
             `If the change is expected, replace the pinned key with:\n${line}`
     };
 }
+/** The host key algorithms that present each pinned key type. */
+const SIGNATURE_ALGORITHMS = {
+    'ssh-ed25519': ['ssh-ed25519'],
+    'ecdsa-sha2-nistp256': ['ecdsa-sha2-nistp256'],
+    'ecdsa-sha2-nistp384': ['ecdsa-sha2-nistp384'],
+    'ecdsa-sha2-nistp521': ['ecdsa-sha2-nistp521'],
+    'ssh-rsa': ['rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa'],
+    'ssh-dss': ['ssh-dss']
+};
 /**
  * Host key algorithms to ask a server for, so it presents a key type we have pinned
  * (undefined: let ssh2 choose, e.g. when only fingerprints are pinned).
@@ -58170,12 +58179,11 @@ function pinnedKeyAlgorithms(pins, target) {
     for (const pin of keyPins) {
         if (pin.kind !== 'key')
             continue;
-        if (pin.keyType === 'ssh-rsa')
-            ['rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa'].forEach(a => algorithms.add(a));
-        else
-            algorithms.add(pin.keyType);
+        for (const algorithm of SIGNATURE_ALGORITHMS[pin.keyType] ?? [])
+            algorithms.add(algorithm);
     }
-    return [...algorithms];
+    // Keys ssh2 cannot verify (security-key types) leave the choice to the server.
+    return algorithms.size > 0 ? [...algorithms] : undefined;
 }
 
 ;// CONCATENATED MODULE: ./src/ssh/session.ts

@@ -3,6 +3,7 @@
  * ssh2 accepts any host key unless told otherwise; `verifyHostKey` is what tells it.
  */
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto'
+import type { ServerHostKeyAlgorithm } from 'ssh2'
 import { describeTarget, type Target } from './target.js'
 
 export type HostKeyPin =
@@ -150,6 +151,16 @@ export function verifyHostKey(
   }
 }
 
+/** The host key algorithms that present each pinned key type. */
+const SIGNATURE_ALGORITHMS: Readonly<Record<string, readonly ServerHostKeyAlgorithm[]>> = {
+  'ssh-ed25519': ['ssh-ed25519'],
+  'ecdsa-sha2-nistp256': ['ecdsa-sha2-nistp256'],
+  'ecdsa-sha2-nistp384': ['ecdsa-sha2-nistp384'],
+  'ecdsa-sha2-nistp521': ['ecdsa-sha2-nistp521'],
+  'ssh-rsa': ['rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa'],
+  'ssh-dss': ['ssh-dss']
+}
+
 /**
  * Host key algorithms to ask a server for, so it presents a key type we have pinned
  * (undefined: let ssh2 choose, e.g. when only fingerprints are pinned).
@@ -157,18 +168,17 @@ export function verifyHostKey(
 export function pinnedKeyAlgorithms(
   pins: readonly HostKeyPin[],
   target: Pick<Target, 'host' | 'port'>
-): string[] | undefined {
+): ServerHostKeyAlgorithm[] | undefined {
   const name = knownHostsName(target)
   const keyPins = pins.filter(
     pin => pin.kind === 'key' && !pin.revoked && patternsMatch(pin.patterns, name)
   )
   if (keyPins.length === 0 || pins.some(pin => pin.kind === 'fingerprint')) return undefined
-  const algorithms = new Set<string>()
+  const algorithms = new Set<ServerHostKeyAlgorithm>()
   for (const pin of keyPins) {
     if (pin.kind !== 'key') continue
-    if (pin.keyType === 'ssh-rsa')
-      ['rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa'].forEach(a => algorithms.add(a))
-    else algorithms.add(pin.keyType)
+    for (const algorithm of SIGNATURE_ALGORITHMS[pin.keyType] ?? []) algorithms.add(algorithm)
   }
-  return [...algorithms]
+  // Keys ssh2 cannot verify (security-key types) leave the choice to the server.
+  return algorithms.size > 0 ? [...algorithms] : undefined
 }

@@ -156,7 +156,7 @@ async function connectOne(
       check.verdict = verifyHostKey(settings.hostKeys, target, key)
       return check.verdict.ok
     },
-    ...(algorithms ? { algorithms: { serverHostKey: algorithms as never } } : {}),
+    ...(algorithms ? { algorithms: { serverHostKey: algorithms } } : {}),
     ...(settings.privateKey ? { privateKey: settings.privateKey } : {}),
     ...(settings.passphrase ? { passphrase: settings.passphrase } : {}),
     ...(settings.password ? { password: settings.password } : {}),
