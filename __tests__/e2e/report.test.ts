@@ -113,6 +113,21 @@ describe('GitHub deployments', () => {
   it('records one deployment per activation with in_progress then success, and the URLs', async () => {
     const remote = await makeTestDir()
     const sha = nextSha()
+    // The delivery metrics read each deployed commit's time.
+    github.on('repos/get-commit', ({ request }) => {
+      const person = {
+        name: 'Octo Cat',
+        email: 'octocat@example.com',
+        date: new Date(Date.now() - 3_600_000).toISOString()
+      }
+      return {
+        status: 200,
+        body: {
+          sha: request.params['ref'],
+          commit: { author: person, committer: person, message: 'Change' }
+        }
+      }
+    })
     const result = await run({
       ws: workspaceWith({ 'a.txt': 'live' }),
       eventName: 'push',
@@ -146,6 +161,11 @@ describe('GitHub deployments', () => {
     })
     expect(result.outputs['environment-url']).toBe('https://app.example.com')
     expect(result.summary).toContain('https://app.example.com')
+    // One deployment is too little history for delivery metrics, and the report says so.
+    expect(result.summary).toContain('Delivery metrics (DORA)')
+    expect(result.summary).toContain('Not enough history yet')
+    expect(result.log).not.toContain('could not read the deployment history')
+    expect(github.requestsTo('repos/list-deployments').length).toBeGreaterThan(0)
   })
 
   it('marks the deployment failed when activation fails', async () => {
