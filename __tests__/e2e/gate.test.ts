@@ -372,6 +372,41 @@ describe('approval-timeout', () => {
     ).toBe(true)
   })
 
+  it('on a push with no pull request, asks in an issue assigned to the approvers', async () => {
+    const remote = await makeTestDir()
+    github.state.setRole('alice', 'read') // listed approvers need no repository permission
+    github.on('issues/create', ({ next }) => {
+      const response = next()
+      // The approver answers in the new issue a moment later.
+      const { number } = response.body as { number: number }
+      setTimeout(() => {
+        github.state.addComment({
+          issueNumber: number,
+          body: '/deploy',
+          user: { login: 'alice', type: 'User' }
+        })
+      }, 500)
+      return response
+    })
+    const result = await runAction({
+      workspace: workspaceWith({ 'a.txt': 'from push' }),
+      eventName: 'push',
+      payload: examplePayload('push'),
+      inputs: {
+        ...sshInputs(sshd, remote),
+        approvers: 'alice',
+        'approval-timeout': '0.5',
+        'github-token': 'ghs_test'
+      },
+      env: env(nextSha())
+    })
+    expect(result.log).not.toContain('::error::')
+    expect(result.outputs).toMatchObject({ status: 'deployed', decision: 'deploy' })
+    const [request] = github.requestsTo('issues/create')
+    expect(request?.body).toMatchObject({ assignees: ['alice'] })
+    expect(readRemote(remote, 'current', 'a.txt')).toBe('from push')
+  })
+
   it('fails with a clear message when nobody approves in time, leaving the release staged', async () => {
     const remote = await makeTestDir()
     const sha = nextSha()
