@@ -56531,6 +56531,19 @@ function describeTarget(target) {
 function plural(n, word) {
     return `${n} ${word}${n === 1 ? '' : 's'}`;
 }
+/** "512 B", "1.5 KiB", "60.3 MiB". */
+function formatBytes(bytes) {
+    if (bytes < 1024)
+        return `${bytes} B`;
+    const units = ['KiB', 'MiB', 'GiB', 'TiB'];
+    let value = bytes / 1024;
+    let unit = 0;
+    while (value >= 1024 && unit < units.length - 1) {
+        value /= 1024;
+        unit++;
+    }
+    return `${value.toFixed(1)} ${units[unit] ?? ''}`;
+}
 function formatDuration(ms) {
     if (ms < 1000)
         return `${ms} ms`;
@@ -56577,6 +56590,8 @@ class StageLog {
     }
 }
 
+// EXTERNAL MODULE: external "node:stream"
+var external_node_stream_ = __nccwpck_require__(7075);
 ;// CONCATENATED MODULE: ./src/ship/plan.ts
 /** `<UTC yyyymmddHHMMSS>-<sha12>`: sorts by time, names the commit. */
 function releaseId(sha, now) {
@@ -56853,8 +56868,6 @@ function unlock(remotePath) {
 
 ;// CONCATENATED MODULE: external "node:child_process"
 const external_node_child_process_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:child_process");
-// EXTERNAL MODULE: external "node:stream"
-var external_node_stream_ = __nccwpck_require__(7075);
 ;// CONCATENATED MODULE: ./src/ship/transfer.ts
 /**
  * Moves the files that must travel: the system `tar` packs them (the fastest packer measured,
@@ -56917,6 +56930,7 @@ function progressMeter(options) {
 
 ;// CONCATENATED MODULE: ./src/ship/host.ts
 /** What happens on one host, one exec at a time: lock, stage, verify, commit, activate, release. */
+
 
 
 
@@ -57118,13 +57132,6 @@ async function stage(session, options) {
     }
     await run(session, 'storing the release', commitRelease({ remotePath, release, history: options.history }), options.manifestJson);
     return meter.bytes();
-}
-function formatBytes(bytes) {
-    if (bytes < 1024)
-        return `${bytes} B`;
-    if (bytes < 1024 * 1024)
-        return `${(bytes / 1024).toFixed(1)} KB`;
-    return `${(bytes / 1024 / 1024).toFixed(1)} MB`;
 }
 /** Switches `current` with the hooks; returns the release it replaced. */
 async function host_activate(session, options) {
@@ -65347,18 +65354,6 @@ function render_link(label, url) {
     const href = safeUrl(url);
     return href === undefined ? label : `[${label}](${href})`;
 }
-function render_formatBytes(bytes) {
-    if (bytes < 1024)
-        return `${bytes} B`;
-    const units = ['KiB', 'MiB', 'GiB', 'TiB'];
-    let value = bytes / 1024;
-    let unit = 0;
-    while (value >= 1024 && unit < units.length - 1) {
-        value /= 1024;
-        unit++;
-    }
-    return `${value.toFixed(1)} ${units[unit] ?? ''}`;
-}
 /** A span of time in its two largest units: "2 d 3 h", "3 h 20 min", "45 s". */
 function formatSpan(ms) {
     const seconds = Math.round(ms / 1000);
@@ -65441,7 +65436,7 @@ function transferLine(report) {
     const t = report.transfer;
     if (t === undefined)
         return undefined;
-    const sent = `${plural(t.filesSent, 'file')} sent (${render_formatBytes(t.bytesSent)})`;
+    const sent = `${plural(t.filesSent, 'file')} sent (${formatBytes(t.bytesSent)})`;
     return `**Transfer:** ${sent}, ${plural(t.filesReused, 'file')} reused from the previous release`;
 }
 function hostsTable(report, limits) {

@@ -3,13 +3,12 @@ import { describe, expect, it } from '@jest/globals'
 import type { DoraMetrics, RunReport } from '../../src/report/model.js'
 import {
   escapeText,
-  formatBytes,
   formatSpan,
   MAX_REPORT_CHARS,
   renderReport,
   stickyMarker
 } from '../../src/report/render.js'
-import type { StageRecord } from '../../src/report/stages.js'
+import { formatBytes, type StageRecord } from '../../src/report/stages.js'
 
 const SHA = '3f786850e387550fdab836ed7e6dc881de23001b'
 const RELEASE = '20240630120000-3f786850e387'

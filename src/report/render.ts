@@ -7,7 +7,7 @@
  */
 import type { RunStatus } from '../action-io.js'
 import type { DoraMetrics, DoraResult, RunReport, TestSummary } from './model.js'
-import { formatDuration, plural, type StageRecord } from './stages.js'
+import { formatBytes, formatDuration, plural, type StageRecord } from './stages.js'
 
 /** GitHub refuses comment bodies longer than this. */
 export const MAX_REPORT_CHARS = 65_536
@@ -107,18 +107,6 @@ function safeUrl(value: string | undefined): string | undefined {
 function link(label: string, url: string | undefined): string {
   const href = safeUrl(url)
   return href === undefined ? label : `[${label}](${href})`
-}
-
-export function formatBytes(bytes: number): string {
-  if (bytes < 1024) return `${bytes} B`
-  const units = ['KiB', 'MiB', 'GiB', 'TiB']
-  let value = bytes / 1024
-  let unit = 0
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024
-    unit++
-  }
-  return `${value.toFixed(1)} ${units[unit] ?? ''}`
 }
 
 /** A span of time in its two largest units: "2 d 3 h", "3 h 20 min", "45 s". */

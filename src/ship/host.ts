@@ -1,12 +1,13 @@
 /** What happens on one host, one exec at a time: lock, stage, verify, commit, activate, release. */
+import { Readable } from 'node:stream'
 import { DeployError } from '../errors.js'
+import { formatBytes } from '../report/stages.js'
 import type { ExecResult, SshSession } from '../ssh/session.js'
 import { describeTarget } from '../ssh/target.js'
 import type { Manifest } from './manifest.js'
 import { RELEASE_ID, type RemoteManifest, type TransferPlan } from './plan.js'
 import * as remote from './remote-scripts.js'
 import { packEntries, progressMeter } from './transfer.js'
-import { Readable } from 'node:stream'
 
 export interface LockOwner {
   readonly runId: string
@@ -291,12 +292,6 @@ export async function stage(
     options.manifestJson
   )
   return meter.bytes()
-}
-
-export function formatBytes(bytes: number): string {
-  if (bytes < 1024) return `${bytes} B`
-  if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(1)} KB`
-  return `${(bytes / 1024 / 1024).toFixed(1)} MB`
 }
 
 /** Switches `current` with the hooks; returns the release it replaced. */

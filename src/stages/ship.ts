@@ -9,7 +9,7 @@ import path from 'node:path'
 import type { RunContext } from '../context.js'
 import { DeployError, errorMessage } from '../errors.js'
 import type { ShipSettings } from '../inputs.js'
-import { plural, type StageLog } from '../report/stages.js'
+import { formatBytes, plural, type StageLog } from '../report/stages.js'
 import * as host from '../ship/host.js'
 import { buildManifest, type Manifest } from '../ship/manifest.js'
 import { planTransfer, releaseId, type RemoteManifest, type TransferPlan } from '../ship/plan.js'
@@ -128,13 +128,13 @@ export async function ship(options: {
       const built = await manifestPromise
       return {
         value: built,
-        detail: `${plural(built.files, 'file')}, ${host.formatBytes(built.bytes)}`
+        detail: `${plural(built.files, 'file')}, ${formatBytes(built.bytes)}`
       }
     })
     const sent = fleet.hosts.map(locked => {
       const plan = planTransfer(manifest, locked.inspection.base)
       core.info(
-        `${describeTarget(locked.session.target)}: ${plural(plan.filesSent, 'file')} to send (${host.formatBytes(plan.bytesSent)}), ` +
+        `${describeTarget(locked.session.target)}: ${plural(plan.filesSent, 'file')} to send (${formatBytes(plan.bytesSent)}), ` +
           `${plan.filesReused} reused from ${locked.inspection.base?.release ?? 'nothing (first release)'}; live: ${locked.inspection.current ?? 'none'}`
       )
       return { locked, plan, bytesSent: 0 }
@@ -169,7 +169,7 @@ export async function ship(options: {
       const bytes = sent.reduce((sum, s) => sum + s.bytesSent, 0)
       return {
         value: undefined,
-        detail: `${release} on ${plural(sent.length, 'host')}, ${host.formatBytes(bytes)} sent`
+        detail: `${release} on ${plural(sent.length, 'host')}, ${formatBytes(bytes)} sent`
       }
     })
 
