@@ -2,7 +2,7 @@
  * The delivery gate end to end: the bundle against a real sshd and the OpenAPI-checked GitHub
  * stand-in, driven by real webhook payloads (edited where a case needs it).
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals'
+import { beforeAll, describe, expect, it } from '@jest/globals'
 import { existsSync, readdirSync } from 'node:fs'
 import {
   history,
@@ -14,24 +14,18 @@ import {
   workspaceWith,
   writeArtifact
 } from '../rig/deploy.js'
-import { startGitHubStandIn, type GitHubStandIn } from '../rig/github-standin.js'
+import type { GitHubStandIn } from '../rig/github-standin.js'
 import { examplePayload, pullRequestPayload } from '../rig/payloads.js'
 import { runAction, type RunResult } from '../rig/runner.js'
-import { makeTestDir, startSshd, stopAllSshd, type Sshd } from '../rig/sshd.js'
+import { useServers } from '../rig/servers.js'
+import { makeTestDir, type Sshd } from '../rig/sshd.js'
 
 const REPO = 'Codertocat/Hello-World'
+const servers = useServers(REPO)
 let sshd: Sshd
 let github: GitHubStandIn
-
-beforeAll(async () => {
-  ;[sshd, github] = await Promise.all([startSshd(), startGitHubStandIn({ repository: REPO })])
-})
-afterEach(() => {
-  github.assertNoViolations()
-  github.reset()
-})
-afterAll(async () => {
-  await Promise.all([stopAllSshd(), github.close()])
+beforeAll(() => {
+  ;({ sshd, github } = servers)
 })
 
 function env(sha: string): Record<string, string> {

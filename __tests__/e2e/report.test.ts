@@ -1,25 +1,19 @@
 /** Reporting end to end: the bundle, a real sshd and the OpenAPI-checked GitHub stand-in. */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals'
+import { beforeAll, describe, expect, it } from '@jest/globals'
 import { nextSha, sshInputs, workspaceWith, writeArtifact } from '../rig/deploy.js'
-import { startGitHubStandIn, type GitHubStandIn } from '../rig/github-standin.js'
+import type { GitHubStandIn } from '../rig/github-standin.js'
 import { examplePayload, pullRequestPayload } from '../rig/payloads.js'
 import { runAction, type RunResult } from '../rig/runner.js'
-import { makeTestDir, startSshd, stopAllSshd, type Sshd } from '../rig/sshd.js'
+import { useServers } from '../rig/servers.js'
+import { makeTestDir, type Sshd } from '../rig/sshd.js'
 
 const REPO = 'Codertocat/Hello-World'
 const MARKER = '<!-- gated-deploy:production -->'
+const servers = useServers(REPO)
 let sshd: Sshd
 let github: GitHubStandIn
-
-beforeAll(async () => {
-  ;[sshd, github] = await Promise.all([startSshd(), startGitHubStandIn({ repository: REPO })])
-})
-afterEach(() => {
-  github.assertNoViolations()
-  github.reset()
-})
-afterAll(async () => {
-  await Promise.all([stopAllSshd(), github.close()])
+beforeAll(() => {
+  ;({ sshd, github } = servers)
 })
 
 async function run(options: {
