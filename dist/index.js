@@ -56711,7 +56711,9 @@ const MARK = {
     previous: 'GD-PREVIOUS',
     base: 'GD-BASE',
     release: 'GD-RELEASE',
-    manifest: 'GD-MANIFEST'
+    manifest: 'GD-MANIFEST',
+    hashes: 'GD-HASHES',
+    hashLines: 'GD-HASH-LINES'
 };
 /**
  * Takes the lock (atomic mkdir) and reports the live, previous and base releases with the base's
@@ -56746,6 +56748,22 @@ done
 echo ${MARK.manifest}
 if [ -n "$base" ]; then cat ".gated-deploy/releases/$base.json"; fi`);
 }
+/**
+ * Prints the sha256 of every file under the current directory: first NUL-terminated
+ * `sha256sum -z` records, then, after a GD-HASH-LINES field, `openssl dgst -r` lines. OpenSSL
+ * uses the CPU's SHA instructions (3× coreutils here: 0.1 s instead of 0.29 s for 60 MB) but
+ * escapes names with a newline or backslash, so those few, and every file on a server without
+ * openssl, go to sha256sum.
+ */
+const HASH_FILES = `nl='
+'
+if command -v openssl >/dev/null 2>&1; then
+  find . -type f \\( -path "*$nl*" -o -path '*\\\\*' \\) -printf '%P\\0' | xargs -0 -r sha256sum -z --
+  printf '${MARK.hashLines}\\0'
+  find . -type f ! -path "*$nl*" ! -path '*\\\\*' -print0 | xargs -0 -r openssl dgst -sha256 -r
+else
+  find . -type f -printf '%P\\0' | xargs -0 -r sha256sum -z --
+fi`;
 /** The stdin of `stageRelease`: the length line and the NUL-separated reuse list, before the tar. */
 function reuseHeader(paths) {
     const list = Buffer.from(paths.map(p => p + '\0').join(''), 'utf8');
@@ -56782,8 +56800,8 @@ ${sh `tar -x -f - -B -p --no-same-owner -C ${partial}`}
 ${links.join('\n')}
 ${sh `cd ${partial}`}
 find . -mindepth 1 \\( -type f -printf 'f %m %P\\0' \\) -o \\( -type d -printf 'd %m %P\\0' \\) -o \\( -type l -printf 'l 0 %P\\0%l\\0' \\)
-printf 'GD-HASHES\\0'
-find . -type f -printf '%P\\0' | xargs -0 -r sha256sum -z --`);
+printf '${MARK.hashes}\\0'
+${HASH_FILES}`);
 }
 /** Stores the manifest (stdin), renames the partial release into place and records it. */
 function commitRelease(options) {
@@ -57033,13 +57051,13 @@ async function host_lockAndInspect(session, options) {
             .sort((a, b) => a.id.localeCompare(b.id))
     };
 }
-/** Parses the NUL-separated listing `extractAndList` prints. */
+/** Parses the NUL-separated listing `stageRelease` prints. */
 function parseListing(out) {
     const fields = out.toString('utf8').split('\0');
     const entries = new Map();
     const hashes = new Map();
     let i = 0;
-    for (; i < fields.length && fields[i] !== 'GD-HASHES'; i++) {
+    for (; i < fields.length && fields[i] !== MARK.hashes; i++) {
         const match = /^([fdl]) (\d+) ([\s\S]*)$/.exec(fields[i] ?? '');
         if (!match)
             continue;
@@ -57049,8 +57067,17 @@ function parseListing(out) {
         else
             entries.set(p, { type: type, mode });
     }
-    for (i++; i < fields.length; i++) {
+    for (i++; i < fields.length && fields[i] !== MARK.hashLines; i++) {
         const match = /^([0-9a-f]{64}) {2}([\s\S]*)$/.exec(fields[i] ?? '');
+        if (match)
+            hashes.set(match[2] ?? '', match[1] ?? '');
+    }
+    // `openssl dgst -r` lines: "<hex> *./<path>" (the paths have no newline or backslash).
+    for (const line of fields
+        .slice(i + 1)
+        .join('\0')
+        .split('\n')) {
+        const match = /^([0-9a-f]{64}) \*\.\/(.*)$/.exec(line);
         if (match)
             hashes.set(match[2] ?? '', match[1] ?? '');
     }
@@ -58212,8 +58239,6 @@ class Session {
         this.via = via;
         // ssh2 throws an 'error' nobody listens to; a lost connection is reported by the exec in flight.
         ssh.connection?.on('error', () => undefined);
-        // Without this, Nagle and delayed ACKs cost ~80 ms per exec round trip.
-        ssh.connection?.setNoDelay(true);
         via?.connection?.on('error', () => undefined);
     }
     exec(command, options = {}) {
@@ -58302,12 +58327,22 @@ async function connectOne(target, settings, sock) {
         ...(settings.privateKey ? { privateKey: settings.privateKey } : {}),
         ...(settings.passphrase ? { passphrase: settings.passphrase } : {}),
         ...(settings.password ? { password: settings.password } : {}),
-        ...(sock ? { sock } : {})
+        ...(sock ? { sock } : {}),
+        // Straight to the methods we have: ssh2 would first try "none", one more round trip.
+        authHandler: [
+            ...(settings.privateKey ? ['publickey'] : []),
+            ...(settings.password ? ['password'] : [])
+        ]
     };
     const ssh = new NodeSSH();
     try {
         // node-ssh's Config type predates exactOptionalPropertyTypes; ours sets no undefined fields.
-        await ssh.connect(config);
+        const connecting = ssh.connect(config);
+        // node-ssh has created the ssh2 client and its socket by now (nothing before is async).
+        // Without TCP_NODELAY from the first byte, Nagle and delayed ACKs add ~40 ms to each
+        // handshake and auth round trip: 0.24 s instead of 0.08 s to log in over loopback.
+        ssh.connection?.setNoDelay(true);
+        await connecting;
         return ssh;
     }
     catch (error) {

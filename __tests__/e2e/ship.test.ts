@@ -93,6 +93,9 @@ describe('deployment mode', () => {
       '.well-known/security.txt': 'Contact: x',
       'bin/start.sh': '#!/bin/sh\necho start',
       [odd]: 'odd',
+      // Names that hashing tools escape: they take sha256sum's NUL-separated path.
+      'back\\slash.txt': 'backslash',
+      'new\nline/file\nname.txt': 'newline',
       'debug.map': 'excluded',
       'assets/app.js.map': 'excluded',
       'node_modules/pkg/index.js': 'excluded',
@@ -109,6 +112,8 @@ describe('deployment mode', () => {
     expect(readRemote(remote, 'current', '.env.example')).toBe('DOTFILE=1')
     expect(readRemote(remote, 'current', '.well-known', 'security.txt')).toBe('Contact: x')
     expect(readRemote(remote, 'current', odd)).toBe('odd')
+    expect(readRemote(remote, 'current', 'back\\slash.txt')).toBe('backslash')
+    expect(readRemote(remote, 'current', 'new\nline', 'file\nname.txt')).toBe('newline')
     expect(statSync(path.join(live, 'bin', 'start.sh')).mode & 0o777).toBe(0o755)
     expect(statSync(path.join(live, 'keep.txt')).mode & 0o111).toBe(0)
     expect(lstatSync(path.join(live, 'latest')).isSymbolicLink()).toBe(true)

@@ -164,21 +164,29 @@ export interface Listing {
   readonly hashes: Map<string, string>
 }
 
-/** Parses the NUL-separated listing `extractAndList` prints. */
+/** Parses the NUL-separated listing `stageRelease` prints. */
 export function parseListing(out: Buffer): Listing {
   const fields = out.toString('utf8').split('\0')
   const entries: Listing['entries'] = new Map()
   const hashes = new Map<string, string>()
   let i = 0
-  for (; i < fields.length && fields[i] !== 'GD-HASHES'; i++) {
+  for (; i < fields.length && fields[i] !== remote.MARK.hashes; i++) {
     const match = /^([fdl]) (\d+) ([\s\S]*)$/.exec(fields[i] ?? '')
     if (!match) continue
     const [, type, mode = '', p = ''] = match
     if (type === 'l') entries.set(p, { type, mode, target: fields[++i] ?? '' })
     else entries.set(p, { type: type as 'f' | 'd', mode })
   }
-  for (i++; i < fields.length; i++) {
+  for (i++; i < fields.length && fields[i] !== remote.MARK.hashLines; i++) {
     const match = /^([0-9a-f]{64}) {2}([\s\S]*)$/.exec(fields[i] ?? '')
+    if (match) hashes.set(match[2] ?? '', match[1] ?? '')
+  }
+  // `openssl dgst -r` lines: "<hex> *./<path>" (the paths have no newline or backslash).
+  for (const line of fields
+    .slice(i + 1)
+    .join('\0')
+    .split('\n')) {
+    const match = /^([0-9a-f]{64}) \*\.\/(.*)$/.exec(line)
     if (match) hashes.set(match[2] ?? '', match[1] ?? '')
   }
   return { entries, hashes }

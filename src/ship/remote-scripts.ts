@@ -19,7 +19,9 @@ export const MARK = {
   previous: 'GD-PREVIOUS',
   base: 'GD-BASE',
   release: 'GD-RELEASE',
-  manifest: 'GD-MANIFEST'
+  manifest: 'GD-MANIFEST',
+  hashes: 'GD-HASHES',
+  hashLines: 'GD-HASH-LINES'
 } as const
 
 /**
@@ -62,6 +64,23 @@ echo ${MARK.manifest}
 if [ -n "$base" ]; then cat ".gated-deploy/releases/$base.json"; fi`
   )
 }
+
+/**
+ * Prints the sha256 of every file under the current directory: first NUL-terminated
+ * `sha256sum -z` records, then, after a GD-HASH-LINES field, `openssl dgst -r` lines. OpenSSL
+ * uses the CPU's SHA instructions (3× coreutils here: 0.1 s instead of 0.29 s for 60 MB) but
+ * escapes names with a newline or backslash, so those few, and every file on a server without
+ * openssl, go to sha256sum.
+ */
+export const HASH_FILES = `nl='
+'
+if command -v openssl >/dev/null 2>&1; then
+  find . -type f \\( -path "*$nl*" -o -path '*\\\\*' \\) -printf '%P\\0' | xargs -0 -r sha256sum -z --
+  printf '${MARK.hashLines}\\0'
+  find . -type f ! -path "*$nl*" ! -path '*\\\\*' -print0 | xargs -0 -r openssl dgst -sha256 -r
+else
+  find . -type f -printf '%P\\0' | xargs -0 -r sha256sum -z --
+fi`
 
 /** The stdin of `stageRelease`: the length line and the NUL-separated reuse list, before the tar. */
 export function reuseHeader(paths: readonly string[]): Buffer {
@@ -109,8 +128,8 @@ ${sh`tar -x -f - -B -p --no-same-owner -C ${partial}`}
 ${links.join('\n')}
 ${sh`cd ${partial}`}
 find . -mindepth 1 \\( -type f -printf 'f %m %P\\0' \\) -o \\( -type d -printf 'd %m %P\\0' \\) -o \\( -type l -printf 'l 0 %P\\0%l\\0' \\)
-printf 'GD-HASHES\\0'
-find . -type f -printf '%P\\0' | xargs -0 -r sha256sum -z --`
+printf '${MARK.hashes}\\0'
+${HASH_FILES}`
   )
 }
 
