@@ -56804,13 +56804,33 @@ printf '${MARK.hashes}\\0'
 ${HASH_FILES}`);
 }
 /** Stores the manifest (stdin), renames the partial release into place and records it. */
-function commitRelease(options) {
-    const { release } = options;
+function commitSteps(release, commit) {
     const manifest = `.gated-deploy/releases/${release}.json`;
-    return program(options.remotePath, `${sh `cat > ${manifest + '.tmp'}`}
+    return `${sh `cat > ${manifest + '.tmp'}`}
 ${sh `mv -T ${`releases/${release}.partial`} ${`releases/${release}`}`}
 ${sh `mv ${manifest + '.tmp'} ${manifest}`}
-${sh `printf '%s\n' ${options.history}`} >> .gated-deploy/history.jsonl`);
+${sh `printf '%s\n' ${commit.history}`} >> .gated-deploy/history.jsonl`;
+}
+/**
+ * Deletes all but the newest `keep` releases (and their manifests), printing each; the live and
+ * the previous release are never deleted. Then releases the lock.
+ */
+function pruneAndUnlockSteps(keep) {
+    return `live=$(readlink current 2>/dev/null || true); live=\${live#releases/}
+previous=$(cat .gated-deploy/previous 2>/dev/null || true)
+ls -1 releases | grep -E '^[0-9]{14}-[0-9a-f]+$' | sort -r | tail -n +${keep + 1} | while read -r id; do
+  if [ "$id" != "$live" ] && [ "$id" != "$previous" ]; then
+    rm -rf "releases/$id" ".gated-deploy/releases/$id.json"
+    echo "GD-PRUNED $id"
+  fi
+done
+rm -rf .gated-deploy/lock`;
+}
+/** Ends a run that activates nothing: commits the release when given, prunes, unlocks. */
+function finish(options) {
+    const { commit } = options;
+    return program(options.remotePath, `${commit ? commitSteps(commit.release, commit) : ''}
+${pruneAndUnlockSteps(options.keep)}`);
 }
 /** Runs a user hook in the release directory (bash if there is one); sets `hook_failed` when it fails. */
 function hook(name, script) {
@@ -56826,6 +56846,8 @@ const EXIT = { notStaged: 30, beforeActivate: 31, afterActivate: 32 };
 /**
  * Switches `current` to a staged release atomically (ln -s + mv -T) between the two hooks. When
  * after-activate fails, `current` goes back to where it was. Prints the release it replaced.
+ * Saves round trips when asked: first commits the release this run staged (manifest on stdin),
+ * and after a good switch prunes and unlocks (when no other host may still need switching back).
  */
 function activate(options) {
     const { release } = options;
@@ -56838,7 +56860,8 @@ if [ -n "$hook_failed" ]; then
   exit ${EXIT.afterActivate}
 fi`
         : '';
-    return program(options.remotePath, `${sh `[ -d ${target} ]`} || { ${sh `echo ${`release ${release} is not staged here`}`} >&2; exit ${EXIT.notStaged}; }
+    return program(options.remotePath, `${options.commit ? commitSteps(release, options.commit) : ''}
+${sh `[ -d ${target} ]`} || { ${sh `echo ${`release ${release} is not staged here`}`} >&2; exit ${EXIT.notStaged}; }
 previous=$(readlink current 2>/dev/null || true); previous=\${previous#releases/}
 echo "GD-REPLACED $previous"
 ${sh `export RELEASE=${release} SHA=${options.sha}`} RELEASE_PATH="$PWD/${target}" PREVIOUS_RELEASE="$previous"
@@ -56849,22 +56872,8 @@ if [ -n "$hook_failed" ]; then exit ${EXIT.beforeActivate}; fi`
 ${sh `ln -sfn ${target} current.gd-new`} && mv -T current.gd-new current
 if [ -n "$previous" ] && [ "$previous" != ${quote(release)} ]; then printf '%s\n' "$previous" > .gated-deploy/previous; fi
 ${sh `printf '%s\n' ${options.history('activate')}`} >> .gated-deploy/history.jsonl
-${after}`);
-}
-/**
- * Deletes all but the newest `keep` releases (and their manifests); the live and the previous
- * release are never deleted. Prints each release it removed, then releases the lock.
- */
-function pruneAndUnlock(options) {
-    return program(options.remotePath, `live=$(readlink current 2>/dev/null || true); live=\${live#releases/}
-previous=$(cat .gated-deploy/previous 2>/dev/null || true)
-ls -1 releases | grep -E '^[0-9]{14}-[0-9a-f]+$' | sort -r | tail -n +${options.keep + 1} | while read -r id; do
-  if [ "$id" != "$live" ] && [ "$id" != "$previous" ]; then
-    rm -rf "releases/$id" ".gated-deploy/releases/$id.json"
-    echo "GD-PRUNED $id"
-  fi
-done
-rm -rf .gated-deploy/lock`);
+${after}
+${options.finish ? pruneAndUnlockSteps(options.finish.keep) : ''}`);
 }
 /**
  * After a failure: removes this run's partial release (and, when asked, its committed but never
@@ -56947,7 +56956,7 @@ function progressMeter(options) {
 }
 
 ;// CONCATENATED MODULE: ./src/ship/host.ts
-/** What happens on one host, one exec at a time: lock, stage, verify, commit, activate, release. */
+/** What happens on one host, one exec at a time: lock, stage and verify, commit and activate, release. */
 
 
 
@@ -57119,8 +57128,9 @@ function compareListing(local, listing, sharedPaths) {
     return problems;
 }
 /**
- * Builds `releases/<id>.partial` from the base release and the tar stream, checks every file's
- * sha256 on the server against the manifest, then renames it into place. Returns bytes sent.
+ * Builds `releases/<id>.partial` from the base release and the tar stream and checks every
+ * file's sha256 on the server against the manifest; `activate` or `finish` then commits it.
+ * Returns bytes sent.
  */
 async function stage(session, options) {
     const { remotePath, release } = options;
@@ -57157,12 +57167,18 @@ async function stage(session, options) {
         throw new DeployError(`${where(session)}: the uploaded release does not match the manifest (${problems.length} problem${problems.length === 1 ? '' : 's'}); it was not activated:\n` +
             problems.slice(0, 20).join('\n'));
     }
-    await run(session, 'storing the release', commitRelease({ remotePath, release, history: options.history }), options.manifestJson);
     return meter.bytes();
 }
-/** Switches `current` with the hooks; returns the release it replaced. */
+const pruned = (out) => [...out.toString('utf8').matchAll(/GD-PRUNED (\S+)/g)].map(m => m[1] ?? '');
+/**
+ * Switches `current` with the hooks (committing this run's release first, and pruning and
+ * unlocking after, when asked). Returns the release it replaced and the releases pruned.
+ */
 async function host_activate(session, options) {
-    const result = await session.exec(activate(options), { onStderr: options.log });
+    const result = await session.exec(activate(options), {
+        onStderr: options.log,
+        ...(options.commit ? { stdin: options.commit.manifestJson } : {})
+    });
     const replaced = releaseOrUndefined(/GD-REPLACED (\S*)/.exec(result.stdout.toString('utf8'))?.[1]);
     const reasons = {
         [EXIT.notStaged]: `release ${options.release} is not staged there`,
@@ -57172,12 +57188,16 @@ async function host_activate(session, options) {
     if (result.code !== 0) {
         throw new DeployError(`${where(session)}: ${reasons[result.code] ?? `activation failed (exit ${result.code}): ${result.stderr.trim()}`}.`);
     }
-    return replaced;
+    return { replaced, pruned: pruned(result.stdout) };
 }
-/** Prunes old releases and releases the lock, in one exec. Returns the pruned release ids. */
-async function host_pruneAndUnlock(session, remotePath, keep) {
-    const out = await run(session, 'pruning old releases', pruneAndUnlock({ remotePath, keep }));
-    return [...out.toString('utf8').matchAll(/GD-PRUNED (\S+)/g)].map(m => m[1] ?? '');
+/**
+ * Commits this run's release when given, prunes old releases and releases the lock, in one
+ * exec. Returns the pruned release ids.
+ */
+async function host_finish(session, options) {
+    const { commit } = options;
+    const out = await run(session, commit ? 'storing the release' : 'pruning old releases', finish(options), commit?.manifestJson);
+    return pruned(out);
 }
 
 // EXTERNAL MODULE: external "assert"
@@ -58489,34 +58509,42 @@ class Fleet {
         this.context = { ...this.context, sha };
     }
     /**
-     * Switches every host to `release`; if any fails, switches back the ones already switched,
-     * so the fleet never runs two releases.
+     * Switches every host to `release` (committing it first when this run staged it); if any
+     * fails, switches back the ones already switched, so the fleet never runs two releases.
      */
-    async activate(release, log, tracker) {
+    async activate(release, log, tracker, commit) {
+        const count = this.hosts.length;
         await tracker?.started(release, this.context.sha);
         try {
-            await this.switchAll(release, log);
+            await this.switchAll(release, log, commit);
         }
         catch (error) {
             await tracker?.finished(false, errorMessage(error));
             throw error;
         }
-        await tracker?.finished(true, `${release} is live on ${plural(this.hosts.length, 'host')}`);
+        await tracker?.finished(true, `${release} is live on ${plural(count, 'host')}`);
     }
-    async switchAll(release, log) {
+    async switchAll(release, log, commit) {
         const { settings, context } = this;
+        // With one host nothing can need switching back, so the same exec prunes and unlocks.
+        const alone = this.hosts.length === 1;
         await log.run('activate', async () => {
             const switched = [];
             const results = await Promise.allSettled(this.hosts.map(async (locked) => {
-                locked.replaced = await host_activate(locked.session, {
+                const done = await host_activate(locked.session, {
                     remotePath: settings.remotePath,
                     release,
                     sha: context.sha,
                     beforeActivate: settings.beforeActivate,
                     afterActivate: settings.afterActivate,
                     history: event => historyLine(event, release, context),
-                    log: text => process.stdout.write(text)
+                    log: text => process.stdout.write(text),
+                    ...(commit ? { commit } : {}),
+                    ...(alone ? { finish: { keep: settings.keepReleases } } : {})
                 });
+                locked.replaced = done.replaced;
+                if (alone)
+                    this.pruned(locked, done.pruned);
                 switched.push(locked);
             }));
             const failures = results.flatMap(r => r.status === 'rejected' ? [errorMessage(r.reason)] : []);
@@ -58524,11 +58552,16 @@ class Fleet {
                 await Promise.all(switched.map(locked => this.switchBack(locked)));
                 throw new DeployError(failures.join('\n'));
             }
-            return {
-                value: undefined,
-                detail: `current → ${release} on ${plural(this.hosts.length, 'host')}`
-            };
+            const count = this.hosts.length;
+            if (alone)
+                this.hosts.length = 0; // pruned and unlocked already
+            return { value: undefined, detail: `current → ${release} on ${plural(count, 'host')}` };
         });
+    }
+    pruned(locked, pruned) {
+        locked.pruned = pruned;
+        if (pruned.length > 0)
+            core/* info */.pq(`${describeTarget(locked.session.target)}: pruned ${pruned.join(', ')}`);
     }
     async switchBack(locked) {
         const back = locked.replaced;
@@ -58551,13 +58584,18 @@ class Fleet {
             core/* error */.z3(`${where}: could not switch back to ${back}: ${errorMessage(error)}`);
         }
     }
-    /** Prunes old releases and releases every lock. */
-    async finish() {
+    /**
+     * Commits the release this run staged when given (a release left for approval), prunes old
+     * releases and releases every lock still held.
+     */
+    async finish(commit) {
         await allOrReport(this.hosts.map(async (locked) => {
-            locked.pruned = await host_pruneAndUnlock(locked.session, this.settings.remotePath, this.settings.keepReleases);
-            if (locked.pruned.length > 0) {
-                core/* info */.pq(`${describeTarget(locked.session.target)}: pruned ${locked.pruned.join(', ')}`);
-            }
+            const pruned = await host_finish(locked.session, {
+                remotePath: this.settings.remotePath,
+                keep: this.settings.keepReleases,
+                ...(commit ? { commit } : {})
+            });
+            this.pruned(locked, pruned);
         }));
         this.hosts.length = 0;
     }
@@ -58825,9 +58863,12 @@ async function ship(options) {
             log.skip('stage', 'dry run: nothing sent');
             return summarise('dry-run', release, sent);
         }
+        const commit = {
+            manifestJson: JSON.stringify(remoteManifest(release, manifest, context)),
+            history: historyLine('stage', release, context)
+        };
         await log.run('stage', async () => {
             const shared = sharedKinds(settings);
-            const manifestJson = JSON.stringify(remoteManifest(release, manifest, context));
             await Promise.all(sent.map(async (s) => {
                 s.bytesSent = await stage(s.locked.session, {
                     remotePath: settings.remotePath,
@@ -58837,8 +58878,6 @@ async function ship(options) {
                     plan: s.plan,
                     base: s.locked.inspection.base?.release,
                     shared,
-                    manifestJson,
-                    history: historyLine('stage', release, context),
                     progress: text => core/* info */.pq(`upload ${text}`)
                 });
                 s.locked.committed = true;
@@ -58849,11 +58888,15 @@ async function ship(options) {
                 detail: `${release} on ${plural(sent.length, 'host')}, ${formatBytes(bytes)} sent`
             };
         });
-        if (options.activate)
-            await fleet.activate(release, log, options.tracker);
-        else
+        // The verified release is stored by the same exec that activates it, or that unlocks.
+        if (options.activate) {
+            await fleet.activate(release, log, options.tracker, commit);
+            await fleet.finish();
+        }
+        else {
             log.skip('activate', 'delivery mode: staged, awaiting approval');
-        await fleet.finish();
+            await fleet.finish({ ...commit, release });
+        }
         return summarise(options.activate ? 'deployed' : 'staged', release, sent);
     }
     catch (error) {

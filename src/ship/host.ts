@@ -1,4 +1,4 @@
-/** What happens on one host, one exec at a time: lock, stage, verify, commit, activate, release. */
+/** What happens on one host, one exec at a time: lock, stage and verify, commit and activate, release. */
 import { Readable } from 'node:stream'
 import { DeployError } from '../errors.js'
 import { formatBytes } from '../report/stages.js'
@@ -227,8 +227,9 @@ export function compareListing(
 }
 
 /**
- * Builds `releases/<id>.partial` from the base release and the tar stream, checks every file's
- * sha256 on the server against the manifest, then renames it into place. Returns bytes sent.
+ * Builds `releases/<id>.partial` from the base release and the tar stream and checks every
+ * file's sha256 on the server against the manifest; `activate` or `finish` then commits it.
+ * Returns bytes sent.
  */
 export async function stage(
   session: SshSession,
@@ -240,8 +241,6 @@ export async function stage(
     plan: TransferPlan
     base: string | undefined
     shared: readonly { path: string; kind: 'file' | 'dir' }[]
-    manifestJson: string
-    history: string
     progress: (text: string) => void
   }
 ): Promise<number> {
@@ -293,21 +292,32 @@ export async function stage(
         problems.slice(0, 20).join('\n')
     )
   }
-  await run(
-    session,
-    'storing the release',
-    remote.commitRelease({ remotePath, release, history: options.history }),
-    options.manifestJson
-  )
   return meter.bytes()
 }
 
-/** Switches `current` with the hooks; returns the release it replaced. */
+/** A verified `<id>.partial` to store as a release: its manifest and history line. */
+export interface Commit extends remote.Commit {
+  readonly manifestJson: string
+}
+
+const pruned = (out: Buffer): string[] =>
+  [...out.toString('utf8').matchAll(/GD-PRUNED (\S+)/g)].map(m => m[1] ?? '')
+
+/**
+ * Switches `current` with the hooks (committing this run's release first, and pruning and
+ * unlocking after, when asked). Returns the release it replaced and the releases pruned.
+ */
 export async function activate(
   session: SshSession,
-  options: Parameters<typeof remote.activate>[0] & { log: (text: string) => void }
-): Promise<string | undefined> {
-  const result = await session.exec(remote.activate(options), { onStderr: options.log })
+  options: Omit<Parameters<typeof remote.activate>[0], 'commit'> & {
+    commit?: Commit
+    log: (text: string) => void
+  }
+): Promise<{ replaced: string | undefined; pruned: string[] }> {
+  const result = await session.exec(remote.activate(options), {
+    onStderr: options.log,
+    ...(options.commit ? { stdin: options.commit.manifestJson } : {})
+  })
   const replaced = releaseOrUndefined(/GD-REPLACED (\S*)/.exec(result.stdout.toString('utf8'))?.[1])
   const reasons: Record<number, string> = {
     [remote.EXIT.notStaged]: `release ${options.release} is not staged there`,
@@ -319,19 +329,23 @@ export async function activate(
       `${where(session)}: ${reasons[result.code] ?? `activation failed (exit ${result.code}): ${result.stderr.trim()}`}.`
     )
   }
-  return replaced
+  return { replaced, pruned: pruned(result.stdout) }
 }
 
-/** Prunes old releases and releases the lock, in one exec. Returns the pruned release ids. */
-export async function pruneAndUnlock(
+/**
+ * Commits this run's release when given, prunes old releases and releases the lock, in one
+ * exec. Returns the pruned release ids.
+ */
+export async function finish(
   session: SshSession,
-  remotePath: string,
-  keep: number
+  options: { remotePath: string; keep: number; commit?: Commit & { release: string } }
 ): Promise<string[]> {
+  const { commit } = options
   const out = await run(
     session,
-    'pruning old releases',
-    remote.pruneAndUnlock({ remotePath, keep })
+    commit ? 'storing the release' : 'pruning old releases',
+    remote.finish(options),
+    commit?.manifestJson
   )
-  return [...out.toString('utf8').matchAll(/GD-PRUNED (\S+)/g)].map(m => m[1] ?? '')
+  return pruned(out)
 }

@@ -133,20 +133,47 @@ ${HASH_FILES}`
   )
 }
 
+/** What turns a verified `<id>.partial` into a release: its manifest (on stdin) and a history line. */
+export interface Commit {
+  readonly history: string
+}
+
 /** Stores the manifest (stdin), renames the partial release into place and records it. */
-export function commitRelease(options: {
-  remotePath: string
-  release: string
-  history: string
-}): string {
-  const { release } = options
+function commitSteps(release: string, commit: Commit): string {
   const manifest = `.gated-deploy/releases/${release}.json`
-  return program(
-    options.remotePath,
-    `${sh`cat > ${manifest + '.tmp'}`}
+  return `${sh`cat > ${manifest + '.tmp'}`}
 ${sh`mv -T ${`releases/${release}.partial`} ${`releases/${release}`}`}
 ${sh`mv ${manifest + '.tmp'} ${manifest}`}
-${sh`printf '%s\n' ${options.history}`} >> .gated-deploy/history.jsonl`
+${sh`printf '%s\n' ${commit.history}`} >> .gated-deploy/history.jsonl`
+}
+
+/**
+ * Deletes all but the newest `keep` releases (and their manifests), printing each; the live and
+ * the previous release are never deleted. Then releases the lock.
+ */
+function pruneAndUnlockSteps(keep: number): string {
+  return `live=$(readlink current 2>/dev/null || true); live=\${live#releases/}
+previous=$(cat .gated-deploy/previous 2>/dev/null || true)
+ls -1 releases | grep -E '^[0-9]{14}-[0-9a-f]+$' | sort -r | tail -n +${keep + 1} | while read -r id; do
+  if [ "$id" != "$live" ] && [ "$id" != "$previous" ]; then
+    rm -rf "releases/$id" ".gated-deploy/releases/$id.json"
+    echo "GD-PRUNED $id"
+  fi
+done
+rm -rf .gated-deploy/lock`
+}
+
+/** Ends a run that activates nothing: commits the release when given, prunes, unlocks. */
+export function finish(options: {
+  remotePath: string
+  keep: number
+  commit?: Commit & { release: string }
+}): string {
+  const { commit } = options
+  return program(
+    options.remotePath,
+    `${commit ? commitSteps(commit.release, commit) : ''}
+${pruneAndUnlockSteps(options.keep)}`
   )
 }
 
@@ -166,6 +193,8 @@ export const EXIT = { notStaged: 30, beforeActivate: 31, afterActivate: 32 } as 
 /**
  * Switches `current` to a staged release atomically (ln -s + mv -T) between the two hooks. When
  * after-activate fails, `current` goes back to where it was. Prints the release it replaced.
+ * Saves round trips when asked: first commits the release this run staged (manifest on stdin),
+ * and after a good switch prunes and unlocks (when no other host may still need switching back).
  */
 export function activate(options: {
   remotePath: string
@@ -174,6 +203,8 @@ export function activate(options: {
   beforeActivate: string
   afterActivate: string
   history: (event: string) => string
+  commit?: Commit
+  finish?: { keep: number }
 }): string {
   const { release } = options
   const target = `releases/${release}`
@@ -187,7 +218,8 @@ fi`
     : ''
   return program(
     options.remotePath,
-    `${sh`[ -d ${target} ]`} || { ${sh`echo ${`release ${release} is not staged here`}`} >&2; exit ${EXIT.notStaged}; }
+    `${options.commit ? commitSteps(release, options.commit) : ''}
+${sh`[ -d ${target} ]`} || { ${sh`echo ${`release ${release} is not staged here`}`} >&2; exit ${EXIT.notStaged}; }
 previous=$(readlink current 2>/dev/null || true); previous=\${previous#releases/}
 echo "GD-REPLACED $previous"
 ${sh`export RELEASE=${release} SHA=${options.sha}`} RELEASE_PATH="$PWD/${target}" PREVIOUS_RELEASE="$previous"
@@ -200,26 +232,8 @@ if [ -n "$hook_failed" ]; then exit ${EXIT.beforeActivate}; fi`
 ${sh`ln -sfn ${target} current.gd-new`} && mv -T current.gd-new current
 if [ -n "$previous" ] && [ "$previous" != ${quote(release)} ]; then printf '%s\n' "$previous" > .gated-deploy/previous; fi
 ${sh`printf '%s\n' ${options.history('activate')}`} >> .gated-deploy/history.jsonl
-${after}`
-  )
-}
-
-/**
- * Deletes all but the newest `keep` releases (and their manifests); the live and the previous
- * release are never deleted. Prints each release it removed, then releases the lock.
- */
-export function pruneAndUnlock(options: { remotePath: string; keep: number }): string {
-  return program(
-    options.remotePath,
-    `live=$(readlink current 2>/dev/null || true); live=\${live#releases/}
-previous=$(cat .gated-deploy/previous 2>/dev/null || true)
-ls -1 releases | grep -E '^[0-9]{14}-[0-9a-f]+$' | sort -r | tail -n +${options.keep + 1} | while read -r id; do
-  if [ "$id" != "$live" ] && [ "$id" != "$previous" ]; then
-    rm -rf "releases/$id" ".gated-deploy/releases/$id.json"
-    echo "GD-PRUNED $id"
-  fi
-done
-rm -rf .gated-deploy/lock`
+${after}
+${options.finish ? pruneAndUnlockSteps(options.finish.keep) : ''}`
   )
 }
 

@@ -25,7 +25,7 @@ export interface ActivationTracker {
 export interface LockedHost {
   readonly session: SshSession
   readonly inspection: host.Inspection
-  /** This run's release was committed here (so a failure must remove it). */
+  /** This run's release is (or may be) on this host, staged or committed: a failure removes it. */
   committed: boolean
   /** The release `current` pointed at before this run switched it. */
   replaced: string | undefined
@@ -137,35 +137,47 @@ export class Fleet {
   }
 
   /**
-   * Switches every host to `release`; if any fails, switches back the ones already switched,
-   * so the fleet never runs two releases.
+   * Switches every host to `release` (committing it first when this run staged it); if any
+   * fails, switches back the ones already switched, so the fleet never runs two releases.
    */
-  async activate(release: string, log: StageLog, tracker?: ActivationTracker): Promise<void> {
+  async activate(
+    release: string,
+    log: StageLog,
+    tracker?: ActivationTracker,
+    commit?: host.Commit
+  ): Promise<void> {
+    const count = this.hosts.length
     await tracker?.started(release, this.context.sha)
     try {
-      await this.switchAll(release, log)
+      await this.switchAll(release, log, commit)
     } catch (error: unknown) {
       await tracker?.finished(false, errorMessage(error))
       throw error
     }
-    await tracker?.finished(true, `${release} is live on ${plural(this.hosts.length, 'host')}`)
+    await tracker?.finished(true, `${release} is live on ${plural(count, 'host')}`)
   }
 
-  private async switchAll(release: string, log: StageLog): Promise<void> {
+  private async switchAll(release: string, log: StageLog, commit?: host.Commit): Promise<void> {
     const { settings, context } = this
+    // With one host nothing can need switching back, so the same exec prunes and unlocks.
+    const alone = this.hosts.length === 1
     await log.run('activate', async () => {
       const switched: LockedHost[] = []
       const results = await Promise.allSettled(
         this.hosts.map(async locked => {
-          locked.replaced = await host.activate(locked.session, {
+          const done = await host.activate(locked.session, {
             remotePath: settings.remotePath,
             release,
             sha: context.sha,
             beforeActivate: settings.beforeActivate,
             afterActivate: settings.afterActivate,
             history: event => historyLine(event, release, context),
-            log: text => process.stdout.write(text)
+            log: text => process.stdout.write(text),
+            ...(commit ? { commit } : {}),
+            ...(alone ? { finish: { keep: settings.keepReleases } } : {})
           })
+          locked.replaced = done.replaced
+          if (alone) this.pruned(locked, done.pruned)
           switched.push(locked)
         })
       )
@@ -176,11 +188,16 @@ export class Fleet {
         await Promise.all(switched.map(locked => this.switchBack(locked)))
         throw new DeployError(failures.join('\n'))
       }
-      return {
-        value: undefined,
-        detail: `current → ${release} on ${plural(this.hosts.length, 'host')}`
-      }
+      const count = this.hosts.length
+      if (alone) this.hosts.length = 0 // pruned and unlocked already
+      return { value: undefined, detail: `current → ${release} on ${plural(count, 'host')}` }
     })
+  }
+
+  private pruned(locked: LockedHost, pruned: string[]): void {
+    locked.pruned = pruned
+    if (pruned.length > 0)
+      core.info(`${describeTarget(locked.session.target)}: pruned ${pruned.join(', ')}`)
   }
 
   private async switchBack(locked: LockedHost): Promise<void> {
@@ -203,18 +220,19 @@ export class Fleet {
     }
   }
 
-  /** Prunes old releases and releases every lock. */
-  async finish(): Promise<void> {
+  /**
+   * Commits the release this run staged when given (a release left for approval), prunes old
+   * releases and releases every lock still held.
+   */
+  async finish(commit?: host.Commit & { release: string }): Promise<void> {
     await allOrReport(
       this.hosts.map(async locked => {
-        locked.pruned = await host.pruneAndUnlock(
-          locked.session,
-          this.settings.remotePath,
-          this.settings.keepReleases
-        )
-        if (locked.pruned.length > 0) {
-          core.info(`${describeTarget(locked.session.target)}: pruned ${locked.pruned.join(', ')}`)
-        }
+        const pruned = await host.finish(locked.session, {
+          remotePath: this.settings.remotePath,
+          keep: this.settings.keepReleases,
+          ...(commit ? { commit } : {})
+        })
+        this.pruned(locked, pruned)
       })
     )
     this.hosts.length = 0

@@ -146,9 +146,12 @@ export async function ship(options: {
       return summarise('dry-run', release, sent)
     }
 
+    const commit = {
+      manifestJson: JSON.stringify(remoteManifest(release, manifest, context)),
+      history: historyLine('stage', release, context)
+    }
     await log.run('stage', async () => {
       const shared = sharedKinds(settings)
-      const manifestJson = JSON.stringify(remoteManifest(release, manifest, context))
       await Promise.all(
         sent.map(async s => {
           s.bytesSent = await host.stage(s.locked.session, {
@@ -159,8 +162,6 @@ export async function ship(options: {
             plan: s.plan,
             base: s.locked.inspection.base?.release,
             shared,
-            manifestJson,
-            history: historyLine('stage', release, context),
             progress: text => core.info(`upload ${text}`)
           })
           s.locked.committed = true
@@ -173,9 +174,14 @@ export async function ship(options: {
       }
     })
 
-    if (options.activate) await fleet.activate(release, log, options.tracker)
-    else log.skip('activate', 'delivery mode: staged, awaiting approval')
-    await fleet.finish()
+    // The verified release is stored by the same exec that activates it, or that unlocks.
+    if (options.activate) {
+      await fleet.activate(release, log, options.tracker, commit)
+      await fleet.finish()
+    } else {
+      log.skip('activate', 'delivery mode: staged, awaiting approval')
+      await fleet.finish({ ...commit, release })
+    }
     return summarise(options.activate ? 'deployed' : 'staged', release, sent)
   } catch (error: unknown) {
     await fleet.abandon(release, errorMessage(error))
