@@ -152,17 +152,27 @@ describe('deployment mode', () => {
     const remote = await makeTestDir()
     const ws = workspaceWith({ 'a.txt': '0' })
     const made: string[] = []
-    for (let i = 1; i <= 4; i++) {
+    for (let i = 1; i <= 5; i++) {
       writeArtifact(ws, { 'a.txt': String(i) })
-      const result = await deploy(sshd, ws, remote, { 'keep-releases': '2' })
+      const result = await deploy(sshd, ws, remote, { 'keep-releases': '3' })
       expect(result.exitCode).toBe(0)
       made.push(result.outputs.release ?? '')
     }
-    expect(releases(remote)).toEqual(made.slice(-2))
-    expect(liveRelease(remote)).toBe(made[3])
+    expect(releases(remote)).toEqual(made.slice(-3))
+    expect(liveRelease(remote)).toBe(made[4])
     expect(readdirSync(path.join(remote, '.gated-deploy', 'releases')).sort()).toEqual(
-      made.slice(-2).map(r => `${r}.json`)
+      made.slice(-3).map(r => `${r}.json`)
     )
+    // Roll back to an older release, then deploy with keep 2: the rolled-back-to release is
+    // now the previous one and outlives a newer one.
+    const back = await deploy(sshd, ws, remote, { rollback: made[2] ?? '', 'keep-releases': '3' })
+    expect(back.exitCode).toBe(0)
+    expect(liveRelease(remote)).toBe(made[2])
+    writeArtifact(ws, { 'a.txt': '6' })
+    const sixth = await deploy(sshd, ws, remote, { 'keep-releases': '2' })
+    expect(sixth.exitCode).toBe(0)
+    expect(sixth.log).toContain(`pruned ${made[3] ?? '?'}`)
+    expect(releases(remote)).toEqual([made[2], made[4], sixth.outputs.release])
   })
 
   it('refuses to deploy while another run holds the lock, naming the holder', async () => {

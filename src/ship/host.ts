@@ -129,6 +129,13 @@ export async function lockAndInspect(
   }
   const value = (mark: string): string | undefined =>
     lines.find(line => line.startsWith(mark + ' '))?.slice(mark.length + 1)
+  // grep's `<manifest file>:"sha":"<hex>"` lines: the commit each release holds.
+  const shas = new Map(
+    lines.flatMap(line => {
+      const match = /^\.gated-deploy\/releases\/([^/]+)\.json:"sha":"([0-9a-f]*)"$/.exec(line)
+      return match ? [[match[1] ?? '', match[2] ?? ''] as const] : []
+    })
+  )
   const manifestAt = lines.indexOf(remote.MARK.manifest)
   const manifestText =
     manifestAt >= 0
@@ -153,8 +160,8 @@ export async function lockAndInspect(
     base,
     releases: lines
       .filter(line => line.startsWith(remote.MARK.release + ' '))
-      .map(line => line.split(' '))
-      .flatMap(([, id = '', sha = '']) => (RELEASE_ID.test(id) ? [{ id, sha }] : []))
+      .map(line => line.slice(remote.MARK.release.length + 1))
+      .flatMap(id => (RELEASE_ID.test(id) ? [{ id, sha: shas.get(id) ?? '' }] : []))
       .sort((a, b) => a.id.localeCompare(b.id))
   }
 }
