@@ -3,9 +3,8 @@
  * paths left out), and records every directory, file (size, mode, sha256) and symlink.
  */
 import { createHash } from 'node:crypto'
-import { createReadStream } from 'node:fs'
 import type { Dirent } from 'node:fs'
-import { lstat, readdir, readFile, readlink } from 'node:fs/promises'
+import { lstat, open, readdir, readFile, readlink } from 'node:fs/promises'
 import path from 'node:path'
 import { compileExclude, isExcluded } from './glob.js'
 
@@ -27,29 +26,40 @@ export interface Manifest {
   readonly bytes: number
 }
 
-async function sha256File(file: string): Promise<string> {
+/**
+ * Hashes a large file through one reused buffer: no fresh memory per chunk (page faults and GC
+ * are what made hashing hold up the event loop), and the loop gets a turn after every megabyte,
+ * so the SSH handshake running alongside is not kept waiting.
+ */
+async function sha256Chunked(file: string, buffer: Buffer): Promise<string> {
   const hash = createHash('sha256')
-  for await (const chunk of createReadStream(file, { highWaterMark: 1 << 20 }))
-    hash.update(chunk as Buffer)
+  const handle = await open(file, 'r')
+  try {
+    for (;;) {
+      const { bytesRead } = await handle.read(buffer, 0, buffer.length, null)
+      if (bytesRead === 0) break
+      hash.update(buffer.subarray(0, bytesRead))
+    }
+  } finally {
+    await handle.close()
+  }
   return hash.digest('hex')
 }
 
-/** Runs `fn` over `items` with at most `limit` at a time. */
-async function mapLimit<T, R>(
-  items: readonly T[],
-  limit: number,
-  fn: (item: T) => Promise<R>
-): Promise<R[]> {
-  const results: R[] = new Array<R>(items.length)
-  let next = 0
-  const worker = async (): Promise<void> => {
-    while (next < items.length) {
-      const index = next++
-      results[index] = await fn(items[index] as T)
+/** Returns a scheduler that runs at most `limit` of the tasks given to it at a time. */
+function limiter(limit: number): <R>(task: () => Promise<R>) => Promise<R> {
+  let running = 0
+  const waiting: (() => void)[] = []
+  return async <R>(task: () => Promise<R>): Promise<R> => {
+    if (running >= limit) await new Promise<void>(resolve => waiting.push(resolve))
+    running++
+    try {
+      return await task()
+    } finally {
+      running--
+      waiting.shift()?.()
     }
   }
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker))
-  return results
 }
 
 /** Paths under any of `sharedPaths` live on the server in shared/ and are never shipped. */
@@ -93,8 +103,12 @@ async function walk(
   return parts.flat()
 }
 
-/** Files up to this size are read whole (one read); larger ones are streamed. */
-const READ_WHOLE_BYTES = 4 << 20
+/** Files up to this size are read whole (one read); larger ones go through `sha256Chunked`. */
+const READ_WHOLE_BYTES = 256 << 10
+const CHUNK_BYTES = 1 << 20
+/** Many small files at once (each one read), a few large ones (each its own reused buffer). */
+const SMALL_AT_ONCE = 16
+const LARGE_AT_ONCE = 4
 
 export async function buildManifest(options: {
   root: string
@@ -107,19 +121,34 @@ export async function buildManifest(options: {
     '',
     (rel, isDir) => isExcluded(rules, rel, isDir) || underShared(rel, options.sharedPaths)
   )
-  const entries = await mapLimit(found, 16, async (item): Promise<Entry> => {
-    const full = path.join(options.root, item.rel)
-    if (item.type === 'dir') return { type: 'dir', path: item.rel, mode: item.mode }
-    if (item.type === 'symlink')
-      return { type: 'symlink', path: item.rel, target: await readlink(full) }
-    const sha256 =
-      item.size <= READ_WHOLE_BYTES
-        ? createHash('sha256')
-            .update(await readFile(full))
-            .digest('hex')
-        : await sha256File(full)
-    return { type: 'file', path: item.rel, mode: item.mode, size: item.size, sha256 }
-  })
+  const small = limiter(SMALL_AT_ONCE)
+  const large = limiter(LARGE_AT_ONCE)
+  const buffers: Buffer[] = []
+  const hashLarge = async (file: string): Promise<string> => {
+    const buffer = buffers.pop() ?? Buffer.allocUnsafe(CHUNK_BYTES)
+    try {
+      return await sha256Chunked(file, buffer)
+    } finally {
+      buffers.push(buffer)
+    }
+  }
+  const hashSmall = async (file: string): Promise<string> =>
+    createHash('sha256')
+      .update(await readFile(file))
+      .digest('hex')
+  const entries = await Promise.all(
+    found.map(async (item): Promise<Entry> => {
+      const full = path.join(options.root, item.rel)
+      if (item.type === 'dir') return { type: 'dir', path: item.rel, mode: item.mode }
+      if (item.type === 'symlink')
+        return { type: 'symlink', path: item.rel, target: await small(() => readlink(full)) }
+      const sha256 =
+        item.size <= READ_WHOLE_BYTES
+          ? await small(() => hashSmall(full))
+          : await large(() => hashLarge(full))
+      return { type: 'file', path: item.rel, mode: item.mode, size: item.size, sha256 }
+    })
+  )
   const files = entries.filter(e => e.type === 'file')
   return { entries, files: files.length, bytes: files.reduce((sum, f) => sum + f.size, 0) }
 }
