@@ -58705,8 +58705,6 @@ class Fleet {
 // EXTERNAL MODULE: external "node:path"
 var external_node_path_ = __nccwpck_require__(6760);
 var external_node_path_default = /*#__PURE__*/__nccwpck_require__.n(external_node_path_);
-;// CONCATENATED MODULE: external "node:fs/promises"
-const promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs/promises");
 ;// CONCATENATED MODULE: ./src/ship/glob.ts
 function segmentToRegex(glob) {
     let out = '';
@@ -58764,105 +58762,74 @@ function isExcluded(rules, relativePath, isDirectory) {
 
 
 /**
- * Hashes a large file through one reused buffer: no fresh memory per chunk (page faults and GC
- * are what made hashing hold up the event loop), and the loop gets a turn after every megabyte,
- * so the SSH handshake running alongside is not kept waiting.
+ * Gives the event loop a turn every few milliseconds. The walk and the hashing are synchronous
+ * (5x faster here than promise-based fs for 2,000 small files: 0.1 s instead of 0.46 s; each
+ * async call is several thread-pool round trips), but the SSH handshake runs alongside and
+ * must not wait long for its packets to be read.
  */
-async function sha256Chunked(file, buffer) {
+class TimeSlices {
+    since = performance.now();
+    async pause() {
+        if (performance.now() - this.since < SLICE_MS)
+            return;
+        await new Promise(resolve => setImmediate(resolve));
+        this.since = performance.now();
+    }
+}
+const SLICE_MS = 4;
+/** Files up to this size are read whole; larger ones through one reused buffer. */
+const READ_WHOLE_BYTES = 256 << 10;
+const CHUNK_BYTES = 1 << 20;
+async function sha256(file, size, buffer, slices) {
     const hash = (0,external_node_crypto_.createHash)('sha256');
-    const handle = await (0,promises_namespaceObject.open)(file, 'r');
+    if (size <= READ_WHOLE_BYTES)
+        return hash.update((0,external_node_fs_.readFileSync)(file)).digest('hex');
+    const fd = (0,external_node_fs_.openSync)(file, 'r');
     try {
         for (;;) {
-            const { bytesRead } = await handle.read(buffer, 0, buffer.length, null);
-            if (bytesRead === 0)
+            const read = (0,external_node_fs_.readSync)(fd, buffer, 0, buffer.length, null);
+            if (read === 0)
                 break;
-            hash.update(buffer.subarray(0, bytesRead));
+            hash.update(buffer.subarray(0, read));
+            await slices.pause();
         }
     }
     finally {
-        await handle.close();
+        (0,external_node_fs_.closeSync)(fd);
     }
     return hash.digest('hex');
-}
-/** Returns a scheduler that runs at most `limit` of the tasks given to it at a time. */
-function limiter(limit) {
-    let running = 0;
-    const waiting = [];
-    return async (task) => {
-        if (running >= limit)
-            await new Promise(resolve => waiting.push(resolve));
-        running++;
-        try {
-            return await task();
-        }
-        finally {
-            running--;
-            waiting.shift()?.();
-        }
-    };
 }
 /** Paths under any of `sharedPaths` live on the server in shared/ and are never shipped. */
 function underShared(relativePath, sharedPaths) {
     return sharedPaths.some(shared => relativePath === shared || relativePath.startsWith(shared + '/'));
 }
 const byName = (a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
-/** Lists a tree depth-first in name order, every directory before what it holds; lstat in parallel. */
-async function walk(dir, prefix, skip) {
-    const dirents = (await (0,promises_namespaceObject.readdir)(dir, { withFileTypes: true })).sort(byName);
-    const parts = await Promise.all(dirents.map(async (dirent) => {
+/** Appends the entries under `dir` depth-first in name order, every directory before what it holds. */
+async function walk(dir, prefix, skip, into, work) {
+    for (const dirent of (0,external_node_fs_.readdirSync)(dir, { withFileTypes: true }).sort(byName)) {
         const rel = prefix ? `${prefix}/${dirent.name}` : dirent.name;
         const full = external_node_path_default().join(dir, dirent.name);
         if (skip(rel, dirent.isDirectory()))
-            return [];
-        if (dirent.isSymbolicLink())
-            return [{ type: 'symlink', rel, mode: 0, size: 0 }];
-        if (!dirent.isDirectory() && !dirent.isFile())
-            return []; // sockets, fifos and devices are not shipped
-        const stat = await (0,promises_namespaceObject.lstat)(full);
-        if (dirent.isFile())
-            return [{ type: 'file', rel, mode: stat.mode & 0o7777, size: stat.size }];
-        return [
-            { type: 'dir', rel, mode: stat.mode & 0o7777, size: 0 },
-            ...(await walk(full, rel, skip))
-        ];
-    }));
-    return parts.flat();
+            continue;
+        if (dirent.isSymbolicLink()) {
+            into.push({ type: 'symlink', path: rel, target: (0,external_node_fs_.readlinkSync)(full) });
+        }
+        else if (dirent.isDirectory()) {
+            into.push({ type: 'dir', path: rel, mode: (0,external_node_fs_.lstatSync)(full).mode & 0o7777 });
+            await walk(full, rel, skip, into, work);
+        }
+        else if (dirent.isFile()) {
+            const stat = (0,external_node_fs_.lstatSync)(full);
+            const sha = await sha256(full, stat.size, work.buffer, work.slices);
+            into.push({ type: 'file', path: rel, mode: stat.mode & 0o7777, size: stat.size, sha256: sha });
+        } // sockets, fifos and devices are not shipped
+        await work.slices.pause();
+    }
 }
-/** Files up to this size are read whole (one read); larger ones go through `sha256Chunked`. */
-const READ_WHOLE_BYTES = 256 << 10;
-const CHUNK_BYTES = 1 << 20;
-/** Many small files at once (each one read), a few large ones (each its own reused buffer). */
-const SMALL_AT_ONCE = 16;
-const LARGE_AT_ONCE = 4;
 async function buildManifest(options) {
     const rules = ['.git/', ...options.exclude].map(compileExclude);
-    const found = await walk(options.root, '', (rel, isDir) => isExcluded(rules, rel, isDir) || underShared(rel, options.sharedPaths));
-    const small = limiter(SMALL_AT_ONCE);
-    const large = limiter(LARGE_AT_ONCE);
-    const buffers = [];
-    const hashLarge = async (file) => {
-        const buffer = buffers.pop() ?? Buffer.allocUnsafe(CHUNK_BYTES);
-        try {
-            return await sha256Chunked(file, buffer);
-        }
-        finally {
-            buffers.push(buffer);
-        }
-    };
-    const hashSmall = async (file) => (0,external_node_crypto_.createHash)('sha256')
-        .update(await (0,promises_namespaceObject.readFile)(file))
-        .digest('hex');
-    const entries = await Promise.all(found.map(async (item) => {
-        const full = external_node_path_default().join(options.root, item.rel);
-        if (item.type === 'dir')
-            return { type: 'dir', path: item.rel, mode: item.mode };
-        if (item.type === 'symlink')
-            return { type: 'symlink', path: item.rel, target: await small(() => (0,promises_namespaceObject.readlink)(full)) };
-        const sha256 = item.size <= READ_WHOLE_BYTES
-            ? await small(() => hashSmall(full))
-            : await large(() => hashLarge(full));
-        return { type: 'file', path: item.rel, mode: item.mode, size: item.size, sha256 };
-    }));
+    const entries = [];
+    await walk(options.root, '', (rel, isDir) => isExcluded(rules, rel, isDir) || underShared(rel, options.sharedPaths), entries, { buffer: Buffer.allocUnsafe(CHUNK_BYTES), slices: new TimeSlices() });
     const files = entries.filter(e => e.type === 'file');
     return { entries, files: files.length, bytes: files.reduce((sum, f) => sum + f.size, 0) };
 }
@@ -58894,10 +58861,13 @@ function lockOwner(context, release) {
         started: new Date().toISOString()
     };
 }
-async function packageArtifact(settings) {
+/** Fails before anything connects when there is nothing to ship. */
+function checkArtifact(settings) {
     if (!(0,external_node_fs_.existsSync)(settings.artifact) || !(0,external_node_fs_.statSync)(settings.artifact).isDirectory()) {
         throw new DeployError(`\`artifact\`: "${settings.artifact}" is not a directory after the build. Point \`artifact\` at the build output (relative to \`working-directory\`).`);
     }
+}
+function packageArtifact(settings) {
     return buildManifest({
         root: settings.artifact,
         exclude: settings.exclude,
@@ -58944,10 +58914,12 @@ function summarise(status, release, sent) {
 async function ship(options) {
     const { settings, context, log } = options;
     const release = releaseId(context.sha, new Date());
-    // Hash the artifact while the connections are being set up.
+    checkArtifact(settings);
+    // Hash the artifact while the connections are being set up (the connects go out first).
+    const opening = Fleet.open({ settings, context, log, owner: lockOwner(context, release) });
     const manifestPromise = packageArtifact(settings);
     manifestPromise.catch(() => undefined);
-    const fleet = await Fleet.open({ settings, context, log, owner: lockOwner(context, release) });
+    const fleet = await opening;
     try {
         const manifest = await log.run('package', async () => {
             const built = await manifestPromise;
@@ -65148,6 +65120,8 @@ function readSettings(options = { forkPullRequest: false }) {
     return settings;
 }
 
+;// CONCATENATED MODULE: external "node:fs/promises"
+const promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs/promises");
 ;// CONCATENATED MODULE: ./src/report/junit.ts
 /**
  * Test counts and the first failing tests from JUnit XML reports, as Jest (jest-junit), pytest,

@@ -245,6 +245,17 @@ describe('deployment mode', () => {
     expect(readRemote(remote, 'current', 'a.txt')).toBe('1')
   })
 
+  it('fails on a missing artifact before connecting, leaving the server untouched', async () => {
+    const remote = await makeTestDir()
+    const ws = workspaceWith({ 'a.txt': '1' })
+    const result = await deploy(sshd, ws, remote, { artifact: 'build' })
+    expect(result.exitCode).toBe(1)
+    expect(result.log).toContain('`artifact`: ')
+    expect(result.log).toContain('is not a directory after the build')
+    expect(result.log).not.toContain('connect')
+    expect(readdirSync(remote)).toEqual([])
+  })
+
   it('dry-run connects, takes and releases the lock, reports and changes nothing', async () => {
     const remote = await makeTestDir()
     const ws = workspaceWith({ 'a.txt': '1', 'b.txt': '2' })

@@ -3,8 +3,16 @@
  * paths left out), and records every directory, file (size, mode, sha256) and symlink.
  */
 import { createHash } from 'node:crypto'
-import type { Dirent } from 'node:fs'
-import { lstat, open, readdir, readFile, readlink } from 'node:fs/promises'
+import {
+  closeSync,
+  lstatSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  readSync,
+  type Dirent
+} from 'node:fs'
 import path from 'node:path'
 import { compileExclude, isExcluded } from './glob.js'
 
@@ -27,39 +35,46 @@ export interface Manifest {
 }
 
 /**
- * Hashes a large file through one reused buffer: no fresh memory per chunk (page faults and GC
- * are what made hashing hold up the event loop), and the loop gets a turn after every megabyte,
- * so the SSH handshake running alongside is not kept waiting.
+ * Gives the event loop a turn every few milliseconds. The walk and the hashing are synchronous
+ * (5x faster here than promise-based fs for 2,000 small files: 0.1 s instead of 0.46 s; each
+ * async call is several thread-pool round trips), but the SSH handshake runs alongside and
+ * must not wait long for its packets to be read.
  */
-async function sha256Chunked(file: string, buffer: Buffer): Promise<string> {
-  const hash = createHash('sha256')
-  const handle = await open(file, 'r')
-  try {
-    for (;;) {
-      const { bytesRead } = await handle.read(buffer, 0, buffer.length, null)
-      if (bytesRead === 0) break
-      hash.update(buffer.subarray(0, bytesRead))
-    }
-  } finally {
-    await handle.close()
+class TimeSlices {
+  private since = performance.now()
+
+  async pause(): Promise<void> {
+    if (performance.now() - this.since < SLICE_MS) return
+    await new Promise<void>(resolve => setImmediate(resolve))
+    this.since = performance.now()
   }
-  return hash.digest('hex')
 }
 
-/** Returns a scheduler that runs at most `limit` of the tasks given to it at a time. */
-function limiter(limit: number): <R>(task: () => Promise<R>) => Promise<R> {
-  let running = 0
-  const waiting: (() => void)[] = []
-  return async <R>(task: () => Promise<R>): Promise<R> => {
-    if (running >= limit) await new Promise<void>(resolve => waiting.push(resolve))
-    running++
-    try {
-      return await task()
-    } finally {
-      running--
-      waiting.shift()?.()
+const SLICE_MS = 4
+/** Files up to this size are read whole; larger ones through one reused buffer. */
+const READ_WHOLE_BYTES = 256 << 10
+const CHUNK_BYTES = 1 << 20
+
+async function sha256(
+  file: string,
+  size: number,
+  buffer: Buffer,
+  slices: TimeSlices
+): Promise<string> {
+  const hash = createHash('sha256')
+  if (size <= READ_WHOLE_BYTES) return hash.update(readFileSync(file)).digest('hex')
+  const fd = openSync(file, 'r')
+  try {
+    for (;;) {
+      const read = readSync(fd, buffer, 0, buffer.length, null)
+      if (read === 0) break
+      hash.update(buffer.subarray(0, read))
+      await slices.pause()
     }
+  } finally {
+    closeSync(fd)
   }
+  return hash.digest('hex')
 }
 
 /** Paths under any of `sharedPaths` live on the server in shared/ and are never shipped. */
@@ -69,46 +84,33 @@ export function underShared(relativePath: string, sharedPaths: readonly string[]
   )
 }
 
-interface Found {
-  readonly type: 'dir' | 'file' | 'symlink'
-  readonly rel: string
-  readonly mode: number
-  readonly size: number
-}
-
 const byName = (a: Dirent, b: Dirent): number => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)
 
-/** Lists a tree depth-first in name order, every directory before what it holds; lstat in parallel. */
+/** Appends the entries under `dir` depth-first in name order, every directory before what it holds. */
 async function walk(
   dir: string,
   prefix: string,
-  skip: (rel: string, isDir: boolean) => boolean
-): Promise<Found[]> {
-  const dirents = (await readdir(dir, { withFileTypes: true })).sort(byName)
-  const parts = await Promise.all(
-    dirents.map(async (dirent): Promise<Found[]> => {
-      const rel = prefix ? `${prefix}/${dirent.name}` : dirent.name
-      const full = path.join(dir, dirent.name)
-      if (skip(rel, dirent.isDirectory())) return []
-      if (dirent.isSymbolicLink()) return [{ type: 'symlink', rel, mode: 0, size: 0 }]
-      if (!dirent.isDirectory() && !dirent.isFile()) return [] // sockets, fifos and devices are not shipped
-      const stat = await lstat(full)
-      if (dirent.isFile()) return [{ type: 'file', rel, mode: stat.mode & 0o7777, size: stat.size }]
-      return [
-        { type: 'dir', rel, mode: stat.mode & 0o7777, size: 0 },
-        ...(await walk(full, rel, skip))
-      ]
-    })
-  )
-  return parts.flat()
+  skip: (rel: string, isDir: boolean) => boolean,
+  into: Entry[],
+  work: { buffer: Buffer; slices: TimeSlices }
+): Promise<void> {
+  for (const dirent of readdirSync(dir, { withFileTypes: true }).sort(byName)) {
+    const rel = prefix ? `${prefix}/${dirent.name}` : dirent.name
+    const full = path.join(dir, dirent.name)
+    if (skip(rel, dirent.isDirectory())) continue
+    if (dirent.isSymbolicLink()) {
+      into.push({ type: 'symlink', path: rel, target: readlinkSync(full) })
+    } else if (dirent.isDirectory()) {
+      into.push({ type: 'dir', path: rel, mode: lstatSync(full).mode & 0o7777 })
+      await walk(full, rel, skip, into, work)
+    } else if (dirent.isFile()) {
+      const stat = lstatSync(full)
+      const sha = await sha256(full, stat.size, work.buffer, work.slices)
+      into.push({ type: 'file', path: rel, mode: stat.mode & 0o7777, size: stat.size, sha256: sha })
+    } // sockets, fifos and devices are not shipped
+    await work.slices.pause()
+  }
 }
-
-/** Files up to this size are read whole (one read); larger ones go through `sha256Chunked`. */
-const READ_WHOLE_BYTES = 256 << 10
-const CHUNK_BYTES = 1 << 20
-/** Many small files at once (each one read), a few large ones (each its own reused buffer). */
-const SMALL_AT_ONCE = 16
-const LARGE_AT_ONCE = 4
 
 export async function buildManifest(options: {
   root: string
@@ -116,38 +118,13 @@ export async function buildManifest(options: {
   sharedPaths: readonly string[]
 }): Promise<Manifest> {
   const rules = ['.git/', ...options.exclude].map(compileExclude)
-  const found = await walk(
+  const entries: Entry[] = []
+  await walk(
     options.root,
     '',
-    (rel, isDir) => isExcluded(rules, rel, isDir) || underShared(rel, options.sharedPaths)
-  )
-  const small = limiter(SMALL_AT_ONCE)
-  const large = limiter(LARGE_AT_ONCE)
-  const buffers: Buffer[] = []
-  const hashLarge = async (file: string): Promise<string> => {
-    const buffer = buffers.pop() ?? Buffer.allocUnsafe(CHUNK_BYTES)
-    try {
-      return await sha256Chunked(file, buffer)
-    } finally {
-      buffers.push(buffer)
-    }
-  }
-  const hashSmall = async (file: string): Promise<string> =>
-    createHash('sha256')
-      .update(await readFile(file))
-      .digest('hex')
-  const entries = await Promise.all(
-    found.map(async (item): Promise<Entry> => {
-      const full = path.join(options.root, item.rel)
-      if (item.type === 'dir') return { type: 'dir', path: item.rel, mode: item.mode }
-      if (item.type === 'symlink')
-        return { type: 'symlink', path: item.rel, target: await small(() => readlink(full)) }
-      const sha256 =
-        item.size <= READ_WHOLE_BYTES
-          ? await small(() => hashSmall(full))
-          : await large(() => hashLarge(full))
-      return { type: 'file', path: item.rel, mode: item.mode, size: item.size, sha256 }
-    })
+    (rel, isDir) => isExcluded(rules, rel, isDir) || underShared(rel, options.sharedPaths),
+    entries,
+    { buffer: Buffer.allocUnsafe(CHUNK_BYTES), slices: new TimeSlices() }
   )
   const files = entries.filter(e => e.type === 'file')
   return { entries, files: files.length, bytes: files.reduce((sum, f) => sum + f.size, 0) }

@@ -47,12 +47,16 @@ export function lockOwner(context: RunContext, release: string): host.LockOwner 
   }
 }
 
-async function packageArtifact(settings: ShipSettings): Promise<Manifest> {
+/** Fails before anything connects when there is nothing to ship. */
+function checkArtifact(settings: ShipSettings): void {
   if (!existsSync(settings.artifact) || !statSync(settings.artifact).isDirectory()) {
     throw new DeployError(
       `\`artifact\`: "${settings.artifact}" is not a directory after the build. Point \`artifact\` at the build output (relative to \`working-directory\`).`
     )
   }
+}
+
+function packageArtifact(settings: ShipSettings): Promise<Manifest> {
   return buildManifest({
     root: settings.artifact,
     exclude: settings.exclude,
@@ -119,10 +123,12 @@ export async function ship(options: {
 }): Promise<ShipResult> {
   const { settings, context, log } = options
   const release = releaseId(context.sha, new Date())
-  // Hash the artifact while the connections are being set up.
+  checkArtifact(settings)
+  // Hash the artifact while the connections are being set up (the connects go out first).
+  const opening = Fleet.open({ settings, context, log, owner: lockOwner(context, release) })
   const manifestPromise = packageArtifact(settings)
   manifestPromise.catch(() => undefined)
-  const fleet = await Fleet.open({ settings, context, log, owner: lockOwner(context, release) })
+  const fleet = await opening
   try {
     const manifest = await log.run('package', async () => {
       const built = await manifestPromise
