@@ -238,7 +238,7 @@ export async function run(): Promise<void> {
     settings = readSettings({ forkPullRequest })
     outcome.sha = context.sha
     const token = settings.githubToken
-    octokit = token && !forkPullRequest ? createOctokit(token) : undefined
+    octokit = token && !forkPullRequest ? await createOctokit(token) : undefined
     const client = octokit
     const runContext = context
     const runSettings = settings

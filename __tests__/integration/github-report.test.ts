@@ -33,7 +33,7 @@ beforeAll(async () => {
   comments = await import('../../src/github/comments.js')
   deployments = await import('../../src/github/deployments.js')
   dora = await import('../../src/report/dora.js')
-  octokit = client.createOctokit('ghs_reportTestToken')
+  octokit = await client.createOctokit('ghs_reportTestToken')
 })
 
 afterEach(() => {

@@ -4,9 +4,7 @@
  * deployments) and take this client.
  */
 import * as core from '@actions/core'
-import { getOctokit } from '@actions/github'
-import { retry } from '@octokit/plugin-retry'
-import { throttling } from '@octokit/plugin-throttling'
+import type { getOctokit } from '@actions/github'
 
 export type Octokit = ReturnType<typeof getOctokit>
 
@@ -30,7 +28,16 @@ function onLimit(kind: string) {
   }
 }
 
-export function createOctokit(token: string): Octokit {
+/**
+ * Loads octokit (a separate chunk of the bundle, ~25 ms to evaluate) only when there is a
+ * token to use it with.
+ */
+export async function createOctokit(token: string): Promise<Octokit> {
+  const [{ getOctokit }, { retry }, { throttling }] = await Promise.all([
+    import('@actions/github'),
+    import('@octokit/plugin-retry'),
+    import('@octokit/plugin-throttling')
+  ])
   return getOctokit(
     token,
     {
