@@ -185,7 +185,7 @@ export function parseListing(out: Buffer): Listing {
     else entries.set(p, { type: type as 'f' | 'd', mode })
   }
   for (i++; i < fields.length && fields[i] !== remote.MARK.hashLines; i++) {
-    const match = /^([0-9a-f]{64}) {2}([\s\S]*)$/.exec(fields[i] ?? '')
+    const match = /^([0-9a-f]{64}) {2}(?:\.\/)?([\s\S]*)$/.exec(fields[i] ?? '')
     if (match) hashes.set(match[2] ?? '', match[1] ?? '')
   }
   // `openssl dgst -r` lines: "<hex> *./<path>" (the paths have no newline or backslash).

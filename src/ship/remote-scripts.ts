@@ -8,8 +8,8 @@ import { sharedLinkTarget } from './plan.js'
 
 /** Wraps a program so it runs in sh from `remote-path`, whatever the user's login shell. */
 function program(remotePath: string, body: string): string {
-  const script = `set -eu\n${sh`mkdir -p ${remotePath} && cd ${remotePath}`}\n${body}`
-  return `sh -c ${quote(script)}`
+  const enter = sh`cd ${remotePath} 2>/dev/null || { mkdir -p ${remotePath} && cd ${remotePath}; }`
+  return `sh -c ${quote(`set -eu\n${enter}\n${body}`)}`
 }
 
 export const MARK = {
@@ -38,7 +38,7 @@ export function lockAndInspect(options: {
   return program(
     options.remotePath,
     `LC_ALL=C # release ids sort by time in globs
-mkdir -p releases shared .gated-deploy/releases
+[ -d releases ] && [ -d shared ] && [ -d .gated-deploy/releases ] || mkdir -p releases shared .gated-deploy/releases
 ${options.breakLock ? 'rm -rf .gated-deploy/lock' : ''}
 if mkdir .gated-deploy/lock 2>/dev/null; then
   ${sh`printf '%s\n' ${options.owner}`} > .gated-deploy/lock/owner.json
@@ -68,7 +68,7 @@ if [ -n "$base" ]; then cat ".gated-deploy/releases/$base.json"; fi`
 
 /**
  * Prints the sha256 of every file under the current directory: first NUL-terminated
- * `sha256sum -z` records, then, after a GD-HASH-LINES field, `openssl dgst -r` lines. OpenSSL
+ * `sha256sum -z` records (paths may start with `./`), then, after a GD-HASH-LINES field, `openssl dgst -r` lines. OpenSSL
  * uses the CPU's SHA instructions (3× coreutils here: 0.1 s instead of 0.29 s for 60 MB) but
  * escapes names with a newline or backslash, so those few, and every file on a server without
  * openssl, go to sha256sum.
@@ -76,7 +76,7 @@ if [ -n "$base" ]; then cat ".gated-deploy/releases/$base.json"; fi`
 export const HASH_FILES = `nl='
 '
 if command -v openssl >/dev/null 2>&1; then
-  find . -type f \\( -path "*$nl*" -o -path '*\\\\*' \\) -printf '%P\\0' | xargs -0 -r sha256sum -z --
+  find . -type f \\( -path "*$nl*" -o -path '*\\\\*' \\) -exec sha256sum -z -- {} +
   printf '${MARK.hashLines}\\0'
   find . -type f ! -path "*$nl*" ! -path '*\\\\*' -print0 | xargs -0 -r openssl dgst -sha256 -r
 else
@@ -122,7 +122,7 @@ ${sh`rm -rf ${partial + '/' + p}`} && ${sh`mkdir -p ${partial + '/' + parent}`} 
   })
   return program(
     options.remotePath,
-    `${sh`rm -rf ${partial}`}
+    `if ${sh`[ -e ${partial} ] || [ -L ${partial} ]`}; then ${sh`rm -rf ${partial}`}; fi
 ${sh`mkdir ${partial}`}
 ${reuse}
 ${sh`tar -x -f - -B -p --no-same-owner -C ${partial}`}
@@ -156,9 +156,9 @@ const RELEASE_PATTERN = `${'[0-9]'.repeat(14)}-[0-9a-f]*`
  * the previous release are never deleted. Then releases the lock. Globs, not `ls | sort`: each
  * program started costs ~3 ms on a small VM.
  */
-function pruneAndUnlockSteps(keep: number): string {
+function pruneAndUnlockSteps(keep: number, live?: string): string {
   return `LC_ALL=C # release ids sort by time in globs
-live=$(readlink current 2>/dev/null || true); live=\${live#releases/}
+${live ? `live=${quote(live)}` : 'live=$(readlink current 2>/dev/null || true); live=${live#releases/}'}
 previous=
 if [ -f .gated-deploy/previous ]; then IFS= read -r previous < .gated-deploy/previous || true; fi
 is_release() { case $1 in *[!0-9a-f-]*|*-*-*) return 1 ;; ${RELEASE_PATTERN}) return 0 ;; esac; return 1; }
@@ -248,7 +248,7 @@ ${sh`ln -sfn ${target} current.gd-new`} && mv -T current.gd-new current
 if [ -n "$previous" ] && [ "$previous" != ${quote(release)} ]; then printf '%s\n' "$previous" > .gated-deploy/previous; fi
 ${sh`printf '%s\n' ${options.history('activate')}`} >> .gated-deploy/history.jsonl
 ${after}
-${options.finish ? pruneAndUnlockSteps(options.finish.keep) : ''}`
+${options.finish ? pruneAndUnlockSteps(options.finish.keep, release) : ''}`
   )
 }
 
