@@ -171,32 +171,45 @@ export interface Listing {
   readonly hashes: Map<string, string>
 }
 
-/** Parses the NUL-separated listing `stageRelease` prints. */
-export function parseListing(out: Buffer): Listing {
-  const fields = out.toString('utf8').split('\0')
-  const entries: Listing['entries'] = new Map()
+/**
+ * Reads `HASH_FILES` output: "<hex>  ./<path>" NUL records and "<hex> *./<path>" newline lines
+ * in any order. Stops at anything else, so a garbled section shows up as files without hashes.
+ */
+function parseHashes(text: string): Map<string, string> {
   const hashes = new Map<string, string>()
-  let i = 0
-  for (; i < fields.length && fields[i] !== remote.MARK.hashes; i++) {
-    const match = /^([fdl]) (\d+) ([\s\S]*)$/.exec(fields[i] ?? '')
+  for (let at = 0; at < text.length;) {
+    const hex = text.slice(at, at + 64)
+    const kind = text.slice(at + 64, at + 66)
+    const end = text.indexOf(kind === ' *' ? '\n' : '\0', at + 66)
+    if (!/^[0-9a-f]{64}$/.test(hex) || (kind !== ' *' && kind !== '  ') || end < 0) break
+    const name = text.slice(at + 66, end)
+    hashes.set(name.startsWith('./') ? name.slice(2) : name, hex)
+    at = end + 1
+  }
+  return hashes
+}
+
+/** Parses what `stageRelease` prints: the NUL-separated listing, a marker, then the hashes. */
+export function parseListing(out: Buffer): Listing {
+  const text = out.toString('utf8')
+  const entries: Listing['entries'] = new Map()
+  let at = 0
+  const field = (): string => {
+    const end = text.indexOf('\0', at)
+    const value = text.slice(at, end < 0 ? text.length : end)
+    at = end < 0 ? text.length : end + 1
+    return value
+  }
+  while (at < text.length) {
+    const record = field()
+    if (record === remote.MARK.hashes) break
+    const match = /^([fdl]) (\d+) ([\s\S]*)$/.exec(record)
     if (!match) continue
     const [, type, mode = '', p = ''] = match
-    if (type === 'l') entries.set(p, { type, mode, target: fields[++i] ?? '' })
+    if (type === 'l') entries.set(p, { type, mode, target: field() })
     else entries.set(p, { type: type as 'f' | 'd', mode })
   }
-  for (i++; i < fields.length && fields[i] !== remote.MARK.hashLines; i++) {
-    const match = /^([0-9a-f]{64}) {2}(?:\.\/)?([\s\S]*)$/.exec(fields[i] ?? '')
-    if (match) hashes.set(match[2] ?? '', match[1] ?? '')
-  }
-  // `openssl dgst -r` lines: "<hex> *./<path>" (the paths have no newline or backslash).
-  for (const line of fields
-    .slice(i + 1)
-    .join('\0')
-    .split('\n')) {
-    const match = /^([0-9a-f]{64}) \*\.\/(.*)$/.exec(line)
-    if (match) hashes.set(match[2] ?? '', match[1] ?? '')
-  }
-  return { entries, hashes }
+  return { entries, hashes: parseHashes(text.slice(at)) }
 }
 
 /** Differences between what the server holds and the manifest; empty when they agree. */
