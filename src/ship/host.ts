@@ -1,5 +1,5 @@
 /** What happens on one host, one exec at a time: lock, stage and verify, commit and activate, release. */
-import { Readable } from 'node:stream'
+import { PassThrough } from 'node:stream'
 import { DeployError } from '../errors.js'
 import { formatBytes } from '../report/stages.js'
 import type { ExecResult, SshSession } from '../ssh/session.js'
@@ -247,72 +247,82 @@ export function compareListing(
 }
 
 /**
- * Builds `releases/<id>.partial` from the base release and the tar stream and checks every
- * file's sha256 on the server against the manifest; `activate` or `finish` then commits it.
- * Returns bytes sent.
+ * A staging exec started ahead of time (alongside the lock, so its channel and shell are ready
+ * when the plan is): it waits for its header. `run` sends the header and the tar stream, then
+ * checks every file's sha256 on the server against the manifest; `activate` or `finish` commits
+ * the release. `cancel` sends nothing, and the remote program exits having touched nothing.
  */
-export async function stage(
-  session: SshSession,
-  options: {
-    remotePath: string
-    release: string
+export class PendingStage {
+  private readonly input = new PassThrough()
+  private readonly result: Promise<ExecResult>
+  private started = false
+
+  constructor(
+    private readonly session: SshSession,
+    private readonly options: {
+      remotePath: string
+      release: string
+      shared: readonly { path: string; kind: 'file' | 'dir' }[]
+    }
+  ) {
+    this.result = session.exec(remote.stageRelease(options), { stdin: this.input })
+    this.result.catch(() => undefined) // reported by `run`; nobody waits for a cancelled one
+  }
+
+  cancel(): void {
+    if (!this.started) this.input.end()
+    this.started = true
+  }
+
+  /** Uploads what `plan` sends and verifies the release; returns the bytes sent. */
+  async run(options: {
     root: string
     manifest: Manifest
     plan: TransferPlan
     base: string | undefined
-    shared: readonly { path: string; kind: 'file' | 'dir' }[]
     progress: (text: string) => void
-  }
-): Promise<number> {
-  const { remotePath, release } = options
-  const packed = packEntries(options.root, options.plan.send)
-  // One exec: the list of files to hard-link from the base, then the tar of the rest.
-  const header = remote.reuseHeader(options.plan.reuse)
-  const stdin = Readable.from(
-    (async function* () {
-      yield header
-      yield* packed.stream
-    })()
-  )
-  const meter = progressMeter({
-    expectedBytes: options.plan.bytesSent,
-    intervalMs: 3000,
-    report: (percent, bytes) =>
-      options.progress(
-        `${where(session)}: ${percent}% (${formatBytes(bytes)} of ~${formatBytes(options.plan.bytesSent)})`
+  }): Promise<number> {
+    const { session } = this
+    if (this.started) throw new DeployError(`${where(session)}: staging was cancelled.`)
+    this.started = true
+    const packed = packEntries(options.root, options.plan.send)
+    const meter = progressMeter({
+      expectedBytes: options.plan.bytesSent,
+      intervalMs: 3000,
+      report: (percent, bytes) =>
+        options.progress(
+          `${where(session)}: ${percent}% (${formatBytes(bytes)} of ~${formatBytes(options.plan.bytesSent)})`
+        )
+    })
+    meter.stream.pipe(this.input)
+    // One exec: the base and the files to hard-link from it, then the tar of the rest.
+    meter.stream.write(remote.stageHeader(options.base, options.plan.reuse))
+    packed.stream.pipe(meter.stream)
+    let listed: ExecResult
+    try {
+      ;[listed] = await Promise.all([this.result, packed.done])
+    } catch (error: unknown) {
+      packed.abort() // a dead channel would leave tar blocked on a full pipe
+      throw error
+    }
+    if (listed.code !== 0) {
+      throw new DeployError(
+        `${where(session)}: unpacking the upload failed (exit ${listed.code}): ${listed.stderr.trim()}`
       )
-  })
-  stdin.pipe(meter.stream)
-  let listed: ExecResult
-  try {
-    ;[listed] = await Promise.all([
-      session.exec(
-        remote.stageRelease({ remotePath, release, base: options.base, shared: options.shared }),
-        { stdin: meter.stream }
-      ),
-      packed.done
-    ])
-  } catch (error: unknown) {
-    packed.abort() // a dead channel would leave tar blocked on a full pipe
-    throw error
-  }
-  if (listed.code !== 0) {
-    throw new DeployError(
-      `${where(session)}: unpacking the upload failed (exit ${listed.code}): ${listed.stderr.trim()}`
+    }
+    const problems = compareListing(
+      options.manifest,
+      parseListing(listed.stdout),
+      this.options.shared.map(s => s.path)
     )
+    if (problems.length > 0) {
+      throw new DeployError(
+        `${where(session)}: the uploaded release does not match the manifest (${problems.length} problem${problems.length === 1 ? '' : 's'}); it was not activated:\n` +
+          problems.slice(0, 20).join('\n')
+      )
+    }
+    return meter.bytes()
   }
-  const problems = compareListing(
-    options.manifest,
-    parseListing(listed.stdout),
-    options.shared.map(s => s.path)
-  )
-  if (problems.length > 0) {
-    throw new DeployError(
-      `${where(session)}: the uploaded release does not match the manifest (${problems.length} problem${problems.length === 1 ? '' : 's'}); it was not activated:\n` +
-        problems.slice(0, 20).join('\n')
-    )
-  }
-  return meter.bytes()
 }
 
 /** A verified `<id>.partial` to store as a release: its manifest and history line. */

@@ -80,36 +80,31 @@ else
   find . -type f -exec sha256sum -z -- {} +
 fi`
 
-/** The stdin of `stageRelease`: the length line and the NUL-separated reuse list, before the tar. */
-export function reuseHeader(paths: readonly string[]): Buffer {
-  const list = Buffer.from(paths.map(p => p + '\0').join(''), 'utf8')
-  return Buffer.concat([Buffer.from(`${list.length}\n`), list])
+/**
+ * The stdin of `stageRelease`, ahead of the tar: a line with the reuse list's length and the base
+ * release, then the NUL-separated files to hard-link from that base.
+ */
+export function stageHeader(base: string | undefined, reuse: readonly string[]): Buffer {
+  const list = Buffer.from(reuse.map(p => p + '\0').join(''), 'utf8')
+  return Buffer.concat([Buffer.from(`${list.length} ${base ?? ''}\n`), list])
 }
 
 /**
- * Builds `releases/<id>.partial` in one exec. Stdin carries a length line, the NUL-separated
- * files to hard-link from the base release (unchanged files need not travel), then the tar
- * stream of everything else. Nothing else of the base is copied (files a hook made there stay
- * there), and a changed file arrives as a new file, never written through a link, so the base
- * stays intact. Then the shared paths are linked in, and every entry (type, mode, path; symlink
- * targets) and every file's sha256 is listed, NUL-separated, for the local side to check.
+ * Builds `releases/<id>.partial` in one exec. It may be started early (while the lock is being
+ * taken): nothing happens until the header arrives on stdin, and an empty stdin does nothing.
+ * The header names the base release and the files to hard-link from it (unchanged files need
+ * not travel); the tar stream of everything else follows. Nothing else of the base is copied
+ * (files a hook made there stay there), and a changed file arrives as a new file, never written
+ * through a link, so the base stays intact. Then the shared paths are linked in, and every entry
+ * (type, mode, path; symlink targets) and every file's sha256 is listed, NUL-separated, for the
+ * local side to check.
  */
 export function stageRelease(options: {
   remotePath: string
   release: string
-  base: string | undefined
   shared: readonly { path: string; kind: 'file' | 'dir' }[]
 }): string {
   const partial = `releases/${options.release}.partial`
-  // `read` takes the length line byte by byte; dd then reads exactly that many bytes.
-  const reuse = `IFS= read -r reuse_bytes
-if [ "$reuse_bytes" -gt 0 ]; then
-  dd iflag=count_bytes,fullblock bs=65536 count="$reuse_bytes" 2>/dev/null | ${
-    options.base
-      ? `(${sh`cd ${'releases/' + options.base}`} && xargs -0 -r cp -l --parents -t ${quote('../' + options.release + '.partial')} --)`
-      : 'cat > /dev/null'
-  }
-fi`
   const links = options.shared.map(({ path: p, kind }) => {
     const store = `shared/${p}`
     const create = kind === 'file' ? sh`: > ${store}` : sh`mkdir -p ${store}`
@@ -117,11 +112,18 @@ fi`
     return `if [ ! -e ${quote(store)} ] && [ ! -L ${quote(store)} ]; then ${sh`mkdir -p ${store.slice(0, store.lastIndexOf('/'))}`} && ${create}; fi
 ${sh`rm -rf ${partial + '/' + p}`} && ${sh`mkdir -p ${partial + '/' + parent}`} && ${sh`ln -s ${sharedLinkTarget(p)} ${partial + '/' + p}`}`
   })
+  // `read` takes the header line byte by byte; dd then reads exactly the list's bytes.
   return program(
     options.remotePath,
-    `if ${sh`[ -e ${partial} ] || [ -L ${partial} ]`}; then ${sh`rm -rf ${partial}`}; fi
+    `IFS=' ' read -r reuse_bytes base || exit 0
+case $base in *[!0-9a-f-]*) echo "bad base release: $base" >&2; exit 2 ;; esac
+[ "$reuse_bytes" -eq 0 ] || [ -n "$base" ] || { echo 'files to reuse but no base release' >&2; exit 2; }
+if ${sh`[ -e ${partial} ] || [ -L ${partial} ]`}; then ${sh`rm -rf ${partial}`}; fi
 ${sh`mkdir ${partial}`}
-${reuse}
+if [ "$reuse_bytes" -gt 0 ]; then
+  dd iflag=count_bytes,fullblock bs=65536 count="$reuse_bytes" 2>/dev/null |
+    (cd "releases/$base" && xargs -0 -r cp -l --parents -t ${quote('../' + options.release + '.partial')} --)
+fi
 ${sh`tar -x -f - -B -p --no-same-owner -C ${partial}`}
 ${links.join('\n')}
 ${sh`cd ${partial}`}

@@ -71,6 +71,8 @@ export class Fleet {
     context: RunContext
     log: StageLog
     owner: host.LockOwner
+    /** Called for each host once connected, before its lock is taken. */
+    onConnected?: (session: SshSession) => void
   }): Promise<Fleet> {
     const { settings, log } = options
     if (settings.insecureSkipHostKeyCheck) {
@@ -99,6 +101,7 @@ export class Fleet {
       const keys = settings.insecureSkipHostKeyCheck ? 'NOT verified' : 'verified'
       return { value: opened, detail: `${plural(opened.length, 'host')}, host keys ${keys}` }
     })
+    sessions.forEach(session => options.onConnected?.(session))
     const fleet = new Fleet(settings, options.context, sessions, [])
     try {
       await log.run('lock', async () => {

@@ -13,6 +13,7 @@ import { formatBytes, plural, type StageLog } from '../report/stages.js'
 import * as host from '../ship/host.js'
 import { buildManifest, type Manifest } from '../ship/manifest.js'
 import { planTransfer, releaseId, type RemoteManifest, type TransferPlan } from '../ship/plan.js'
+import type { SshSession } from '../ssh/session.js'
 import { describeTarget } from '../ssh/target.js'
 import { Fleet, historyLine, type ActivationTracker, type LockedHost } from './fleet.js'
 
@@ -124,11 +125,32 @@ export async function ship(options: {
   const { settings, context, log } = options
   const release = releaseId(context.sha, new Date())
   checkArtifact(settings)
+  const shared = sharedKinds(settings)
+  // Each host's staging exec starts alongside its lock and waits for the plan.
+  const stages = new Map<SshSession, host.PendingStage>()
+  const cancelStages = (): void => stages.forEach(pending => pending.cancel())
   // Hash the artifact while the connections are being set up (the connects go out first).
-  const opening = Fleet.open({ settings, context, log, owner: lockOwner(context, release) })
+  const opening = Fleet.open({
+    settings,
+    context,
+    log,
+    owner: lockOwner(context, release),
+    onConnected: session => {
+      if (!settings.dryRun) {
+        const options = { remotePath: settings.remotePath, release, shared }
+        stages.set(session, new host.PendingStage(session, options))
+      }
+    }
+  })
   const manifestPromise = packageArtifact(settings)
   manifestPromise.catch(() => undefined)
-  const fleet = await opening
+  let fleet: Fleet
+  try {
+    fleet = await opening
+  } catch (error: unknown) {
+    cancelStages()
+    throw error
+  }
   try {
     const manifest = await log.run('package', async () => {
       const built = await manifestPromise
@@ -157,17 +179,15 @@ export async function ship(options: {
       history: historyLine('stage', release, context)
     }
     await log.run('stage', async () => {
-      const shared = sharedKinds(settings)
       await Promise.all(
         sent.map(async s => {
-          s.bytesSent = await host.stage(s.locked.session, {
-            remotePath: settings.remotePath,
-            release,
+          const pending = stages.get(s.locked.session)
+          if (!pending) throw new DeployError('internal: no staging exec for a host')
+          s.bytesSent = await pending.run({
             root: settings.artifact,
             manifest,
             plan: s.plan,
             base: s.locked.inspection.base?.release,
-            shared,
             progress: text => core.info(`upload ${text}`)
           })
           s.locked.committed = true
@@ -190,9 +210,11 @@ export async function ship(options: {
     }
     return summarise(options.activate ? 'deployed' : 'staged', release, sent)
   } catch (error: unknown) {
+    cancelStages()
     await fleet.abandon(release, errorMessage(error))
     throw error
   } finally {
+    cancelStages()
     fleet.close()
   }
 }
