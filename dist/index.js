@@ -54389,28 +54389,30 @@ if command -v openssl >/dev/null 2>&1; then
 else
   find . -type f -exec sha256sum -z -- {} +
 fi`;
-/** The stdin of `stageRelease`: the length line and the NUL-separated reuse list, before the tar. */
-function reuseHeader(paths) {
-    const list = Buffer.from(paths.map(p => p + '\0').join(''), 'utf8');
-    return Buffer.concat([Buffer.from(`${list.length}\n`), list]);
+/** Lists every entry (type, mode, path; symlink targets) under the current directory, then hashes its files. */
+const LIST_AND_HASH = `find . -mindepth 1 \\( -type f -printf 'f %m %P\\0' \\) -o \\( -type d -printf 'd %m %P\\0' \\) -o \\( -type l -printf 'l 0 %P\\0%l\\0' \\)
+printf '${MARK.hashes}\\0'
+${HASH_FILES}`;
+/**
+ * The stdin of `stageRelease`, ahead of the tar: a line with the reuse list's length and the base
+ * release, then the NUL-separated files to hard-link from that base.
+ */
+function stageHeader(base, reuse) {
+    const list = Buffer.from(reuse.map(p => p + '\0').join(''), 'utf8');
+    return Buffer.concat([Buffer.from(`${list.length} ${base ?? ''}\n`), list]);
 }
 /**
- * Builds `releases/<id>.partial` in one exec. Stdin carries a length line, the NUL-separated
- * files to hard-link from the base release (unchanged files need not travel), then the tar
- * stream of everything else. Nothing else of the base is copied (files a hook made there stay
- * there), and a changed file arrives as a new file, never written through a link, so the base
- * stays intact. Then the shared paths are linked in, and every entry (type, mode, path; symlink
- * targets) and every file's sha256 is listed, NUL-separated, for the local side to check.
+ * Builds `releases/<id>.partial` in one exec. It may be started early (while the lock is being
+ * taken): nothing happens until the header arrives on stdin, and an empty stdin does nothing.
+ * The header names the base release and the files to hard-link from it (unchanged files need
+ * not travel); the tar stream of everything else follows. Nothing else of the base is copied
+ * (files a hook made there stay there), and a changed file arrives as a new file, never written
+ * through a link, so the base stays intact. Then the shared paths are linked in, and every entry
+ * (type, mode, path; symlink targets) and every file's sha256 is listed, NUL-separated, for the
+ * local side to check.
  */
 function stageRelease(options) {
     const partial = `releases/${options.release}.partial`;
-    // `read` takes the length line byte by byte; dd then reads exactly that many bytes.
-    const reuse = `IFS= read -r reuse_bytes
-if [ "$reuse_bytes" -gt 0 ]; then
-  dd iflag=count_bytes,fullblock bs=65536 count="$reuse_bytes" 2>/dev/null | ${options.base
-        ? `(${sh `cd ${'releases/' + options.base}`} && xargs -0 -r cp -l --parents -t ${quote('../' + options.release + '.partial')} --)`
-        : 'cat > /dev/null'}
-fi`;
     const links = options.shared.map(({ path: p, kind }) => {
         const store = `shared/${p}`;
         const create = kind === 'file' ? sh `: > ${store}` : sh `mkdir -p ${store}`;
@@ -54418,15 +54420,31 @@ fi`;
         return `if [ ! -e ${quote(store)} ] && [ ! -L ${quote(store)} ]; then ${sh `mkdir -p ${store.slice(0, store.lastIndexOf('/'))}`} && ${create}; fi
 ${sh `rm -rf ${partial + '/' + p}`} && ${sh `mkdir -p ${partial + '/' + parent}`} && ${sh `ln -s ${sharedLinkTarget(p)} ${partial + '/' + p}`}`;
     });
-    return program(options.remotePath, `if ${sh `[ -e ${partial} ] || [ -L ${partial} ]`}; then ${sh `rm -rf ${partial}`}; fi
+    // `read` takes the header line byte by byte; dd then reads exactly the list's bytes.
+    return program(options.remotePath, `IFS=' ' read -r reuse_bytes base || exit 0
+case $base in *[!0-9a-f-]*) echo "bad base release: $base" >&2; exit 2 ;; esac
+[ "$reuse_bytes" -eq 0 ] || [ -n "$base" ] || { echo 'files to reuse but no base release' >&2; exit 2; }
+if ${sh `[ -e ${partial} ] || [ -L ${partial} ]`}; then ${sh `rm -rf ${partial}`}; fi
 ${sh `mkdir ${partial}`}
-${reuse}
+if [ "$reuse_bytes" -gt 0 ]; then
+  dd iflag=count_bytes,fullblock bs=65536 count="$reuse_bytes" 2>/dev/null |
+    (cd "releases/$base" && xargs -0 -r cp -l --parents -t ${quote('../' + options.release + '.partial')} --)
+fi
 ${sh `tar -x -f - -B -p --no-same-owner -C ${partial}`}
 ${links.join('\n')}
 ${sh `cd ${partial}`}
-find . -mindepth 1 \\( -type f -printf 'f %m %P\\0' \\) -o \\( -type d -printf 'd %m %P\\0' \\) -o \\( -type l -printf 'l 0 %P\\0%l\\0' \\)
-printf '${MARK.hashes}\\0'
-${HASH_FILES}`);
+${LIST_AND_HASH}`);
+}
+/**
+ * Extracts a tar of files that had to be sent after all (the copies hard-linked from the base
+ * differed from its manifest) into the partial release, then lists and hashes it again. GNU tar
+ * unlinks a file before writing it, so the base release is not touched.
+ */
+function repairRelease(options) {
+    const partial = `releases/${options.release}.partial`;
+    return program(options.remotePath, `${sh `tar -x -f - -B -p --no-same-owner -C ${partial}`}
+${sh `cd ${partial}`}
+${LIST_AND_HASH}`);
 }
 /** Stores the manifest (stdin), renames the partial release into place and records it. */
 function commitSteps(release, commit) {
@@ -54783,46 +54801,113 @@ function compareListing(local, listing, sharedPaths) {
     return problems;
 }
 /**
- * Builds `releases/<id>.partial` from the base release and the tar stream and checks every
- * file's sha256 on the server against the manifest; `activate` or `finish` then commits it.
- * Returns bytes sent.
+ * A staging exec started ahead of time (alongside the lock, so its channel and shell are ready
+ * when the plan is): it waits for its header. `run` sends the header and the tar stream, then
+ * checks every file's sha256 on the server against the manifest; `activate` or `finish` commits
+ * the release. `cancel` sends nothing, and the remote program exits having touched nothing.
  */
-async function stage(session, options) {
-    const { remotePath, release } = options;
-    const packed = packEntries(options.root, options.plan.send);
-    // One exec: the list of files to hard-link from the base, then the tar of the rest.
-    const header = reuseHeader(options.plan.reuse);
-    const stdin = external_node_stream_.Readable.from((async function* () {
-        yield header;
-        yield* packed.stream;
-    })());
-    const meter = progressMeter({
-        expectedBytes: options.plan.bytesSent,
-        intervalMs: 3000,
-        report: (percent, bytes) => options.progress(`${where(session)}: ${percent}% (${formatBytes(bytes)} of ~${formatBytes(options.plan.bytesSent)})`)
+class PendingStage {
+    session;
+    options;
+    input = new external_node_stream_.PassThrough();
+    result;
+    started = false;
+    constructor(session, options) {
+        this.session = session;
+        this.options = options;
+        this.result = session.exec(stageRelease(options), { stdin: this.input });
+        this.result.catch(() => undefined); // reported by `run`; nobody waits for a cancelled one
+    }
+    cancel() {
+        if (!this.started)
+            this.input.end();
+        this.started = true;
+    }
+    /**
+     * Uploads what `plan` sends and verifies the release; returns the bytes sent and how many
+     * planned-as-reused files had to be sent after all.
+     */
+    async run(options) {
+        const { session } = this;
+        if (this.started)
+            throw new DeployError(`${where(session)}: staging was cancelled.`);
+        this.started = true;
+        const packed = packEntries(options.root, options.plan.send);
+        const meter = progressMeter({
+            expectedBytes: options.plan.bytesSent,
+            intervalMs: 3000,
+            report: (percent, bytes) => options.progress(`${where(session)}: ${percent}% (${formatBytes(bytes)} of ~${formatBytes(options.plan.bytesSent)})`)
+        });
+        meter.stream.pipe(this.input);
+        // One exec: the base and the files to hard-link from it, then the tar of the rest.
+        meter.stream.write(stageHeader(options.base, options.plan.reuse));
+        packed.stream.pipe(meter.stream);
+        let listed;
+        try {
+            ;
+            [listed] = await Promise.all([this.result, packed.done]);
+        }
+        catch (error) {
+            packed.abort(); // a dead channel would leave tar blocked on a full pipe
+            throw error;
+        }
+        if (listed.code !== 0) {
+            throw new DeployError(`${where(session)}: unpacking the upload failed (exit ${listed.code}): ${listed.stderr.trim()}`);
+        }
+        let listing = parseListing(listed.stdout);
+        let bytes = meter.bytes();
+        const stale = staleReused(options.manifest, listing, options.plan.reuse);
+        if (stale.length > 0) {
+            options.warn(`${where(session)}: ${stale.length} file${stale.length === 1 ? '' : 's'} of ${options.base ?? '?'} changed on the server after it was verified (e.g. ${stale[0]?.path ?? '?'}); sending ${stale.length === 1 ? 'it' : 'them'} instead of reusing.`);
+            const repaired = await this.repair(options.root, stale);
+            listing = repaired.listing;
+            bytes += repaired.bytes;
+        }
+        const problems = compareListing(options.manifest, listing, this.options.shared.map(s => s.path));
+        if (problems.length > 0) {
+            throw new DeployError(`${where(session)}: the uploaded release does not match the manifest (${problems.length} problem${problems.length === 1 ? '' : 's'}); it was not activated:\n` +
+                problems.slice(0, 20).join('\n'));
+        }
+        return { bytes, resent: stale.length };
+    }
+    /** Sends `entries` into the partial release and lists and hashes it again. */
+    async repair(root, entries) {
+        const packed = packEntries(root, entries);
+        const meter = progressMeter({ expectedBytes: 0, intervalMs: Infinity, report: () => undefined });
+        packed.stream.pipe(meter.stream);
+        let listed;
+        try {
+            ;
+            [listed] = await Promise.all([
+                this.session.exec(repairRelease(this.options), { stdin: meter.stream }),
+                packed.done
+            ]);
+        }
+        catch (error) {
+            packed.abort();
+            throw error;
+        }
+        if (listed.code !== 0) {
+            throw new DeployError(`${where(this.session)}: sending the changed files failed (exit ${listed.code}): ${listed.stderr.trim()}`);
+        }
+        return { listing: parseListing(listed.stdout), bytes: meter.bytes() };
+    }
+}
+/**
+ * Files planned as reused whose hard-linked copy is not what the manifest says: the base release
+ * was changed on the server after it was verified (a hook edited it, say). They must be sent.
+ */
+function staleReused(local, listing, reuse) {
+    const reused = new Set(reuse);
+    return local.entries.flatMap(entry => {
+        if (entry.type !== 'file' || !reused.has(entry.path))
+            return [];
+        const found = listing.entries.get(entry.path);
+        const ok = found?.type === 'f' &&
+            Number.parseInt(found.mode, 8) === entry.mode &&
+            listing.hashes.get(entry.path) === entry.sha256;
+        return ok ? [] : [entry];
     });
-    stdin.pipe(meter.stream);
-    let listed;
-    try {
-        ;
-        [listed] = await Promise.all([
-            session.exec(stageRelease({ remotePath, release, base: options.base, shared: options.shared }), { stdin: meter.stream }),
-            packed.done
-        ]);
-    }
-    catch (error) {
-        packed.abort(); // a dead channel would leave tar blocked on a full pipe
-        throw error;
-    }
-    if (listed.code !== 0) {
-        throw new DeployError(`${where(session)}: unpacking the upload failed (exit ${listed.code}): ${listed.stderr.trim()}`);
-    }
-    const problems = compareListing(options.manifest, parseListing(listed.stdout), options.shared.map(s => s.path));
-    if (problems.length > 0) {
-        throw new DeployError(`${where(session)}: the uploaded release does not match the manifest (${problems.length} problem${problems.length === 1 ? '' : 's'}); it was not activated:\n` +
-            problems.slice(0, 20).join('\n'));
-    }
-    return meter.bytes();
 }
 const pruned = (out) => [...out.toString('utf8').matchAll(/GD-PRUNED (\S+)/g)].map(m => m[1] ?? '');
 /**
@@ -56179,6 +56264,7 @@ class Fleet {
             const keys = settings.insecureSkipHostKeyCheck ? 'NOT verified' : 'verified';
             return { value: opened, detail: `${plural(opened.length, 'host')}, host keys ${keys}` };
         });
+        sessions.forEach(session => options.onConnected?.(session));
         const fleet = new Fleet(settings, options.context, sessions, []);
         try {
             await log.run('lock', async () => {
@@ -56551,11 +56637,33 @@ async function ship(options) {
     const { settings, context, log } = options;
     const release = releaseId(context.sha, new Date());
     checkArtifact(settings);
+    const shared = sharedKinds(settings);
+    // Each host's staging exec starts alongside its lock and waits for the plan.
+    const stages = new Map();
+    const cancelStages = () => stages.forEach(pending => pending.cancel());
     // Hash the artifact while the connections are being set up (the connects go out first).
-    const opening = Fleet.open({ settings, context, log, owner: lockOwner(context, release) });
+    const opening = Fleet.open({
+        settings,
+        context,
+        log,
+        owner: lockOwner(context, release),
+        onConnected: session => {
+            if (!settings.dryRun) {
+                const options = { remotePath: settings.remotePath, release, shared };
+                stages.set(session, new PendingStage(session, options));
+            }
+        }
+    });
     const manifestPromise = packageArtifact(settings);
     manifestPromise.catch(() => undefined);
-    const fleet = await opening;
+    let fleet;
+    try {
+        fleet = await opening;
+    }
+    catch (error) {
+        cancelStages();
+        throw error;
+    }
     try {
         const manifest = await log.run('package', async () => {
             const built = await manifestPromise;
@@ -56580,18 +56688,24 @@ async function ship(options) {
             history: historyLine('stage', release, context)
         };
         await log.run('stage', async () => {
-            const shared = sharedKinds(settings);
             await Promise.all(sent.map(async (s) => {
-                s.bytesSent = await stage(s.locked.session, {
-                    remotePath: settings.remotePath,
-                    release,
+                const pending = stages.get(s.locked.session);
+                if (!pending)
+                    throw new DeployError('internal: no staging exec for a host');
+                const staged = await pending.run({
                     root: settings.artifact,
                     manifest,
                     plan: s.plan,
                     base: s.locked.inspection.base?.release,
-                    shared,
-                    progress: text => core/* info */.pq(`upload ${text}`)
+                    progress: text => core/* info */.pq(`upload ${text}`),
+                    warn: text => core/* warning */.$e(text)
                 });
+                s.bytesSent = staged.bytes;
+                s.plan = {
+                    ...s.plan,
+                    filesSent: s.plan.filesSent + staged.resent,
+                    filesReused: s.plan.filesReused - staged.resent
+                };
                 s.locked.committed = true;
             }));
             const bytes = sent.reduce((sum, s) => sum + s.bytesSent, 0);
@@ -56612,10 +56726,12 @@ async function ship(options) {
         return summarise(options.activate ? 'deployed' : 'staged', release, sent);
     }
     catch (error) {
+        cancelStages();
         await fleet.abandon(release, errorMessage(error));
         throw error;
     }
     finally {
+        cancelStages();
         fleet.close();
     }
 }

@@ -85,6 +85,28 @@ describe('deployment mode', () => {
     expect(readRemote(remote, '.gated-deploy', 'previous').trim()).toBe(firstRelease)
   })
 
+  it('sends a file again when its copy in the previous release was changed on the server', async () => {
+    const remote = await makeTestDir()
+    const ws = workspaceWith({ 'config.txt': 'as built', 'app.txt': 'v1' })
+    const first = await deploy(sshd, ws, remote)
+    expect(first.exitCode).toBe(0)
+    const firstRelease = first.outputs.release ?? ''
+    // A hook (or a person) edits a shipped file in the live release, in place.
+    const edited = path.join(remote, 'releases', firstRelease, 'config.txt')
+    writeFileSync(edited, 'edited on the server')
+    writeArtifact(ws, { 'app.txt': 'v2' })
+    const second = await deploy(sshd, ws, remote)
+    expect(second.exitCode).toBe(0)
+    expect(second.log).toContain(
+      `1 file of ${firstRelease} changed on the server after it was verified`
+    )
+    expect(second.outputs['files-uploaded']).toBe('2')
+    expect(second.outputs['files-reused']).toBe('0')
+    expect(readRemote(remote, 'current', 'config.txt')).toBe('as built')
+    expect(readRemote(remote, 'current', 'app.txt')).toBe('v2')
+    expect(readRemote(remote, 'releases', firstRelease, 'config.txt')).toBe('edited on the server')
+  })
+
   it('ships every kind of file intact and honours exclude', async () => {
     const remote = await makeTestDir()
     const odd = 'it\'s a "quoted" name with spaces & $(dollar) `tick` — ünïcødé 日本.txt'

@@ -4,7 +4,7 @@ import { DeployError } from '../errors.js'
 import { formatBytes } from '../report/stages.js'
 import type { ExecResult, SshSession } from '../ssh/session.js'
 import { describeTarget } from '../ssh/target.js'
-import type { Manifest } from './manifest.js'
+import type { Entry, Manifest } from './manifest.js'
 import { RELEASE_ID, type RemoteManifest, type TransferPlan } from './plan.js'
 import * as remote from './remote-scripts.js'
 import { packEntries, progressMeter } from './transfer.js'
@@ -274,14 +274,18 @@ export class PendingStage {
     this.started = true
   }
 
-  /** Uploads what `plan` sends and verifies the release; returns the bytes sent. */
+  /**
+   * Uploads what `plan` sends and verifies the release; returns the bytes sent and how many
+   * planned-as-reused files had to be sent after all.
+   */
   async run(options: {
     root: string
     manifest: Manifest
     plan: TransferPlan
     base: string | undefined
     progress: (text: string) => void
-  }): Promise<number> {
+    warn: (text: string) => void
+  }): Promise<{ bytes: number; resent: number }> {
     const { session } = this
     if (this.started) throw new DeployError(`${where(session)}: staging was cancelled.`)
     this.started = true
@@ -310,9 +314,20 @@ export class PendingStage {
         `${where(session)}: unpacking the upload failed (exit ${listed.code}): ${listed.stderr.trim()}`
       )
     }
+    let listing = parseListing(listed.stdout)
+    let bytes = meter.bytes()
+    const stale = staleReused(options.manifest, listing, options.plan.reuse)
+    if (stale.length > 0) {
+      options.warn(
+        `${where(session)}: ${stale.length} file${stale.length === 1 ? '' : 's'} of ${options.base ?? '?'} changed on the server after it was verified (e.g. ${stale[0]?.path ?? '?'}); sending ${stale.length === 1 ? 'it' : 'them'} instead of reusing.`
+      )
+      const repaired = await this.repair(options.root, stale)
+      listing = repaired.listing
+      bytes += repaired.bytes
+    }
     const problems = compareListing(
       options.manifest,
-      parseListing(listed.stdout),
+      listing,
       this.options.shared.map(s => s.path)
     )
     if (problems.length > 0) {
@@ -321,8 +336,55 @@ export class PendingStage {
           problems.slice(0, 20).join('\n')
       )
     }
-    return meter.bytes()
+    return { bytes, resent: stale.length }
   }
+
+  /** Sends `entries` into the partial release and lists and hashes it again. */
+  private async repair(
+    root: string,
+    entries: readonly Entry[]
+  ): Promise<{ listing: Listing; bytes: number }> {
+    const packed = packEntries(root, entries)
+    const meter = progressMeter({ expectedBytes: 0, intervalMs: Infinity, report: () => undefined })
+    packed.stream.pipe(meter.stream)
+    let listed: ExecResult
+    try {
+      ;[listed] = await Promise.all([
+        this.session.exec(remote.repairRelease(this.options), { stdin: meter.stream }),
+        packed.done
+      ])
+    } catch (error: unknown) {
+      packed.abort()
+      throw error
+    }
+    if (listed.code !== 0) {
+      throw new DeployError(
+        `${where(this.session)}: sending the changed files failed (exit ${listed.code}): ${listed.stderr.trim()}`
+      )
+    }
+    return { listing: parseListing(listed.stdout), bytes: meter.bytes() }
+  }
+}
+
+/**
+ * Files planned as reused whose hard-linked copy is not what the manifest says: the base release
+ * was changed on the server after it was verified (a hook edited it, say). They must be sent.
+ */
+export function staleReused(
+  local: Manifest,
+  listing: Listing,
+  reuse: readonly string[]
+): Extract<Entry, { type: 'file' }>[] {
+  const reused = new Set(reuse)
+  return local.entries.flatMap(entry => {
+    if (entry.type !== 'file' || !reused.has(entry.path)) return []
+    const found = listing.entries.get(entry.path)
+    const ok =
+      found?.type === 'f' &&
+      Number.parseInt(found.mode, 8) === entry.mode &&
+      listing.hashes.get(entry.path) === entry.sha256
+    return ok ? [] : [entry]
+  })
 }
 
 /** A verified `<id>.partial` to store as a release: its manifest and history line. */

@@ -80,6 +80,11 @@ else
   find . -type f -exec sha256sum -z -- {} +
 fi`
 
+/** Lists every entry (type, mode, path; symlink targets) under the current directory, then hashes its files. */
+const LIST_AND_HASH = `find . -mindepth 1 \\( -type f -printf 'f %m %P\\0' \\) -o \\( -type d -printf 'd %m %P\\0' \\) -o \\( -type l -printf 'l 0 %P\\0%l\\0' \\)
+printf '${MARK.hashes}\\0'
+${HASH_FILES}`
+
 /**
  * The stdin of `stageRelease`, ahead of the tar: a line with the reuse list's length and the base
  * release, then the NUL-separated files to hard-link from that base.
@@ -127,9 +132,22 @@ fi
 ${sh`tar -x -f - -B -p --no-same-owner -C ${partial}`}
 ${links.join('\n')}
 ${sh`cd ${partial}`}
-find . -mindepth 1 \\( -type f -printf 'f %m %P\\0' \\) -o \\( -type d -printf 'd %m %P\\0' \\) -o \\( -type l -printf 'l 0 %P\\0%l\\0' \\)
-printf '${MARK.hashes}\\0'
-${HASH_FILES}`
+${LIST_AND_HASH}`
+  )
+}
+
+/**
+ * Extracts a tar of files that had to be sent after all (the copies hard-linked from the base
+ * differed from its manifest) into the partial release, then lists and hashes it again. GNU tar
+ * unlinks a file before writing it, so the base release is not touched.
+ */
+export function repairRelease(options: { remotePath: string; release: string }): string {
+  const partial = `releases/${options.release}.partial`
+  return program(
+    options.remotePath,
+    `${sh`tar -x -f - -B -p --no-same-owner -C ${partial}`}
+${sh`cd ${partial}`}
+${LIST_AND_HASH}`
   )
 }
 

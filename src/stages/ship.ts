@@ -183,13 +183,20 @@ export async function ship(options: {
         sent.map(async s => {
           const pending = stages.get(s.locked.session)
           if (!pending) throw new DeployError('internal: no staging exec for a host')
-          s.bytesSent = await pending.run({
+          const staged = await pending.run({
             root: settings.artifact,
             manifest,
             plan: s.plan,
             base: s.locked.inspection.base?.release,
-            progress: text => core.info(`upload ${text}`)
+            progress: text => core.info(`upload ${text}`),
+            warn: text => core.warning(text)
           })
+          s.bytesSent = staged.bytes
+          s.plan = {
+            ...s.plan,
+            filesSent: s.plan.filesSent + staged.resent,
+            filesReused: s.plan.filesReused - staged.resent
+          }
           s.locked.committed = true
         })
       )
