@@ -54800,6 +54800,17 @@ function compareListing(local, listing, sharedPaths) {
             problems.push(`${p}: not in the artifact`);
     return problems;
 }
+/** Waits for an exec fed by a local tar and for that tar; kills the tar if the exec fails. */
+async function untilUploaded(exec, packed) {
+    try {
+        const [result] = await Promise.all([exec, packed.done]);
+        return result;
+    }
+    catch (error) {
+        packed.abort(); // a dead channel would leave tar blocked on a full pipe
+        throw error;
+    }
+}
 /**
  * A staging exec started ahead of time (alongside the lock, so its channel and shell are ready
  * when the plan is): it waits for its header. `run` sends the header and the tar stream, then
@@ -54842,15 +54853,7 @@ class PendingStage {
         // One exec: the base and the files to hard-link from it, then the tar of the rest.
         meter.stream.write(stageHeader(options.base, options.plan.reuse));
         packed.stream.pipe(meter.stream);
-        let listed;
-        try {
-            ;
-            [listed] = await Promise.all([this.result, packed.done]);
-        }
-        catch (error) {
-            packed.abort(); // a dead channel would leave tar blocked on a full pipe
-            throw error;
-        }
+        const listed = await untilUploaded(this.result, packed);
         if (listed.code !== 0) {
             throw new DeployError(`${where(session)}: unpacking the upload failed (exit ${listed.code}): ${listed.stderr.trim()}`);
         }
@@ -54875,18 +54878,8 @@ class PendingStage {
         const packed = packEntries(root, entries);
         const meter = progressMeter({ expectedBytes: 0, intervalMs: Infinity, report: () => undefined });
         packed.stream.pipe(meter.stream);
-        let listed;
-        try {
-            ;
-            [listed] = await Promise.all([
-                this.session.exec(repairRelease(this.options), { stdin: meter.stream }),
-                packed.done
-            ]);
-        }
-        catch (error) {
-            packed.abort();
-            throw error;
-        }
+        const exec = this.session.exec(repairRelease(this.options), { stdin: meter.stream });
+        const listed = await untilUploaded(exec, packed);
         if (listed.code !== 0) {
             throw new DeployError(`${where(this.session)}: sending the changed files failed (exit ${listed.code}): ${listed.stderr.trim()}`);
         }
@@ -56483,6 +56476,10 @@ function isExcluded(rules, relativePath, isDirectory) {
 
 
 
+const SLICE_MS = 4;
+/** Files up to this size are read whole; larger ones through one reused buffer. */
+const READ_WHOLE_BYTES = 256 << 10;
+const CHUNK_BYTES = 1 << 20;
 /**
  * Gives the event loop a turn every few milliseconds. The walk and the hashing are synchronous
  * (5x faster here than promise-based fs for 2,000 small files: 0.1 s instead of 0.46 s; each
@@ -56498,10 +56495,6 @@ class TimeSlices {
         this.since = performance.now();
     }
 }
-const SLICE_MS = 4;
-/** Files up to this size are read whole; larger ones through one reused buffer. */
-const READ_WHOLE_BYTES = 256 << 10;
-const CHUNK_BYTES = 1 << 20;
 async function sha256(file, size, buffer, slices) {
     const hash = (0,external_node_crypto_.createHash)('sha256');
     if (size <= READ_WHOLE_BYTES)
@@ -56726,7 +56719,6 @@ async function ship(options) {
         return summarise(options.activate ? 'deployed' : 'staged', release, sent);
     }
     catch (error) {
-        cancelStages();
         await fleet.abandon(release, errorMessage(error));
         throw error;
     }

@@ -246,6 +246,20 @@ export function compareListing(
   return problems
 }
 
+/** Waits for an exec fed by a local tar and for that tar; kills the tar if the exec fails. */
+async function untilUploaded(
+  exec: Promise<ExecResult>,
+  packed: ReturnType<typeof packEntries>
+): Promise<ExecResult> {
+  try {
+    const [result] = await Promise.all([exec, packed.done])
+    return result
+  } catch (error: unknown) {
+    packed.abort() // a dead channel would leave tar blocked on a full pipe
+    throw error
+  }
+}
+
 /**
  * A staging exec started ahead of time (alongside the lock, so its channel and shell are ready
  * when the plan is): it waits for its header. `run` sends the header and the tar stream, then
@@ -302,13 +316,7 @@ export class PendingStage {
     // One exec: the base and the files to hard-link from it, then the tar of the rest.
     meter.stream.write(remote.stageHeader(options.base, options.plan.reuse))
     packed.stream.pipe(meter.stream)
-    let listed: ExecResult
-    try {
-      ;[listed] = await Promise.all([this.result, packed.done])
-    } catch (error: unknown) {
-      packed.abort() // a dead channel would leave tar blocked on a full pipe
-      throw error
-    }
+    const listed = await untilUploaded(this.result, packed)
     if (listed.code !== 0) {
       throw new DeployError(
         `${where(session)}: unpacking the upload failed (exit ${listed.code}): ${listed.stderr.trim()}`
@@ -347,16 +355,8 @@ export class PendingStage {
     const packed = packEntries(root, entries)
     const meter = progressMeter({ expectedBytes: 0, intervalMs: Infinity, report: () => undefined })
     packed.stream.pipe(meter.stream)
-    let listed: ExecResult
-    try {
-      ;[listed] = await Promise.all([
-        this.session.exec(remote.repairRelease(this.options), { stdin: meter.stream }),
-        packed.done
-      ])
-    } catch (error: unknown) {
-      packed.abort()
-      throw error
-    }
+    const exec = this.session.exec(remote.repairRelease(this.options), { stdin: meter.stream })
+    const listed = await untilUploaded(exec, packed)
     if (listed.code !== 0) {
       throw new DeployError(
         `${where(this.session)}: sending the changed files failed (exit ${listed.code}): ${listed.stderr.trim()}`

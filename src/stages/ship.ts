@@ -217,7 +217,6 @@ export async function ship(options: {
     }
     return summarise(options.activate ? 'deployed' : 'staged', release, sent)
   } catch (error: unknown) {
-    cancelStages()
     await fleet.abandon(release, errorMessage(error))
     throw error
   } finally {
