@@ -3,7 +3,7 @@ import * as core from '@actions/core'
 import type { OutputName } from './action-io.js'
 import { readContext, type RunContext } from './context.js'
 import { errorMessage } from './errors.js'
-import { awaitApproval, onComment, react } from './gate/flows.js'
+import { awaitApproval, onComment, react } from './handlers/gate.js'
 import { decideIntent, isFork } from './gate/intent.js'
 import { createOctokit, type Octokit } from './github/client.js'
 import { gateApi } from './github/gate-api.js'
@@ -16,12 +16,12 @@ import {
   DeploymentRecord,
   writeJobSummary
 } from './report/publish.js'
-import { StageLog } from './report/stages.js'
+import { StageLog } from './stage-log.js'
 import { deny, type Outcome, type Run, type ShipRun } from './run.js'
-import { runUserScript } from './stages/build-test.js'
-import { describeRestore, restoreCache, saveCache, type CacheOutcome } from './stages/cache.js'
-import { parseTarget, promote, Refusal } from './stages/promote.js'
-import { ship } from './stages/ship.js'
+import { runUserScript } from './build/build-test.js'
+import { describeRestore, restoreCache, saveCache, type CacheOutcome } from './build/cache.js'
+import { parseTarget, promote, Refusal } from './handlers/promote.js'
+import { ship } from './handlers/deploy.js'
 
 async function buildAndTest(settings: Settings, log: StageLog): Promise<void> {
   let restored: CacheOutcome | undefined

@@ -5,8 +5,8 @@ import type { Octokit } from './github/client.js'
 import type { GateApi } from './github/gate-api.js'
 import type { Settings, ShipSettings } from './inputs.js'
 import type { DeploymentRecord } from './report/publish.js'
-import type { StageLog } from './report/stages.js'
-import type { ShipResult } from './stages/ship.js'
+import type { StageLog } from './stage-log.js'
+import type { ShipResult } from './handlers/deploy.js'
 
 export interface Outcome {
   status: RunStatus

@@ -1,7 +1,7 @@
 /** Parsing what the staging exec prints: the listing, then the hashes of both kinds. */
 import { describe, expect, it } from '@jest/globals'
-import { parseListing } from '../../src/ship/host.js'
-import { MARK } from '../../src/ship/remote-scripts.js'
+import { parseListing } from '../../src/deploy/host.js'
+import { MARK } from '../../src/deploy/remote-scripts.js'
 
 const hex = (c: string): string => c.repeat(64)
 

@@ -9,8 +9,8 @@ import { createHash } from 'node:crypto'
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import { parseListing } from '../../src/ship/host.js'
-import { HASH_FILES, MARK } from '../../src/ship/remote-scripts.js'
+import { parseListing } from '../../src/deploy/host.js'
+import { HASH_FILES, MARK } from '../../src/deploy/remote-scripts.js'
 
 const NAMES = [
   'plain.txt',

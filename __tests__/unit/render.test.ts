@@ -8,7 +8,8 @@ import {
   renderReport,
   stickyMarker
 } from '../../src/report/render.js'
-import { formatBytes, type StageRecord } from '../../src/report/stages.js'
+import { type StageRecord } from '../../src/stage-log.js'
+import { formatBytes } from '../../src/format.js'
 
 const SHA = '3f786850e387550fdab836ed7e6dc881de23001b'
 const RELEASE = '20240630120000-3f786850e387'

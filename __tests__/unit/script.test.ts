@@ -2,7 +2,7 @@
 import { describe, expect, it } from '@jest/globals'
 import os from 'node:os'
 import { Writable } from 'node:stream'
-import { runScript, Tail } from '../../src/stages/script.js'
+import { runScript, Tail } from '../../src/build/script.js'
 
 describe('runScript', () => {
   it('streams 300 MB of output through a slow sink without holding it in memory', async () => {

@@ -4,6 +4,7 @@
  * inactive carry `environment_url` and `log_url`.
  */
 import { DeployError } from '../errors.js'
+import { shorten } from '../format.js'
 import type { Octokit, Repo } from './client.js'
 
 /** GitHub refuses deployment status descriptions longer than this. */
@@ -31,20 +32,6 @@ export interface DeploymentStatusUpdate {
 export interface DeploymentPayload {
   readonly release: string
   readonly rollback: boolean
-}
-
-/**
- * Shortens to at most `max` UTF-16 units (never more code points either), ending with `…` when
- * cut, without splitting a surrogate pair.
- */
-export function shorten(text: string, max: number): string {
-  if (text.length <= max) return text
-  let out = ''
-  for (const char of text) {
-    if (out.length + char.length > max - 1) break
-    out += char
-  }
-  return `${out}…`
 }
 
 /** Reads a deployment payload written by `createDeployment` (or anything else, leniently). */

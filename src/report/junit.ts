@@ -9,7 +9,7 @@
 import { readdir, readFile, stat } from 'node:fs/promises'
 import path from 'node:path'
 import { errorMessage } from '../errors.js'
-import { compileExclude } from '../ship/glob.js'
+import { compileExclude } from '../artifact/glob.js'
 import type { TestFailure, TestSummary } from './model.js'
 
 export interface TestReport {

@@ -3,7 +3,7 @@
  * orchestrator as an object literal so the compiler checks every field.
  */
 import type { Decision, RunStatus } from '../action-io.js'
-import type { StageRecord } from './stages.js'
+import type { StageRecord } from '../stage-log.js'
 
 /** One failing test: its display name and the first line of its message. */
 export interface TestFailure {

@@ -6,8 +6,10 @@
  * then the whole report is redrawn tighter, and at worst reduced to its headline.
  */
 import type { RunStatus } from '../action-io.js'
+import { shorten } from '../format.js'
 import type { DoraMetrics, DoraResult, RunReport, TestSummary } from './model.js'
-import { formatBytes, formatDuration, plural, type StageRecord } from './stages.js'
+import { type StageRecord } from '../stage-log.js'
+import { formatBytes, formatDuration, plural } from '../format.js'
 
 /** GitHub refuses comment bodies longer than this. */
 export const MAX_REPORT_CHARS = 65_536
@@ -68,12 +70,6 @@ export function stickyMarker(environment: string): string {
   return `<!-- gated-deploy:${encodeURIComponent(environment)} -->`
 }
 
-/** Shortens to `max` characters (code points), ending with `…` when cut. */
-function cut(value: string, max: number): string {
-  const chars = [...value]
-  return chars.length <= max ? value : `${chars.slice(0, Math.max(0, max - 1)).join('')}…`
-}
-
 /**
  * One line of user text, safe in Markdown, HTML and table cells: characters that could start
  * markup become numeric entities, and a zero-width space after `@` and `#` keeps GitHub from
@@ -89,7 +85,7 @@ export function escapeText(value: string): string {
 }
 
 function code(value: string, max = 200): string {
-  return `<code>${escapeText(cut(value, max))}</code>`
+  return `<code>${escapeText(shorten(value, max))}</code>`
 }
 
 /** An http(s) URL safe as a Markdown link destination, or undefined. */
@@ -156,7 +152,7 @@ function stagesTable(stages: readonly StageRecord[], limits: Limits): string | u
   if (stages.length === 0) return undefined
   const rows = stages.map(stage => {
     const duration = stage.status === 'skipped' ? '' : formatDuration(stage.durationMs)
-    const detail = escapeText(cut(stage.detail.split('\n')[0] ?? '', limits.detailChars))
+    const detail = escapeText(shorten(stage.detail.split('\n')[0] ?? '', limits.detailChars))
     return `| ${escapeText(stage.name)} | ${STAGE_ICONS[stage.status]} | ${duration} | ${detail} |`
   })
   return ['| Stage | Status | Duration | Detail |', '| --- | --- | --- | --- |', ...rows].join('\n')
@@ -177,7 +173,7 @@ function testsSection(tests: TestSummary, limits: Limits): string {
     lines.push('', 'Failing:')
     for (const failure of shown) {
       const message = failure.message.split('\n').find(line => line.trim() !== '') ?? ''
-      const text = message ? `: ${escapeText(cut(message, limits.messageChars))}` : ''
+      const text = message ? `: ${escapeText(shorten(message, limits.messageChars))}` : ''
       lines.push(`- ${code(failure.name, limits.nameChars)}${text}`)
     }
   }
@@ -210,7 +206,7 @@ function hostsTable(report: RunReport, limits: Limits): string | undefined {
 function environmentLine(report: RunReport): string | undefined {
   const href = safeUrl(report.environmentUrl)
   if (href === undefined) return undefined
-  return `**Environment:** [${escapeText(cut(report.environmentUrl ?? '', 200))}](${href})`
+  return `**Environment:** [${escapeText(shorten(report.environmentUrl ?? '', 200))}](${href})`
 }
 
 function nextLine(report: RunReport): string | undefined {
@@ -269,7 +265,7 @@ function doraSection(environment: string, dora: DoraResult): string {
   const summary = `<summary>📊 Delivery metrics (DORA) for ${code(environment, 100)}</summary>`
   const body =
     'insufficient' in dora
-      ? `Not enough history yet: ${escapeText(cut(dora.insufficient, 300))}`
+      ? `Not enough history yet: ${escapeText(shorten(dora.insufficient, 300))}`
       : doraRows(dora).join('\n')
   return `<details>\n${summary}\n\n${body}\n\n</details>`
 }
@@ -285,7 +281,7 @@ const SHORTENED_NOTE =
 function sections(report: RunReport, limits: Limits): (string | undefined)[] {
   return [
     headline(report),
-    report.reason === undefined ? undefined : `Reason: ${escapeText(cut(report.reason, 300))}`,
+    report.reason === undefined ? undefined : `Reason: ${escapeText(shorten(report.reason, 300))}`,
     limits.shortened ? SHORTENED_NOTE : undefined,
     commitLine(report),
     stagesTable(report.stages, limits),

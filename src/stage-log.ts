@@ -1,6 +1,10 @@
-/** The record of what each stage did, kept for outputs, the job summary and (later) the PR comment. */
+/**
+ * The stage runner: each stage of a run in its own log group, timed, with a one-line result;
+ * the records feed the outputs, the job summary and the PR report.
+ */
 import * as core from '@actions/core'
-import { DeployError, errorMessage } from '../errors.js'
+import { DeployError, errorMessage } from './errors.js'
+import { formatDuration } from './format.js'
 
 export type StageStatus = 'success' | 'failure' | 'skipped'
 
@@ -9,31 +13,6 @@ export interface StageRecord {
   readonly status: StageStatus
   readonly durationMs: number
   readonly detail: string
-}
-
-/** "1 file", "2 files". */
-export function plural(n: number, word: string): string {
-  return `${n} ${word}${n === 1 ? '' : 's'}`
-}
-
-/** "512 B", "1.5 KiB", "60.3 MiB". */
-export function formatBytes(bytes: number): string {
-  if (bytes < 1024) return `${bytes} B`
-  const units = ['KiB', 'MiB', 'GiB', 'TiB']
-  let value = bytes / 1024
-  let unit = 0
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024
-    unit++
-  }
-  return `${value.toFixed(1)} ${units[unit] ?? ''}`
-}
-
-export function formatDuration(ms: number): string {
-  if (ms < 1000) return `${ms} ms`
-  if (ms < 60_000) return `${(ms / 1000).toFixed(1)} s`
-  const minutes = Math.floor(ms / 60_000)
-  return `${minutes} min ${Math.round((ms % 60_000) / 1000)} s`
 }
 
 /** A stage that failed; carries what the report shows (exit code and output tail). */

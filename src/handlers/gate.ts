@@ -3,11 +3,11 @@ import * as core from '@actions/core'
 import { errorMessage } from '../errors.js'
 import type { GateApi, Reaction } from '../github/gate-api.js'
 import { deny, type ShipRun } from '../run.js'
-import { promote, Refusal } from '../stages/promote.js'
-import type { ShipResult } from '../stages/ship.js'
-import { authorize } from './authorize.js'
-import type { Intent } from './intent.js'
-import { waitForApproval } from './wait.js'
+import { promote, Refusal } from './promote.js'
+import type { ShipResult } from './deploy.js'
+import { authorize } from '../gate/authorize.js'
+import type { Intent } from '../gate/intent.js'
+import { waitForApproval } from '../gate/wait.js'
 
 /** Reacts to a comment without ever failing the run for it. */
 export async function react(

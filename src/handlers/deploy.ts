@@ -9,13 +9,19 @@ import path from 'node:path'
 import type { RunContext } from '../context.js'
 import { DeployError, errorMessage } from '../errors.js'
 import type { ShipSettings } from '../inputs.js'
-import { formatBytes, plural, type StageLog } from '../report/stages.js'
-import * as host from '../ship/host.js'
-import { buildManifest, type Manifest } from '../ship/manifest.js'
-import { planTransfer, releaseId, type RemoteManifest, type TransferPlan } from '../ship/plan.js'
+import { type StageLog } from '../stage-log.js'
+import { formatBytes, plural } from '../format.js'
+import * as host from '../deploy/host.js'
+import { buildManifest, type Manifest } from '../artifact/manifest.js'
+import {
+  planTransfer,
+  releaseId,
+  type RemoteManifest,
+  type TransferPlan
+} from '../artifact/plan.js'
 import type { SshSession } from '../ssh/session.js'
 import { describeTarget } from '../ssh/target.js'
-import { Fleet, historyLine, type ActivationTracker, type LockedHost } from './fleet.js'
+import { Fleet, historyLine, type ActivationTracker, type LockedHost } from '../deploy/fleet.js'
 
 export interface HostReport {
   readonly host: string

@@ -1,13 +1,13 @@
 /** What happens on one host, one exec at a time: lock, stage and verify, commit and activate, release. */
 import { PassThrough } from 'node:stream'
 import { DeployError } from '../errors.js'
-import { formatBytes } from '../report/stages.js'
+import { formatBytes } from '../format.js'
 import type { ExecResult, SshSession } from '../ssh/session.js'
 import { describeTarget } from '../ssh/target.js'
-import type { Entry, Manifest } from './manifest.js'
-import { RELEASE_ID, type RemoteManifest, type TransferPlan } from './plan.js'
+import type { Entry, Manifest } from '../artifact/manifest.js'
+import { RELEASE_ID, type RemoteManifest, type TransferPlan } from '../artifact/plan.js'
 import * as remote from './remote-scripts.js'
-import { packEntries, progressMeter } from './transfer.js'
+import { packEntries, progressMeter } from '../artifact/transfer.js'
 
 export interface LockOwner {
   readonly runId: string

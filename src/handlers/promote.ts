@@ -5,10 +5,10 @@
 import type { RunContext } from '../context.js'
 import { DeployError, errorMessage } from '../errors.js'
 import type { ShipSettings } from '../inputs.js'
-import type { StageLog } from '../report/stages.js'
+import type { StageLog } from '../stage-log.js'
 import { describeTarget } from '../ssh/target.js'
-import { Fleet, type ActivationTracker, type LockedHost } from './fleet.js'
-import { lockOwner, summarise, type ShipResult } from './ship.js'
+import { Fleet, type ActivationTracker, type LockedHost } from '../deploy/fleet.js'
+import { lockOwner, summarise, type ShipResult } from './deploy.js'
 
 /** A promotion that must not happen (nothing staged for that commit, hosts disagree): a denial. */
 export class Refusal extends DeployError {

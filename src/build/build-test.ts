@@ -1,6 +1,6 @@
 /** The `build` and `test` stages: a user script each, failing the run with its exit code and tail. */
 import type { Settings } from '../inputs.js'
-import { StageFailure, type StageLog } from '../report/stages.js'
+import { StageFailure, type StageLog } from '../stage-log.js'
 import { runScript } from './script.js'
 
 export async function runUserScript(

@@ -4,7 +4,7 @@
  * is POSIX sh run under `sh -c`, whatever the login shell is.
  */
 import { quote, sh } from '../ssh/quote.js'
-import { sharedLinkTarget } from './plan.js'
+import { sharedLinkTarget } from '../artifact/plan.js'
 
 /** Wraps a program so it runs in sh from `remote-path`, whatever the user's login shell. */
 function program(remotePath: string, body: string): string {
