@@ -13,3 +13,8 @@ export function errorMessage(error: unknown): string {
 export class DeployError extends Error {
   override name = 'DeployError'
 }
+
+/** A request that must not be carried out (nothing staged for that commit, hosts disagree): a denial. */
+export class Refusal extends DeployError {
+  override name = 'Refusal'
+}

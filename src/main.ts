@@ -1,12 +1,19 @@
-/** The orchestrator: every stage of DESIGN.md §1 is one call from here. */
+/**
+ * The orchestrator: the whole flow of DESIGN.md §1, one call per step. Handlers return one
+ * RunResult; this module alone turns it into outputs, the job summary and the PR report.
+ */
 import * as core from '@actions/core'
 import type { OutputName } from './action-io.js'
 import { readContext, type RunContext } from './context.js'
 import { errorMessage } from './errors.js'
-import { awaitApproval, onComment, react } from './handlers/gate.js'
-import { decideIntent, isFork } from './gate/intent.js'
 import { createOctokit, type Octokit } from './github/client.js'
 import { gateApi } from './github/gate-api.js'
+import { buildAndTest } from './handlers/build-test.js'
+import { deploy } from './handlers/deploy.js'
+import { decide, isFork } from './handlers/decide.js'
+import { awaitApproval, onComment, react } from './handlers/gate.js'
+import { promote } from './handlers/promote.js'
+import { startResult, withShip, type Run } from './handlers/services.js'
 import { readSettings, type Settings } from './inputs.js'
 import { readTestReport } from './report/junit.js'
 import type { RunReport, TestSummary } from './report/model.js'
@@ -16,107 +23,49 @@ import {
   DeploymentRecord,
   writeJobSummary
 } from './report/publish.js'
+import { denied, type RunResult } from './result.js'
 import { StageLog } from './stage-log.js'
-import { deny, type Outcome, type Run, type ShipRun } from './run.js'
-import { runUserScript } from './build/build-test.js'
-import { describeRestore, restoreCache, saveCache, type CacheOutcome } from './build/cache.js'
-import { parseTarget, promote, Refusal } from './handlers/promote.js'
-import { ship } from './handlers/deploy.js'
 
-async function buildAndTest(settings: Settings, log: StageLog): Promise<void> {
-  let restored: CacheOutcome | undefined
-  if (settings.cache) {
-    restored = await restoreCache(settings.cache, settings.workingDirectory)
-    core.info(describeRestore(restored))
-  }
-  await runUserScript(log, 'build', settings)
-  await runUserScript(log, 'test', settings)
-  if (settings.cache && restored) {
-    core.info(await saveCache(settings.cache, settings.workingDirectory, restored))
-  }
-}
-
-function withShip(run: Run): ShipRun {
-  const ship = run.settings.ship
-  if (!ship) throw new Error('This needs `hosts` and the SSH inputs.')
-  return { ...run, settings: { ...run.settings, ship } }
-}
-
-async function pipeline(run: Run): Promise<void> {
-  const { settings, context, log, outcome } = run
-  const intent = decideIntent(context.eventName, context.payload, settings)
+/** What the event and inputs ask for, carried out: build, test, stage, gate, activate. */
+async function handle(run: Run): Promise<RunResult> {
+  const start = startResult(run)
+  const intent = decide(run.context.eventName, run.context.payload, run.settings)
   switch (intent.kind) {
     case 'skip':
-      outcome.status = 'skipped'
-      outcome.decision = 'skip'
-      outcome.reason = intent.reason
       core.info(`Nothing to do: ${intent.reason}.`)
-      return
+      return { ...start, status: 'skipped', decision: 'skip', reason: intent.reason }
     case 'deny':
       if (intent.commentId !== undefined) await react(run.api(), intent.commentId, 'confused')
-      deny(outcome, intent.reason)
-      return
+      return denied(start, intent.reason)
     case 'comment':
-      await onComment(intent, withShip(run))
-      return
-    case 'promote': {
-      outcome.decision = intent.rollback ? 'rollback' : 'promote'
-      outcome.reason = intent.reason
-      outcome.deployment = run.tracker(intent.rollback)
-      try {
-        const result = await promote({
-          settings: withShip(run).settings.ship,
-          context,
-          log,
-          target: parseTarget(intent.target),
-          ...(outcome.deployment ? { tracker: outcome.deployment } : {})
-        })
-        outcome.shipped = result
-        outcome.sha = result.sha
-        outcome.status = intent.rollback ? 'rolled-back' : result.status
-      } catch (error: unknown) {
-        if (error instanceof Refusal) return deny(outcome, error.message)
-        throw error
+      return onComment(withShip(run), start, intent)
+    case 'promote':
+      return promote(withShip(run), start, intent)
+    case 'build': {
+      const tested = await buildAndTest(run, intent)
+      if (tested.status !== 'tested') return tested
+      if (!intent.ship || !run.settings.ship) {
+        core.info(`Built and tested: ${intent.reason}.`)
+        return tested
       }
-      return
+      const shipped = await deploy(withShip(run), tested, intent.activate)
+      if (shipped.status !== 'staged' || run.settings.gate.approvalTimeoutMs <= 0) return shipped
+      return awaitApproval(withShip(run), shipped)
     }
-    case 'build':
-      break
-  }
-  outcome.decision = intent.decision
-  outcome.reason = intent.reason
-  await buildAndTest(settings, log)
-  if (!intent.ship || !settings.ship) {
-    outcome.status = 'tested'
-    core.info(`Built and tested: ${intent.reason}.`)
-    return
-  }
-  outcome.deployment = intent.activate ? run.tracker(false) : undefined
-  const shipped = await ship({
-    settings: settings.ship,
-    activate: intent.activate,
-    context,
-    log,
-    ...(outcome.deployment ? { tracker: outcome.deployment } : {})
-  })
-  outcome.shipped = shipped
-  outcome.status = shipped.status
-  if (shipped.status === 'staged' && settings.gate.approvalTimeoutMs > 0) {
-    await awaitApproval(shipped, withShip(run))
   }
 }
 
 function outputsOf(
-  outcome: Outcome,
+  result: RunResult,
   extra: Partial<Record<OutputName, string>>,
   durationMs: number
 ): Partial<Record<OutputName, string>> {
-  const shipped = outcome.shipped
+  const shipped = result.shipped
   return {
-    status: outcome.status,
-    decision: outcome.decision ?? '',
-    reason: outcome.reason ?? '',
-    sha: outcome.sha,
+    status: result.status,
+    decision: result.decision ?? '',
+    reason: result.reason ?? '',
+    sha: result.sha,
     duration: (durationMs / 1000).toFixed(1),
     ...(shipped
       ? {
@@ -127,9 +76,7 @@ function outputsOf(
           'files-reused': String(shipped.filesReused)
         }
       : {}),
-    ...(outcome.deployment?.id !== undefined
-      ? { 'deployment-id': String(outcome.deployment.id) }
-      : {}),
+    ...(result.deploymentId !== undefined ? { 'deployment-id': String(result.deploymentId) } : {}),
     ...extra
   }
 }
@@ -141,9 +88,9 @@ async function testSummary(settings: Settings | undefined): Promise<TestSummary 
   return report.summary
 }
 
-function nextStep(outcome: Outcome): RunReport['next'] {
-  if (outcome.status === 'staged') return 'deploy'
-  if (outcome.status === 'deployed' || outcome.status === 'rolled-back') return 'rollback'
+function nextStep(result: RunResult): RunReport['next'] {
+  if (result.status === 'staged') return 'deploy'
+  if (result.status === 'deployed' || result.status === 'rolled-back') return 'rollback'
   return undefined
 }
 
@@ -154,24 +101,24 @@ async function report(
     context: RunContext | undefined
     octokit: Octokit | undefined
     log: StageLog
-    outcome: Outcome
+    result: RunResult
   },
   forkPullRequest: boolean
 ): Promise<Partial<Record<OutputName, string>>> {
-  const { settings, context, octokit, outcome } = run
+  const { settings, context, octokit, result } = run
   const environment = settings?.environment ?? 'production'
-  const activated = outcome.status === 'deployed' || outcome.status === 'rolled-back'
+  const activated = result.status === 'deployed' || result.status === 'rolled-back'
   const dora =
     octokit && context && activated
       ? await deliveryMetrics(octokit, context, environment)
       : undefined
-  const shipped = outcome.shipped
+  const shipped = result.shipped
   const body: RunReport = {
-    status: outcome.status,
-    decision: outcome.decision,
-    reason: outcome.reason,
+    status: result.status,
+    decision: result.decision,
+    reason: result.reason,
     environment,
-    sha: outcome.sha,
+    sha: result.sha,
     runUrl: context?.runUrl ?? '',
     repository: context ? `${context.owner}/${context.repo}` : '',
     stages: run.log.records,
@@ -192,19 +139,19 @@ async function report(
     release: shipped?.release,
     previousRelease: shipped?.previousRelease,
     environmentUrl: settings?.report.environmentUrl,
-    next: nextStep(outcome),
+    next: nextStep(result),
     approvalCommand: settings?.gate.approvalCommand ?? '/deploy',
     rollbackCommand: settings?.gate.rollbackCommand ?? '/rollback',
     dora,
-    error: outcome.failure
+    error: result.failure
   }
   await writeJobSummary(body)
   const extra: Partial<Record<OutputName, string>> = {}
   if (settings?.report.environmentUrl) extra['environment-url'] = settings.report.environmentUrl
   const wanted =
     settings?.report.comment === 'always' ||
-    (settings?.report.comment === 'on-failure' && outcome.failure !== undefined)
-  const quietSkip = outcome.decision === 'skip' && context?.eventName === 'issue_comment'
+    (settings?.report.comment === 'on-failure' && result.failure !== undefined)
+  const quietSkip = result.decision === 'skip' && context?.eventName === 'issue_comment'
   if (forkPullRequest) {
     core.info(
       'Pull request from a fork: its token is read-only, so no comment and no deployment; see this job summary.'
@@ -219,14 +166,14 @@ async function report(
 export async function run(): Promise<void> {
   const started = Date.now()
   const log = new StageLog()
-  const outcome: Outcome = {
+  let result: RunResult = {
     status: 'failed',
     decision: undefined,
     reason: undefined,
     sha: process.env.GITHUB_SHA ?? '',
     shipped: undefined,
-    failure: undefined,
-    deployment: undefined
+    deploymentId: undefined,
+    failure: undefined
   }
   let settings: Settings | undefined
   let context: RunContext | undefined
@@ -234,20 +181,18 @@ export async function run(): Promise<void> {
   let forkPullRequest = false
   try {
     context = readContext()
+    result = { ...result, sha: context.sha }
     forkPullRequest = context.eventName.startsWith('pull_request') && isFork(context.payload)
     settings = readSettings({ forkPullRequest })
-    outcome.sha = context.sha
     const token = settings.githubToken
     octokit = token && !forkPullRequest ? await createOctokit(token) : undefined
     const client = octokit
     const runContext = context
     const runSettings = settings
-    await pipeline({
+    result = await handle({
       settings,
       context,
       log,
-      outcome,
-      octokit,
       api: () => {
         if (!client) throw new Error('`github-token` is empty: the gate needs the GitHub API.')
         return gateApi(client, runContext)
@@ -263,18 +208,16 @@ export async function run(): Promise<void> {
           : undefined
     })
   } catch (error: unknown) {
-    outcome.status = 'failed'
     if (error instanceof Error && error.stack) core.debug(error.stack)
-    outcome.failure = errorMessage(error)
-  } finally {
-    let extra: Partial<Record<OutputName, string>> = {}
-    try {
-      extra = await report({ settings, context, octokit, log, outcome }, forkPullRequest)
-    } catch (error: unknown) {
-      core.warning(`Reporting failed: ${errorMessage(error)}`)
-    }
-    const outputs = outputsOf(outcome, extra, Date.now() - started)
-    for (const [name, value] of Object.entries(outputs)) core.setOutput(name, value)
-    if (outcome.failure) core.setFailed(outcome.failure)
+    result = { ...result, status: 'failed', failure: errorMessage(error) }
   }
+  let extra: Partial<Record<OutputName, string>> = {}
+  try {
+    extra = await report({ settings, context, octokit, log, result }, forkPullRequest)
+  } catch (error: unknown) {
+    core.warning(`Reporting failed: ${errorMessage(error)}`)
+  }
+  const outputs = outputsOf(result, extra, Date.now() - started)
+  for (const [name, value] of Object.entries(outputs)) core.setOutput(name, value)
+  if (result.failure) core.setFailed(result.failure)
 }

@@ -1,7 +1,7 @@
 /**
- * Several hosts in one deploy. Both sshd servers run on this machine, so each is given its own
- * filesystem root for the relative `remote-path` with ForceCommand (cd there, then run the
- * command the client asked for), as two real servers would have.
+ * Several hosts in one deploy. Both sshd servers run on this machine as the same user, so each
+ * is given its own home directory (where a relative `remote-path` lands) with ForceCommand, as
+ * two real servers would have.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
 import { chmodSync, existsSync, mkdirSync, readdirSync } from 'node:fs'
@@ -22,7 +22,7 @@ async function hostRootedAt(authorizedKeys: string[] = []): Promise<Host> {
   const root = await makeTestDir()
   const sshd = await startSshd({
     authorizedKeys,
-    extraConfig: [`ForceCommand cd ${root} && eval "$SSH_ORIGINAL_COMMAND"`]
+    extraConfig: [`ForceCommand HOME=${root}; export HOME; eval "$SSH_ORIGINAL_COMMAND"`]
   })
   return { sshd, app: path.join(root, 'app') }
 }

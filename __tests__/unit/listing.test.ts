@@ -1,7 +1,7 @@
 /** Parsing what the staging exec prints: the listing, then the hashes of both kinds. */
 import { describe, expect, it } from '@jest/globals'
-import { parseListing } from '../../src/deploy/host.js'
-import { MARK } from '../../src/deploy/remote-scripts.js'
+import { parseListing } from '../../src/deploy/stage/listing.js'
+import { MARK } from '../../src/deploy/program.js'
 
 const hex = (c: string): string => c.repeat(64)
 
@@ -13,7 +13,7 @@ describe('parseListing', () => {
         'f 644 assets/a.js\0',
         'f 755 odd\nname\0',
         'l 0 latest\0assets/a.js\0',
-        `${MARK.hashes}\0`,
+        `${MARK.GD_HASHES}\0`,
         `${hex('a')} *./assets/a.js\n`,
         `${hex('b')}  ./odd\nname\0`
       ].join('')
@@ -33,21 +33,23 @@ describe('parseListing', () => {
     const out = Buffer.from(
       [
         'l 0 trap\0',
-        `${MARK.hashes}\0`,
+        `${MARK.GD_HASHES}\0`,
         'f 644 a\0',
-        `${MARK.hashes}\0`,
+        `${MARK.GD_HASHES}\0`,
         `${hex('a')} *./a\n`
       ].join('')
     )
     const listing = parseListing(out)
-    expect(listing.entries.get('trap')).toEqual({ type: 'l', mode: '0', target: MARK.hashes })
+    expect(listing.entries.get('trap')).toEqual({ type: 'l', mode: '0', target: MARK.GD_HASHES })
     expect(listing.entries.get('a')).toEqual({ type: 'f', mode: '644' })
     expect(listing.hashes.get('a')).toBe(hex('a'))
   })
 
   it('stops at garbage in the hash section, leaving those files without a hash', () => {
     const out = Buffer.from(
-      ['f 644 a\0', 'f 644 b\0', `${MARK.hashes}\0`, `${hex('a')} *./a\n`, 'not a hash\n'].join('')
+      ['f 644 a\0', 'f 644 b\0', `${MARK.GD_HASHES}\0`, `${hex('a')} *./a\n`, 'not a hash\n'].join(
+        ''
+      )
     )
     const listing = parseListing(out)
     expect(listing.hashes.get('a')).toBe(hex('a'))

@@ -1,18 +1,25 @@
 /**
- * Every host of a run at once: connect (host keys verified), lock, activate all-or-nothing,
- * then prune and unlock, or clean up after a failure. Staging (ship.ts) and promotion
- * (promote.ts) are both built on it.
+ * Every host of a run: the one module that knows there may be several. Connect (host keys
+ * verified) and lock all or none; stage everywhere before anything goes live; switch all or
+ * switch back; then store, prune and unlock, or clean up after a failure.
  */
 import * as core from '@actions/core'
+import type { Manifest } from '../artifact/manifest.js'
+import { planTransfer, type TransferPlan } from '../artifact/plan.js'
 import type { RunContext } from '../context.js'
-import { DeployError, errorMessage } from '../errors.js'
+import { DeployError, errorMessage, Refusal } from '../errors.js'
+import { formatBytes, plural } from '../format.js'
 import type { ShipSettings } from '../inputs.js'
-import { type StageLog } from '../stage-log.js'
-import { plural } from '../format.js'
-import * as host from './host.js'
-import { abandon, unlock } from './remote-scripts.js'
+import type { StageLog } from '../stage-log.js'
 import { openSession, type SshSession } from '../ssh/session.js'
 import { describeTarget } from '../ssh/target.js'
+import { abandon } from './abandon/abandon.js'
+import { activate, type Store } from './activate/activate.js'
+import { finish } from './finish/finish.js'
+import { lockAndInspect, type Inspection } from './lock/lock.js'
+import { remotePathArgument } from './program.js'
+import { PendingStage, type SharedPath } from './stage/stage.js'
+import type { LockOwner } from './trust.js'
 
 /** A lock older than this is taken to be left by a crashed run. */
 export const STALE_LOCK_SECONDS = 60 * 60
@@ -23,20 +30,54 @@ export interface ActivationTracker {
   finished(ok: boolean, detail: string): Promise<void>
 }
 
-export interface LockedHost {
+export interface HostReport {
+  readonly host: string
+  readonly release: string
+  readonly previousRelease: string | undefined
+  readonly filesSent: number
+  readonly bytesSent: number
+  readonly filesReused: number
+}
+
+/** What a deploy, promotion or rollback did on the servers. */
+export interface ShipResult {
+  readonly status: 'staged' | 'deployed' | 'rolled-back' | 'dry-run'
+  readonly release: string
+  /** The commit the release holds. */
+  readonly sha: string
+  readonly previousRelease: string | undefined
+  readonly hosts: readonly HostReport[]
+  readonly filesUploaded: number
+  readonly bytesUploaded: number
+  readonly filesReused: number
+}
+
+export type PromoteTarget =
+  | { readonly kind: 'release'; readonly id: string }
+  | { readonly kind: 'sha'; readonly sha: string }
+  | { readonly kind: 'previous' }
+
+/** One host of the fleet and what this run did there so far. */
+interface Host {
   readonly session: SshSession
-  readonly inspection: host.Inspection
-  /** This run's release is (or may be) on this host, staged or committed: a failure removes it. */
-  committed: boolean
+  readonly where: string
+  readonly inspection: Inspection
+  /** A staging exec started at connect time (none for a promotion or a dry run). */
+  readonly pending: PendingStage | undefined
+  /** This run holds the host's deploy lock. */
+  lockHeld: boolean
+  /** This run created the release being deployed here: a failure removes it. */
+  ownsRelease: boolean
   /** The release `current` pointed at before this run switched it. */
   replaced: string | undefined
-  pruned: string[]
+  plan: Pick<TransferPlan, 'filesSent' | 'filesReused'>
+  bytesSent: number
 }
 
 export function historyLine(
   event: string,
   release: string,
-  context: RunContext,
+  context: { sha: string; actor: string; runUrl: string },
   extra: Record<string, string> = {}
 ): string {
   return JSON.stringify({
@@ -58,24 +99,49 @@ async function allOrReport<T>(promises: readonly Promise<T>[]): Promise<T[]> {
   return settled.flatMap(s => (s.status === 'fulfilled' ? [s.value] : []))
 }
 
+function describe(target: PromoteTarget): string {
+  if (target.kind === 'release') return `release ${target.id}`
+  if (target.kind === 'sha') return `commit ${target.sha.slice(0, 12)}`
+  return 'the previous release'
+}
+
+function resolveOn(
+  inspection: Inspection,
+  target: PromoteTarget
+): { id: string; sha: string } | undefined {
+  const { releases, current, previous } = inspection
+  if (target.kind === 'release') return releases.find(r => r.id === target.id)
+  if (target.kind === 'sha') return releases.filter(r => r.sha.startsWith(target.sha)).at(-1)
+  const recorded = releases.find(r => r.id === previous && r.id !== current)
+  if (recorded) return recorded
+  const live = releases.findIndex(r => r.id === current)
+  return live > 0 ? releases[live - 1] : undefined
+}
+
 export class Fleet {
+  private readonly remotePath: string
+
   private constructor(
     private readonly settings: ShipSettings,
-    private context: RunContext,
-    private readonly sessions: readonly SshSession[],
-    readonly hosts: LockedHost[]
-  ) {}
+    private readonly context: RunContext,
+    private readonly hosts: readonly Host[]
+  ) {
+    this.remotePath = remotePathArgument(settings.remotePath)
+  }
 
-  /** Connects to every host and takes every lock, or fails having changed nothing. */
+  /**
+   * Connects to every host and takes every lock, or fails having changed nothing. With `stage`,
+   * each host's staging exec starts as soon as it is connected, alongside its lock.
+   */
   static async open(options: {
     settings: ShipSettings
     context: RunContext
     log: StageLog
-    owner: host.LockOwner
-    /** Called for each host once connected, before its lock is taken. */
-    onConnected?: (session: SshSession) => void
+    owner: LockOwner
+    stage?: { release: string; shared: readonly SharedPath[] }
   }): Promise<Fleet> {
-    const { settings, log } = options
+    const { settings, log, stage } = options
+    const remotePath = remotePathArgument(settings.remotePath)
     if (settings.insecureSkipHostKeyCheck) {
       core.warning(
         '`insecure-skip-host-key-check` is on: host keys are not verified, so the connection can be intercepted.'
@@ -102,185 +168,301 @@ export class Fleet {
       const keys = settings.insecureSkipHostKeyCheck ? 'NOT verified' : 'verified'
       return { value: opened, detail: `${plural(opened.length, 'host')}, host keys ${keys}` }
     })
-    sessions.forEach(session => options.onConnected?.(session))
-    const fleet = new Fleet(settings, options.context, sessions, [])
+    const pending = sessions.map(session =>
+      stage ? new PendingStage(session, { remotePath, ...stage }) : undefined
+    )
+    let hosts: Host[] = []
     try {
       await log.run('lock', async () => {
-        await allOrReport(
-          sessions.map(async session => {
-            const inspection = await host.lockAndInspect(session, {
-              remotePath: settings.remotePath,
+        const locked = await Promise.allSettled(
+          sessions.map(session =>
+            lockAndInspect(session, {
+              remotePath,
               owner: options.owner,
               staleSeconds: STALE_LOCK_SECONDS,
-              log: text => core.warning(text)
+              warn: text => core.warning(text)
             })
-            fleet.hosts.push({
-              session,
-              inspection,
-              committed: false,
-              replaced: inspection.current,
-              pruned: []
-            })
-          })
+          )
         )
+        hosts = sessions.flatMap((session, i): Host[] => {
+          const inspection = locked[i]
+          if (inspection?.status !== 'fulfilled') return []
+          return [
+            {
+              session,
+              where: describeTarget(session.target),
+              inspection: inspection.value,
+              pending: pending[i],
+              lockHeld: true,
+              ownsRelease: false,
+              replaced: inspection.value.current,
+              plan: { filesSent: 0, filesReused: 0 },
+              bytesSent: 0
+            }
+          ]
+        })
+        const failures = locked.flatMap(s =>
+          s.status === 'rejected' ? [errorMessage(s.reason)] : []
+        )
+        if (failures.length > 0) throw new DeployError(failures.join('\n'))
         return { value: undefined, detail: `lock taken on ${plural(sessions.length, 'host')}` }
       })
     } catch (error: unknown) {
-      await fleet.unlockAll()
-      fleet.close()
+      pending.forEach(p => p?.cancel())
+      await new Fleet(settings, options.context, hosts).releaseLocks()
+      sessions.forEach(s => s.close())
       throw error
     }
-    // Keep the order of the `hosts` input.
-    fleet.hosts.sort((a, b) => sessions.indexOf(a.session) - sessions.indexOf(b.session))
+    const fleet = new Fleet(settings, options.context, hosts)
     return fleet
   }
 
-  /** Records activations as of `sha` (a promotion activates a commit other than the run's). */
-  useCommit(sha: string): void {
-    this.context = { ...this.context, sha }
+  /** Plans what each host needs of `manifest` (logged), uploads it and verifies it everywhere. */
+  async stage(options: { root: string; manifest: Manifest; release: string }): Promise<number> {
+    const { manifest } = options
+    const plans = this.plan(manifest)
+    await allOrReport(
+      this.hosts.map(async (host, i) => {
+        const plan = plans[i]
+        if (!host.pending || !plan)
+          throw new DeployError(`internal: no staging exec for ${host.where}`)
+        host.ownsRelease = true
+        const staged = await host.pending.run({
+          root: options.root,
+          manifest,
+          plan,
+          base: host.inspection.base?.release,
+          progress: text => core.info(`upload ${text}`),
+          warn: text => core.warning(text)
+        })
+        host.bytesSent = staged.bytes
+        host.plan = {
+          filesSent: plan.filesSent + staged.resent,
+          filesReused: plan.filesReused - staged.resent
+        }
+      })
+    )
+    return this.hosts.reduce((sum, h) => sum + h.bytesSent, 0)
+  }
+
+  /** What each host would be sent (logged); a dry run stops here. */
+  plan(manifest: Manifest): TransferPlan[] {
+    return this.hosts.map(host => {
+      const plan = planTransfer(manifest, host.inspection.base)
+      host.plan = plan
+      core.info(
+        `${host.where}: ${plural(plan.filesSent, 'file')} to send (${formatBytes(plan.bytesSent)}), ` +
+          `${plan.filesReused} reused from ${host.inspection.base?.release ?? 'nothing (first release)'}; live: ${host.inspection.current ?? 'none'}`
+      )
+      return plan
+    })
+  }
+
+  /** The one release every host resolves `target` to; a Refusal otherwise. */
+  resolve(target: PromoteTarget): { id: string; sha: string } {
+    const found = this.hosts.map(host => ({
+      where: host.where,
+      release: resolveOn(host.inspection, target)
+    }))
+    const missing = found.filter(f => f.release === undefined).map(f => f.where)
+    if (missing.length > 0) {
+      const hint =
+        target.kind === 'sha'
+          ? ' Was a commit pushed after staging? Only the release staged for the current head can be approved; let the new build stage first.'
+          : ''
+      throw new Refusal(`${describe(target)} is not staged on ${missing.join(', ')}.${hint}`)
+    }
+    const ids = new Set(found.map(f => f.release?.id))
+    if (ids.size > 1) {
+      throw new Refusal(
+        `the hosts disagree on ${describe(target)}: ${found.map(f => `${f.where}: ${f.release?.id ?? '?'}`).join(', ')}`
+      )
+    }
+    const first = found[0]?.release
+    if (!first) throw new Refusal('no hosts')
+    return first
+  }
+
+  /** What a run that staged `release` stores with it: its manifest and history line. */
+  storeFor(release: string, manifestJson: string): Store {
+    return { manifestJson, history: historyLine('stage', release, this.context) }
   }
 
   /**
-   * Switches every host to `release` (committing it first when this run staged it); if any
-   * fails, switches back the ones already switched, so the fleet never runs two releases.
+   * Switches every host to `release` of commit `sha` (storing it first when this run staged
+   * it); if any fails, switches back the ones already switched, so the fleet never runs two
+   * releases. With one host nothing can need switching back, so the same exec prunes and
+   * unlocks.
    */
-  async activate(
-    release: string,
-    log: StageLog,
-    tracker?: ActivationTracker,
-    commit?: host.Commit
-  ): Promise<void> {
-    const count = this.hosts.length
-    await tracker?.started(release, this.context.sha)
+  async activate(options: {
+    release: string
+    sha: string
+    log: StageLog
+    tracker: ActivationTracker | undefined
+    store?: Store
+  }): Promise<void> {
+    const { release, sha, tracker } = options
+    await tracker?.started(release, sha)
     try {
-      await this.switchAll(release, log, commit)
+      await options.log.run('activate', async () => {
+        await this.switchAll(release, sha, options.store)
+        return {
+          value: undefined,
+          detail: `current → ${release} on ${plural(this.hosts.length, 'host')}`
+        }
+      })
     } catch (error: unknown) {
       await tracker?.finished(false, errorMessage(error))
       throw error
     }
-    await tracker?.finished(true, `${release} is live on ${plural(count, 'host')}`)
+    await tracker?.finished(true, `${release} is live on ${plural(this.hosts.length, 'host')}`)
   }
 
-  private async switchAll(release: string, log: StageLog, commit?: host.Commit): Promise<void> {
-    const { settings, context } = this
-    // With one host nothing can need switching back, so the same exec prunes and unlocks.
+  private async switchAll(release: string, sha: string, store: Store | undefined): Promise<void> {
+    const { settings } = this
     const alone = this.hosts.length === 1
-    await log.run('activate', async () => {
-      const switched: LockedHost[] = []
-      const results = await Promise.allSettled(
-        this.hosts.map(async locked => {
-          const done = await host.activate(locked.session, {
-            remotePath: settings.remotePath,
-            release,
-            sha: context.sha,
-            beforeActivate: settings.beforeActivate,
-            afterActivate: settings.afterActivate,
-            history: event => historyLine(event, release, context),
-            log: text => process.stdout.write(text),
-            ...(commit ? { commit } : {}),
-            ...(alone ? { finish: { keep: settings.keepReleases } } : {})
-          })
-          locked.replaced = done.replaced
-          if (alone) this.pruned(locked, done.pruned)
-          switched.push(locked)
+    const commit = { ...this.context, sha }
+    const switched: Host[] = []
+    const results = await Promise.allSettled(
+      this.hosts.map(async host => {
+        const done = await activate(host.session, {
+          remotePath: this.remotePath,
+          release,
+          sha,
+          beforeActivate: settings.beforeActivate,
+          afterActivate: settings.afterActivate,
+          history: {
+            switched: historyLine('activate', release, commit),
+            back: historyLine('rollback-after-failed-hook', release, commit)
+          },
+          log: text => process.stdout.write(text),
+          ...(store ? { store } : {}),
+          ...(alone ? { keep: settings.keepReleases } : {})
         })
-      )
-      const failures = results.flatMap(r =>
-        r.status === 'rejected' ? [errorMessage(r.reason)] : []
-      )
-      if (failures.length > 0) {
-        await Promise.all(switched.map(locked => this.switchBack(locked)))
-        throw new DeployError(failures.join('\n'))
-      }
-      const count = this.hosts.length
-      if (alone) this.hosts.length = 0 // pruned and unlocked already
-      return { value: undefined, detail: `current → ${release} on ${plural(count, 'host')}` }
-    })
+        host.replaced = done.replaced
+        if (alone) host.lockHeld = false
+        this.logPruned(host, done.pruned)
+        switched.push(host)
+      })
+    )
+    const failures = results.flatMap(r => (r.status === 'rejected' ? [errorMessage(r.reason)] : []))
+    if (failures.length > 0) {
+      await Promise.all(switched.map(host => this.switchBack(host, sha)))
+      throw new DeployError(failures.join('\n'))
+    }
   }
 
-  private pruned(locked: LockedHost, pruned: string[]): void {
-    locked.pruned = pruned
-    if (pruned.length > 0)
-      core.info(`${describeTarget(locked.session.target)}: pruned ${pruned.join(', ')}`)
+  private logPruned(host: Host, pruned: readonly string[]): void {
+    if (pruned.length > 0) core.info(`${host.where}: pruned ${pruned.join(', ')}`)
   }
 
-  private async switchBack(locked: LockedHost): Promise<void> {
-    const back = locked.replaced
-    const where = describeTarget(locked.session.target)
+  private async switchBack(host: Host, sha: string): Promise<void> {
+    const back = host.replaced
     if (!back) return
     try {
-      await host.activate(locked.session, {
-        remotePath: this.settings.remotePath,
+      const line = historyLine('rollback-after-failure', back, { ...this.context, sha })
+      await activate(host.session, {
+        remotePath: this.remotePath,
         release: back,
-        sha: this.context.sha,
+        sha,
         beforeActivate: '',
         afterActivate: '',
-        history: () => historyLine('rollback-after-failure', back, this.context),
+        history: { switched: line, back: line },
         log: text => process.stdout.write(text)
       })
-      core.info(`${where}: switched back to ${back}`)
+      core.info(`${host.where}: switched back to ${back}`)
     } catch (error: unknown) {
-      core.error(`${where}: could not switch back to ${back}: ${errorMessage(error)}`)
+      core.error(`${host.where}: could not switch back to ${back}: ${errorMessage(error)}`)
     }
   }
 
   /**
-   * Commits the release this run staged when given (a release left for approval), prunes old
+   * Stores the release this run staged when given (a release left for approval), prunes old
    * releases and releases every lock still held.
    */
-  async finish(commit?: host.Commit & { release: string }): Promise<void> {
+  async finish(store?: Store & { release: string }): Promise<void> {
     await allOrReport(
-      this.hosts.map(async locked => {
-        const pruned = await host.finish(locked.session, {
-          remotePath: this.settings.remotePath,
+      this.held().map(async host => {
+        const pruned = await finish(host.session, {
+          remotePath: this.remotePath,
           keep: this.settings.keepReleases,
-          ...(commit ? { commit } : {})
+          ...(store ? { store } : {})
         })
-        this.pruned(locked, pruned)
+        host.lockHeld = false
+        this.logPruned(host, pruned)
       })
     )
-    this.hosts.length = 0
   }
 
-  /** Releases every lock this run holds, changing nothing else. */
-  async unlockAll(): Promise<void> {
+  /** Releases every lock this run still holds, changing nothing else. */
+  async releaseLocks(): Promise<void> {
     await Promise.allSettled(
-      this.hosts.map(locked => locked.session.exec(unlock(this.settings.remotePath)))
+      this.held().map(async host => {
+        await finish(host.session, { remotePath: this.remotePath })
+        host.lockHeld = false
+      })
     )
-    this.hosts.length = 0
   }
 
   /**
-   * Best effort after a failure: removes this run's partial (and committed, never live)
-   * release, records the failure, unlocks. A host that cannot be reached is cleaned by the
-   * next run, which removes stale partial releases under the lock.
+   * Best effort after a failure: removes this run's partial (and stored, never live) release,
+   * records the failure, unlocks. A host that cannot be reached is cleaned by the next run,
+   * which removes stale partial releases under the lock.
    */
   async abandon(release: string, why: string): Promise<void> {
     await Promise.all(
-      this.hosts.map(async ({ session, committed }) => {
+      this.held().map(async host => {
         try {
-          await session.exec(
-            abandon({
-              remotePath: this.settings.remotePath,
-              release,
-              removeRelease: committed,
-              history: historyLine('failure', release, this.context, {
-                host: describeTarget(session.target),
-                reason: why.slice(0, 500)
-              })
+          await abandon(host.session, {
+            remotePath: this.remotePath,
+            release,
+            remove: host.ownsRelease,
+            history: historyLine('failure', release, this.context, {
+              host: host.where,
+              reason: why.slice(0, 500)
             })
-          )
+          })
+          host.lockHeld = false
         } catch (error: unknown) {
           core.warning(
-            `${describeTarget(session.target)}: could not clean up after the failure (${errorMessage(error)}); the next deploy removes the partial release.`
+            `${host.where}: could not clean up after the failure (${errorMessage(error)}); the next deploy removes the partial release.`
           )
         }
       })
     )
-    this.hosts.length = 0
   }
 
+  /** What this run did on each host, for the outputs and the report. */
+  report(status: ShipResult['status'], release: string, sha: string): ShipResult {
+    const hosts = this.hosts.map(h => ({
+      host: h.where,
+      release,
+      previousRelease: h.replaced,
+      filesSent: h.plan.filesSent,
+      bytesSent: h.bytesSent,
+      filesReused: h.plan.filesReused
+    }))
+    return {
+      status,
+      release,
+      sha,
+      previousRelease: hosts[0]?.previousRelease,
+      hosts,
+      filesUploaded: hosts.reduce((sum, h) => sum + h.filesSent, 0),
+      bytesUploaded: hosts.reduce((sum, h) => sum + h.bytesSent, 0),
+      filesReused: hosts.reduce((sum, h) => sum + h.filesReused, 0)
+    }
+  }
+
+  /** Cancels staging execs that never ran and closes every connection. */
   close(): void {
-    this.sessions.forEach(s => s.close())
+    for (const host of this.hosts) {
+      host.pending?.cancel()
+      host.session.close()
+    }
+  }
+
+  private held(): Host[] {
+    return this.hosts.filter(h => h.lockHeld)
   }
 }

@@ -1,13 +1,13 @@
 /** The two gate flows that talk to GitHub: a comment command, and the in-run approval wait. */
 import * as core from '@actions/core'
 import { errorMessage } from '../errors.js'
-import type { GateApi, Reaction } from '../github/gate-api.js'
-import { deny, type ShipRun } from '../run.js'
-import { promote, Refusal } from './promote.js'
-import type { ShipResult } from './deploy.js'
 import { authorize } from '../gate/authorize.js'
 import type { Intent } from '../gate/intent.js'
 import { waitForApproval } from '../gate/wait.js'
+import type { GateApi, Reaction } from '../github/gate-api.js'
+import { denied, failedWith, type RunResult } from '../result.js'
+import { activation } from './promote.js'
+import type { ShipRun } from './services.js'
 
 /** Reacts to a comment without ever failing the run for it. */
 export async function react(
@@ -25,10 +25,11 @@ export async function react(
 
 /** `/deploy` or `/rollback` on a pull request: check who and what, then activate. */
 export async function onComment(
-  intent: Extract<Intent, { kind: 'comment' }>,
-  run: ShipRun
-): Promise<void> {
-  const { settings, outcome } = run
+  run: ShipRun,
+  result: RunResult,
+  intent: Extract<Intent, { kind: 'comment' }>
+): Promise<RunResult> {
+  const { settings } = run
   const api = run.api()
   await react(api, intent.commentId, 'eyes')
   const pull = await api.pull(intent.prNumber)
@@ -46,93 +47,95 @@ export async function onComment(
   })()
   if (refusal) {
     await react(api, intent.commentId, 'confused')
-    deny(outcome, refusal)
-    return
+    return denied(result, refusal)
   }
-  outcome.sha = pull.headSha
   const rollback = intent.command === 'rollback'
-  try {
-    outcome.deployment = run.tracker(rollback)
-    const result = await promote({
-      settings: settings.ship,
-      context: { ...run.context, sha: pull.headSha },
-      log: run.log,
-      target: rollback ? { kind: 'previous' } : { kind: 'sha', sha: pull.headSha },
-      ...(outcome.deployment ? { tracker: outcome.deployment } : {})
-    })
-    outcome.shipped = result
-    outcome.sha = result.sha
-    outcome.status = result.status
-    outcome.decision = rollback ? 'rollback' : 'deploy'
-    const command = rollback ? settings.gate.rollbackCommand : settings.gate.approvalCommand
-    outcome.reason = `${intent.commenter} commented ${command} on #${pull.number}`
-    await react(api, intent.commentId, 'rocket')
-  } catch (error: unknown) {
-    await react(api, intent.commentId, 'confused')
-    if (error instanceof Refusal) deny(outcome, error.message)
-    else throw error
-  }
+  const command = rollback ? settings.gate.rollbackCommand : settings.gate.approvalCommand
+  const done = await activation(
+    run,
+    {
+      ...result,
+      sha: pull.headSha,
+      decision: rollback ? 'rollback' : 'deploy',
+      reason: `${intent.commenter} commented ${command} on #${pull.number}`
+    },
+    rollback ? { kind: 'previous' } : { kind: 'sha', sha: pull.headSha },
+    rollback
+  )
+  const ok = done.status === 'deployed' || done.status === 'rolled-back'
+  await react(api, intent.commentId, ok ? 'rocket' : 'confused')
+  return done
 }
 
 /** After staging with `approval-timeout`: ask, wait, and promote what was staged. */
-export async function awaitApproval(staged: ShipResult, run: ShipRun): Promise<void> {
-  const { settings, context, outcome } = run
+export async function awaitApproval(run: ShipRun, staged: RunResult): Promise<RunResult> {
+  const { settings, context } = run
+  const release = staged.shipped?.release
+  if (!release) return staged
   const api = run.api()
   const since = new Date()
-  const approval = await run.log.run('approval', async () => {
-    const prNumber =
-      typeof context.payload.number === 'number'
-        ? context.payload.number
-        : await api.pullForCommit(context.sha)
-    const minutes = settings.gate.approvalTimeoutMs / 60_000
-    const request =
-      `Release \`${staged.release}\` (commit ${context.sha.slice(0, 12)}) is staged for **${settings.environment}**. ` +
-      `Comment \`${settings.gate.approvalCommand}\` within ${minutes} min to make it live. [Run](${context.runUrl})`
-    const issueNumber =
-      prNumber ??
-      (await api.openIssue(
-        `Approve deploy of ${context.sha.slice(0, 12)} to ${settings.environment}`,
-        request,
-        settings.gate.approvers
-      ))
-    if (prNumber !== undefined) await api.comment(prNumber, request)
-    core.info(
-      `Waiting up to ${minutes} min for ${settings.gate.approvalCommand} on #${issueNumber}.`
-    )
-    const author = prNumber !== undefined ? (await api.pull(prNumber)).author : undefined
-    const approved = await waitForApproval(api, {
-      issueNumber,
-      since,
-      command: settings.gate.approvalCommand,
-      timeoutMs: settings.gate.approvalTimeoutMs,
-      approvers: settings.gate.approvers,
-      allowSelfApproval: settings.gate.allowSelfApproval,
-      author
-    })
-    if (!approved) {
-      throw new Error(
-        `Timed out after ${minutes} min waiting for ${settings.gate.approvalCommand} on #${issueNumber}. ` +
-          `Release ${staged.release} stays staged; promote it later with \`promote: ${staged.release}\`.`
+  let approval: { login: string; commentId: number }
+  try {
+    approval = await run.log.run('approval', async () => {
+      const prNumber =
+        typeof context.payload.number === 'number'
+          ? context.payload.number
+          : await api.pullForCommit(context.sha)
+      const minutes = settings.gate.approvalTimeoutMs / 60_000
+      const request =
+        `Release \`${release}\` (commit ${context.sha.slice(0, 12)}) is staged for **${settings.environment}**. ` +
+        `Comment \`${settings.gate.approvalCommand}\` within ${minutes} min to make it live. [Run](${context.runUrl})`
+      const issueNumber =
+        prNumber ??
+        (await api.openIssue(
+          `Approve deploy of ${context.sha.slice(0, 12)} to ${settings.environment}`,
+          request,
+          settings.gate.approvers
+        ))
+      if (prNumber !== undefined) await api.comment(prNumber, request)
+      core.info(
+        `Waiting up to ${minutes} min for ${settings.gate.approvalCommand} on #${issueNumber}.`
       )
-    }
-    return { value: approved, detail: `approved by ${approved.login}` }
-  })
-  outcome.deployment = run.tracker(false)
-  const result = await promote({
-    settings: settings.ship,
-    context,
-    log: run.log,
-    target: { kind: 'release', id: staged.release },
-    ...(outcome.deployment ? { tracker: outcome.deployment } : {})
-  })
-  outcome.shipped = {
-    ...staged,
-    status: result.status,
-    previousRelease: result.previousRelease,
-    hosts: result.hosts
+      const author = prNumber !== undefined ? (await api.pull(prNumber)).author : undefined
+      const approved = await waitForApproval(api, {
+        issueNumber,
+        since,
+        command: settings.gate.approvalCommand,
+        timeoutMs: settings.gate.approvalTimeoutMs,
+        approvers: settings.gate.approvers,
+        allowSelfApproval: settings.gate.allowSelfApproval,
+        author
+      })
+      if (!approved) {
+        throw new Error(
+          `Timed out after ${minutes} min waiting for ${settings.gate.approvalCommand} on #${issueNumber}. ` +
+            `Release ${release} stays staged; promote it later with \`promote: ${release}\`.`
+        )
+      }
+      return { value: approved, detail: `approved by ${approved.login}` }
+    })
+  } catch (error: unknown) {
+    return failedWith(staged, error)
   }
-  outcome.status = 'deployed'
-  outcome.decision = 'deploy'
-  outcome.reason = `${approval.login} approved in the run`
+  const done = await activation(
+    run,
+    { ...staged, decision: 'deploy', reason: `${approval.login} approved in the run` },
+    { kind: 'release', id: release },
+    false
+  )
+  if (done.status !== 'deployed') return done
   await react(api, approval.commentId, 'rocket')
+  // The transfer figures are the staging's; the hosts' previous releases are the activation's.
+  return {
+    ...done,
+    shipped:
+      done.shipped && staged.shipped
+        ? {
+            ...staged.shipped,
+            status: 'deployed',
+            previousRelease: done.shipped.previousRelease,
+            hosts: done.shipped.hosts
+          }
+        : done.shipped
+  }
 }

@@ -1,0 +1,133 @@
+# shellcheck shell=sh
+# Shared by every remote program: prepended to each one (src/deploy/program.ts), never run alone.
+# Every program runs as `sh -c '<lib + program>' gated-deploy ARGS...` from the login shell, so the
+# values it works on arrive as positional parameters, never pasted into the text.
+# Every step that can fail is checked: `set -e` does not stop at a failure inside `a || b`.
+set -eu
+LC_ALL=C # release ids sort by time in globs
+export LC_ALL
+
+# Output markers. The TypeScript parsers read these assignments from this file (markers.ts), so
+# the names below are the one definition shared by the programs and their parsers. Each program
+# uses some of them.
+# shellcheck disable=SC2034
+{
+GD_BEGIN=GD-BEGIN
+GD_END=GD-END
+GD_ERROR=GD-ERROR
+GD_LOCKED=GD-LOCKED
+GD_HELD=GD-HELD
+GD_CURRENT=GD-CURRENT
+GD_PREVIOUS=GD-PREVIOUS
+GD_RELEASE=GD-RELEASE
+GD_BASE=GD-BASE
+GD_MANIFEST=GD-MANIFEST
+GD_HASHES=GD-HASHES
+GD_REPLACED=GD-REPLACED
+GD_PRUNED=GD-PRUNED
+}
+
+# Exit codes the parsers name (3 = a failed step, with a GD-ERROR line on stderr).
+# shellcheck disable=SC2034
+{
+EXIT_FAILED=3
+EXIT_NOT_STAGED=30
+EXIT_BEFORE_ACTIVATE=31
+EXIT_AFTER_ACTIVATE=32
+}
+
+# Anything the login shell printed before this (a greeting in ~/.bashrc) ends at the first frame.
+printf '\n%s\n' "$GD_BEGIN"
+
+# Stops the program naming what failed: one line on stderr the parser picks out of any noise.
+fail() {
+  printf '%s %s\n' "$GD_ERROR" "$*" >&2
+  exit "$EXIT_FAILED"
+}
+
+# Ends the framed output: what follows (a logout message) is not read.
+done_ok() {
+  printf '\n%s\n' "$GD_END"
+  exit 0
+}
+
+# Enters the remote path ($1: absolute, or ./relative to the login home), creating it when $2 is
+# `create`. Never anywhere else: a relative path needs a home directory that exists.
+enter() {
+  case $1 in
+    /*) ;;
+    ./*)
+      if [ -z "${HOME:-}" ] || [ ! -d "$HOME" ]; then
+        fail "the login user's home directory (${HOME:-not set}) does not exist, so the relative remote-path $1 has nowhere to go; use an absolute remote-path"
+      fi
+      cd "$HOME" || fail "cannot enter the home directory $HOME"
+      ;;
+    *) fail "internal: remote path $1 is neither absolute nor ./relative" ;;
+  esac
+  if [ ! -d "$1" ] && [ "$2" = create ]; then
+    if [ -e "$1" ] || [ -L "$1" ]; then fail "remote-path $1 exists and is not a directory"; fi
+    if ! why=$(mkdir -p "$1" 2>&1); then fail "cannot create remote-path $1: $why"; fi
+  fi
+  if [ ! -d "$1" ]; then fail "remote-path $1 does not exist"; fi
+  cd "$1" || fail "cannot enter remote-path $1 (permission denied?)"
+}
+
+# Appends one JSON line ($1) to the history.
+record() {
+  printf '%s\n' "$1" >> .gated-deploy/history.jsonl || fail "cannot write .gated-deploy/history.jsonl"
+}
+
+unlock() {
+  rm -rf .gated-deploy/lock || fail "cannot remove the lock .gated-deploy/lock"
+}
+
+# The release `current` points at, without the `releases/` prefix (empty when there is none).
+live_release() {
+  live=$(readlink current 2>/dev/null) || live=
+  printf '%s' "${live#releases/}"
+}
+
+# The release recorded as the one before the live one (empty when there is none).
+previous_release() {
+  previous=
+  if [ -f .gated-deploy/previous ]; then IFS= read -r previous < .gated-deploy/previous || true; fi
+  printf '%s' "$previous"
+}
+
+# True for a release id: 14 digits, a dash, hex.
+is_release() {
+  case $1 in
+    *[!0-9a-f-]* | *-*-*) return 1 ;;
+    [0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9]-[0-9a-f]*) return 0 ;;
+  esac
+  return 1
+}
+
+# Stores the verified releases/$1.partial as release $1: its manifest from stdin, then the rename.
+commit_release() {
+  manifest=.gated-deploy/releases/$1.json
+  cat > "$manifest.tmp" || fail "cannot write the manifest of $1"
+  mv -T "releases/$1.partial" "releases/$1" || fail "cannot rename releases/$1.partial into place"
+  mv "$manifest.tmp" "$manifest" || fail "cannot store the manifest of $1"
+}
+
+# Deletes all but the newest $1 releases (and their manifests), never the live or the previous
+# one ($2 names the live one when known), printing each.
+prune() {
+  keep=$1
+  live=${2:-$(live_release)}
+  previous=$(previous_release)
+  count=0
+  for dir in releases/*; do if is_release "${dir#releases/}"; then count=$((count + 1)); fi; done
+  drop=$((count - keep))
+  for dir in releases/*; do
+    if [ "$drop" -le 0 ]; then break; fi
+    id=${dir#releases/}
+    if ! is_release "$id"; then continue; fi
+    drop=$((drop - 1))
+    if [ "$id" != "$live" ] && [ "$id" != "$previous" ]; then
+      rm -rf "$dir" ".gated-deploy/releases/$id.json" || fail "cannot remove the old release $id"
+      printf '%s %s\n' "$GD_PRUNED" "$id"
+    fi
+  done
+}

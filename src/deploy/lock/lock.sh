@@ -1,0 +1,48 @@
+# shellcheck shell=sh
+# Takes the deploy lock (atomic mkdir) and reports what the server holds: the live, previous and
+# base releases, every complete release with its commit, and the base's manifest.
+# When the lock is held it prints the holder and the lock's age, changes nothing and stops; the
+# caller decides whether it is stale and runs this again with $3 = break.
+# $1 remote path   $2 owner (one JSON line)   $3 `break` to remove a stale lock first
+remote_path=$1 owner=$2 mode=$3
+
+enter "$remote_path" create
+for dir in releases shared .gated-deploy/releases; do
+  if [ ! -d "$dir" ]; then
+    if ! why=$(mkdir -p "$dir" 2>&1); then fail "cannot create $remote_path/$dir: $why"; fi
+  fi
+done
+if [ "$mode" = break ]; then unlock; fi
+if ! mkdir .gated-deploy/lock 2>/dev/null; then
+  if [ ! -d .gated-deploy/lock ]; then fail "cannot create the lock in $remote_path/.gated-deploy (permission denied?)"; fi
+  since=
+  if [ -f .gated-deploy/lock/since ]; then IFS= read -r since < .gated-deploy/lock/since || true; fi
+  case $since in '' | *[!0-9]*) since=$(date +%s) ;; esac
+  printf '%s %s\n' "$GD_HELD" "$(($(date +%s) - since))"
+  cat .gated-deploy/lock/owner.json 2>/dev/null || echo '{}'
+  done_ok
+fi
+date +%s > .gated-deploy/lock/since || fail "cannot write the lock's time"
+printf '%s\n' "$owner" > .gated-deploy/lock/owner.json || fail "cannot write the lock's owner"
+echo "$GD_LOCKED"
+
+# A partial release left by a run that died is never activated: remove it under the lock.
+for partial in releases/*.partial; do
+  if [ -e "$partial" ] || [ -L "$partial" ]; then rm -rf "$partial" || fail "cannot remove $partial"; fi
+done
+printf '%s %s\n' "$GD_CURRENT" "$(live_release)"
+printf '%s %s\n' "$GD_PREVIOUS" "$(previous_release)"
+base=
+for dir in releases/*; do
+  id=${dir#releases/}
+  if [ -d "$dir" ] && [ -f ".gated-deploy/releases/$id.json" ]; then
+    printf '%s %s\n' "$GD_RELEASE" "$id"
+    base=$id
+  fi
+done
+printf '%s %s\n' "$GD_BASE" "$base"
+# The commit each release holds: `<manifest file>:"sha":"<hex>"` lines.
+if [ -n "$base" ]; then grep -o -m 1 '"sha":"[0-9a-f]*"' .gated-deploy/releases/*.json /dev/null || true; fi
+echo "$GD_MANIFEST"
+if [ -n "$base" ]; then cat ".gated-deploy/releases/$base.json" || fail "cannot read the manifest of $base"; fi
+done_ok

@@ -1,0 +1,147 @@
+/**
+ * The lock operation on one host: take the deploy lock (breaking a stale one with a log line)
+ * and read what the server holds. A live lock fails the run, naming its holder.
+ */
+import { readFileSync } from 'node:fs'
+import { RELEASE_ID, type RemoteManifest } from '../../artifact/plan.js'
+import { DeployError } from '../../errors.js'
+import type { SshSession } from '../../ssh/session.js'
+import { describeTarget } from '../../ssh/target.js'
+import { MARK, program, runChecked } from '../program.js'
+import {
+  parseLockOwner,
+  parseRemoteManifest,
+  releaseOrUndefined,
+  type LockOwner
+} from '../trust.js'
+
+const LOCK = program('lock', readFileSync(new URL('./lock.sh', import.meta.url), 'utf8'))
+
+/** What a host holds, read under its lock. */
+export interface Inspection {
+  readonly current: string | undefined
+  readonly previous: string | undefined
+  /** The newest complete release, with its manifest when that checks out. */
+  readonly base: RemoteManifest | undefined
+  /** Every complete release on the server (oldest first) with the commit it holds. */
+  readonly releases: readonly { readonly id: string; readonly sha: string }[]
+}
+
+interface HeldLock {
+  readonly holder: Partial<LockOwner>
+  readonly ageSeconds: number
+}
+
+function readHeld(lines: readonly string[]): HeldLock | undefined {
+  const first = lines[0] ?? ''
+  if (!first.startsWith(MARK.GD_HELD + ' ')) return undefined
+  const age = Number(first.slice(MARK.GD_HELD.length + 1))
+  return {
+    holder: parseLockOwner(lines[1] ?? '{}'),
+    ageSeconds: Number.isFinite(age) && age >= 0 ? age : 0
+  }
+}
+
+function describeHolder({ holder, ageSeconds }: HeldLock): string {
+  const since = holder.started ?? `${Math.round(ageSeconds / 60)} min ago`
+  return `held by ${holder.actor ?? 'an unknown owner'} since ${since} (run ${holder.runUrl ?? 'unknown'}, commit ${holder.sha?.slice(0, 12) ?? '?'})`
+}
+
+/** Why a held lock may be broken, or undefined when it must be respected. */
+export function staleReason(
+  held: HeldLock,
+  owner: LockOwner,
+  staleSeconds: number
+): string | undefined {
+  if (
+    held.holder.runId !== undefined &&
+    held.holder.runId === owner.runId &&
+    (held.holder.attempt ?? 0) < owner.attempt
+  ) {
+    return 'it was left by an earlier attempt of this run, which has finished'
+  }
+  if (held.ageSeconds > staleSeconds) return `it is older than ${Math.round(staleSeconds / 60)} min`
+  return undefined
+}
+
+/** Parses what lock.sh prints after taking the lock. */
+export function parseInspection(
+  lines: readonly string[],
+  warn: (text: string) => void
+): Inspection {
+  const value = (mark: string): string | undefined =>
+    lines.find(line => line.startsWith(mark + ' '))?.slice(mark.length + 1)
+  // grep's `<manifest file>:"sha":"<hex>"` lines: the commit each release holds.
+  const shas = new Map(
+    lines.flatMap(line => {
+      const match = /^\.gated-deploy\/releases\/([^/]+)\.json:"sha":"([0-9a-f]*)"$/.exec(line)
+      return match ? [[match[1] ?? '', match[2] ?? ''] as const] : []
+    })
+  )
+  const manifestAt = lines.indexOf(MARK.GD_MANIFEST)
+  const manifestText =
+    manifestAt >= 0
+      ? lines
+          .slice(manifestAt + 1)
+          .join('\n')
+          .trim()
+      : ''
+  const baseId = releaseOrUndefined(value(MARK.GD_BASE))
+  let base: RemoteManifest | undefined
+  if (baseId && manifestText !== '') {
+    const parsed = parseRemoteManifest(manifestText, baseId)
+    if ('manifest' in parsed) base = parsed.manifest
+    else warn(`the manifest of ${baseId} cannot be used (${parsed.problem}): every file is sent.`)
+  }
+  return {
+    current: releaseOrUndefined(value(MARK.GD_CURRENT)),
+    previous: releaseOrUndefined(value(MARK.GD_PREVIOUS)),
+    base,
+    releases: lines
+      .filter(line => line.startsWith(MARK.GD_RELEASE + ' '))
+      .map(line => line.slice(MARK.GD_RELEASE.length + 1))
+      .flatMap(id => (RELEASE_ID.test(id) ? [{ id, sha: shas.get(id) ?? '' }] : []))
+      .sort((a, b) => a.id.localeCompare(b.id))
+  }
+}
+
+/**
+ * Takes the deploy lock and reads what the server has. A stale lock is broken with a log line;
+ * a live one fails the run, naming its holder.
+ */
+export async function lockAndInspect(
+  session: SshSession,
+  options: {
+    remotePath: string
+    owner: LockOwner
+    staleSeconds: number
+    warn: (text: string) => void
+  }
+): Promise<Inspection> {
+  const where = describeTarget(session.target)
+  const attempt = async (mode: 'take' | 'break'): Promise<string[]> =>
+    (
+      await runChecked(session, LOCK, 'taking the deploy lock', [
+        options.remotePath,
+        JSON.stringify(options.owner),
+        mode
+      ])
+    )
+      .toString('utf8')
+      .split('\n')
+  let lines = await attempt('take')
+  let held = readHeld(lines)
+  const reason = held && staleReason(held, options.owner, options.staleSeconds)
+  if (held && reason) {
+    options.warn(`${where}: breaking the deploy lock ${describeHolder(held)}: ${reason}.`)
+    lines = await attempt('break')
+    held = readHeld(lines)
+  }
+  if (held) {
+    throw new DeployError(
+      `${where}: another deploy is running: the lock ${options.remotePath}/.gated-deploy/lock is ${describeHolder(held)}. ` +
+        `Wait for it to finish; a lock left by a crashed run is broken after ${Math.round(options.staleSeconds / 60)} min or by a re-run of that run.`
+    )
+  }
+  return parseInspection(lines, text => options.warn(`${where}: ${text}`))
+}

@@ -1,0 +1,157 @@
+/**
+ * How a remote program runs: its text (src/deploy/lib.sh followed by the operation's own `.sh`
+ * files, bundled into dist/ as files) goes to the login shell as `sh -c '<text>' gated-deploy
+ * ARGS...`, so every value it works on arrives as a quoted positional parameter. Its output is
+ * framed by markers, so whatever the login shell prints around it (a greeting in ~/.bashrc) is
+ * ignored, and a failed step names itself in a GD-ERROR line on stderr.
+ */
+import { readFileSync } from 'node:fs'
+import { DeployError } from '../errors.js'
+import type { ExecOptions, SshSession } from '../ssh/session.js'
+import { quote } from '../ssh/quote.js'
+import { describeTarget } from '../ssh/target.js'
+
+const LIB = readFileSync(new URL('./lib.sh', import.meta.url), 'utf8')
+
+const MARKER_NAMES = [
+  'GD_BEGIN',
+  'GD_END',
+  'GD_ERROR',
+  'GD_LOCKED',
+  'GD_HELD',
+  'GD_CURRENT',
+  'GD_PREVIOUS',
+  'GD_RELEASE',
+  'GD_BASE',
+  'GD_MANIFEST',
+  'GD_HASHES',
+  'GD_REPLACED',
+  'GD_PRUNED'
+] as const
+const EXIT_NAMES = [
+  'EXIT_FAILED',
+  'EXIT_NOT_STAGED',
+  'EXIT_BEFORE_ACTIVATE',
+  'EXIT_AFTER_ACTIVATE'
+] as const
+
+/** Reads `NAME=value` assignments of lib.sh: the one definition of the markers and exit codes. */
+function assignments<N extends string>(names: readonly N[]): Record<N, string> {
+  const found = new Map(
+    [...LIB.matchAll(/^([A-Z_]+)=(\S+)$/gm)].map(m => [m[1] ?? '', m[2] ?? ''] as const)
+  )
+  return Object.fromEntries(
+    names.map(name => {
+      const value = found.get(name)
+      if (value === undefined) throw new Error(`internal: lib.sh does not define ${name}`)
+      return [name, value]
+    })
+  ) as Record<N, string>
+}
+
+/** The output markers, as lib.sh defines them. */
+export const MARK = assignments(MARKER_NAMES)
+/** The exit codes the programs use, as lib.sh defines them. */
+export const EXIT = Object.fromEntries(
+  Object.entries(assignments(EXIT_NAMES)).map(([name, value]) => [name, Number(value)])
+) as Record<(typeof EXIT_NAMES)[number], number>
+
+/** A remote program: lib.sh, then the given files' text, in order. */
+export interface Program {
+  readonly name: string
+  readonly text: string
+}
+
+export function program(name: string, ...parts: readonly string[]): Program {
+  return { name, text: [LIB, ...parts].join('\n') }
+}
+
+/** The one-line command that runs `program` with `args` under `sh`, whatever the login shell. */
+export function invocation(program: Program, args: readonly string[]): string {
+  return ['sh', '-c', quote(program.text), 'gated-deploy', ...args.map(quote)].join(' ')
+}
+
+export interface ProgramResult {
+  readonly code: number
+  /** What the program printed between its frames (everything after the start when it failed). */
+  readonly output: Buffer
+  /** The program's GD-ERROR message, or the end of its stderr when it has none. */
+  readonly error: string
+}
+
+function indexOf(haystack: Buffer, needle: string, from = 0): number {
+  return haystack.indexOf(Buffer.from(needle), from)
+}
+
+/** The bytes between the first start frame and the last end frame. */
+export function unframe(stdout: Buffer): Buffer | undefined {
+  const begin = `\n${MARK.GD_BEGIN}\n`
+  const start = indexOf(stdout, begin)
+  if (start < 0) return undefined
+  const from = start + begin.length
+  const end = stdout.lastIndexOf(Buffer.from(`\n${MARK.GD_END}\n`))
+  return stdout.subarray(from, end >= from ? end : stdout.length)
+}
+
+/**
+ * The GD-ERROR message of stderr with the last lines the failing tool printed before it (tar's
+ * "No space left on device"), or stderr's last lines when the program named nothing.
+ */
+export function errorOf(stderr: string): string {
+  const prefix = `${MARK.GD_ERROR} `
+  const lines = stderr.split('\n').map(line => line.trimEnd())
+  const first = lines.findIndex(line => line.startsWith(prefix))
+  const said = (first < 0 ? lines : lines.slice(0, first)).filter(line => line !== '').slice(-3)
+  if (first < 0) return said.join('\n') || 'no error output'
+  const named = lines.filter(line => line.startsWith(prefix)).map(line => line.slice(prefix.length))
+  return `${named.join('; ')}${said.length > 0 ? ` (${said.join(' / ')})` : ''}`
+}
+
+/** Runs `program` on `session`; a result whatever its exit code (the caller names failures). */
+export async function runProgram(
+  session: SshSession,
+  program: Program,
+  args: readonly string[],
+  options: ExecOptions = {}
+): Promise<ProgramResult> {
+  const result = await session.exec(invocation(program, args), options)
+  const output = unframe(result.stdout)
+  if (output === undefined) {
+    const said = result.stderr.trim() || result.stdout.toString('utf8').trim()
+    throw new DeployError(
+      `${describeTarget(session.target)}: the ${program.name} program did not start (exit ${result.code})` +
+        `${said ? `: ${said.split('\n').slice(-5).join('\n')}` : ''}. The account needs a POSIX \`sh\`.`
+    )
+  }
+  return { code: result.code, output, error: errorOf(result.stderr) }
+}
+
+/** Runs `program` and fails naming `what` unless it exits 0. */
+export async function runChecked(
+  session: SshSession,
+  program: Program,
+  what: string,
+  args: readonly string[],
+  options: ExecOptions = {}
+): Promise<Buffer> {
+  const result = await runProgram(session, program, args, options)
+  if (result.code !== 0) {
+    throw new DeployError(
+      `${describeTarget(session.target)}: ${what} failed (exit ${result.code}): ${result.error}`
+    )
+  }
+  return result.output
+}
+
+/**
+ * `remote-path` as the programs take it: `.` segments and repeated or trailing slashes gone, a
+ * leading `~/` meaning the home directory, and a relative path prefixed with `./`, so that no
+ * command can read it as an option (`-P`) and `cd` never searches CDPATH.
+ */
+export function remotePathArgument(remotePath: string): string {
+  const absolute = remotePath.startsWith('/')
+  const relative = remotePath.startsWith('~/') ? remotePath.slice(2) : remotePath
+  const segments = relative.split('/').filter(s => s !== '' && s !== '.')
+  if (absolute) return '/' + segments.join('/')
+  return './' + segments.join('/')
+}

@@ -1,0 +1,185 @@
+/**
+ * The stage operation on one host: one exec, started alongside the lock so its channel is ready
+ * when the plan is, receives the list of files to reuse and the tar of the rest, and answers
+ * with every entry and hash of the new release, which is checked against the manifest here.
+ */
+import { readFileSync } from 'node:fs'
+import { PassThrough } from 'node:stream'
+import { sharedLinkTarget, type TransferPlan } from '../../artifact/plan.js'
+import type { Entry, Manifest } from '../../artifact/manifest.js'
+import { packEntries, progressMeter } from '../../artifact/transfer.js'
+import { DeployError } from '../../errors.js'
+import { formatBytes, plural } from '../../format.js'
+import type { SshSession } from '../../ssh/session.js'
+import { describeTarget } from '../../ssh/target.js'
+import { program, runProgram, type ProgramResult } from '../program.js'
+import { compareListing, parseListing, staleReused, type Listing } from './listing.js'
+
+const LISTING = readFileSync(new URL('./listing.sh', import.meta.url), 'utf8')
+const STAGE = program(
+  'stage',
+  LISTING,
+  readFileSync(new URL('./stage.sh', import.meta.url), 'utf8')
+)
+const REPAIR = program(
+  'repair',
+  LISTING,
+  readFileSync(new URL('./repair.sh', import.meta.url), 'utf8')
+)
+
+export interface SharedPath {
+  readonly path: string
+  readonly kind: 'file' | 'dir'
+}
+
+/**
+ * The stdin of stage.sh, ahead of the tar: a line with the reuse list's length and the base
+ * release, then the NUL-separated files to hard-link from that base.
+ */
+export function stageHeader(base: string | undefined, reuse: readonly string[]): Buffer {
+  const list = Buffer.from(reuse.map(p => p + '\0').join(''), 'utf8')
+  return Buffer.concat([Buffer.from(`${list.length} ${base ?? ''}\n`), list])
+}
+
+/**
+ * Waits for a program fed by a local tar, and for that tar. Whenever the program ends first (it
+ * failed: disk full, a read-only directory), the tar is stopped at once: nothing reads the rest
+ * of its output, and waiting for it would hang with the lock held.
+ */
+async function untilUploaded(
+  running: Promise<ProgramResult>,
+  packed: ReturnType<typeof packEntries>
+): Promise<ProgramResult> {
+  let result: ProgramResult
+  try {
+    result = await running
+  } catch (error: unknown) {
+    packed.abort()
+    packed.done.catch(() => undefined)
+    throw error
+  }
+  if (result.code !== 0) {
+    packed.abort()
+    packed.done.catch(() => undefined)
+    return result
+  }
+  await packed.done
+  return result
+}
+
+/**
+ * A staging exec started ahead of time: it waits for its header. `run` sends the header and the
+ * tar stream, then checks every file's sha256 on the server against the manifest; activating or
+ * finishing stores the release. `cancel` sends nothing, and the program exits having touched
+ * nothing.
+ */
+export class PendingStage {
+  private readonly input = new PassThrough()
+  private readonly result: Promise<ProgramResult>
+  private state: 'waiting' | 'running' | 'cancelled' = 'waiting'
+  private readonly where: string
+
+  constructor(
+    private readonly session: SshSession,
+    private readonly options: {
+      remotePath: string
+      release: string
+      shared: readonly SharedPath[]
+    }
+  ) {
+    this.where = describeTarget(session.target)
+    const sharedArgs = options.shared.flatMap(s => [s.path, s.kind, sharedLinkTarget(s.path)])
+    this.result = runProgram(session, STAGE, [options.remotePath, options.release, ...sharedArgs], {
+      stdin: this.input
+    })
+    this.result.catch(() => undefined) // reported by `run`; nobody waits for a cancelled one
+  }
+
+  cancel(): void {
+    if (this.state === 'waiting') this.input.end()
+    if (this.state !== 'running') this.state = 'cancelled'
+  }
+
+  /**
+   * Uploads what `plan` sends and verifies the release; returns the bytes sent and how many
+   * planned-as-reused files had to be sent after all.
+   */
+  async run(options: {
+    root: string
+    manifest: Manifest
+    plan: TransferPlan
+    base: string | undefined
+    progress: (text: string) => void
+    warn: (text: string) => void
+  }): Promise<{ bytes: number; resent: number }> {
+    if (this.state !== 'waiting') throw new DeployError(`${this.where}: staging was cancelled.`)
+    this.state = 'running'
+    const packed = packEntries(options.root, options.plan.send)
+    const meter = progressMeter({
+      expectedBytes: options.plan.bytesSent,
+      intervalMs: 3000,
+      report: (percent, bytes) =>
+        options.progress(
+          `${this.where}: ${percent}% (${formatBytes(bytes)} of ~${formatBytes(options.plan.bytesSent)})`
+        )
+    })
+    meter.stream.pipe(this.input)
+    // One exec: the base and the files to hard-link from it, then the tar of the rest.
+    meter.stream.write(stageHeader(options.base, options.plan.reuse))
+    packed.stream.pipe(meter.stream)
+    const staged = await untilUploaded(this.result, packed)
+    if (staged.code !== 0) {
+      throw new DeployError(
+        `${this.where}: staging release ${this.options.release} failed (exit ${staged.code}): ${staged.error}`
+      )
+    }
+    let listing = parseListing(staged.output)
+    let bytes = meter.bytes()
+    const stale = staleReused(options.manifest, listing, options.plan.reuse)
+    if (stale.length > 0) {
+      options.warn(
+        `${this.where}: ${plural(stale.length, 'file')} of ${options.base ?? '?'} changed on the server after it was verified (e.g. ${stale[0]?.path ?? '?'}); sending ${stale.length === 1 ? 'it' : 'them'} instead of reusing.`
+      )
+      const repaired = await this.repair(options.root, stale)
+      listing = repaired.listing
+      bytes += repaired.bytes
+    }
+    const problems = compareListing(
+      options.manifest,
+      listing,
+      this.options.shared.map(s => s.path)
+    )
+    if (problems.length > 0) {
+      throw new DeployError(
+        `${this.where}: the uploaded release does not match the manifest (${plural(problems.length, 'problem')}); it was not activated:\n` +
+          problems.slice(0, 20).join('\n')
+      )
+    }
+    return { bytes, resent: stale.length }
+  }
+
+  /** Sends `entries` into the partial release and lists and hashes it again. */
+  private async repair(
+    root: string,
+    entries: readonly Entry[]
+  ): Promise<{ listing: Listing; bytes: number }> {
+    const packed = packEntries(root, entries)
+    const meter = progressMeter({ expectedBytes: 0, intervalMs: Infinity, report: () => undefined })
+    packed.stream.pipe(meter.stream)
+    const running = runProgram(
+      this.session,
+      REPAIR,
+      [this.options.remotePath, this.options.release],
+      {
+        stdin: meter.stream
+      }
+    )
+    const repaired = await untilUploaded(running, packed)
+    if (repaired.code !== 0) {
+      throw new DeployError(
+        `${this.where}: sending the changed files failed (exit ${repaired.code}): ${repaired.error}`
+      )
+    }
+    return { listing: parseListing(repaired.output), bytes: meter.bytes() }
+  }
+}
