@@ -60,7 +60,7 @@ describe.each(SHELLS)('lock.sh under $name', shell => {
   const lock = (
     remote: string,
     owner: LockOwner = OWNER,
-    mode: 'take' | 'break' = 'take',
+    mode: 'take' | 'break' | 'inspect' = 'take',
     options: Parameters<Sandbox['run']>[2] = {}
   ): Promise<Run> => box.run(PROGRAMS.lock, [remote, JSON.stringify(owner), mode], options)
 
@@ -234,5 +234,59 @@ describe.each(SHELLS)('lock.sh under $name', shell => {
     expect(run.error).toContain('remote path app is neither absolute nor ./relative')
     expect(snapshot(box.home)).toEqual({})
     expect(snapshot(box.cwd)).toEqual({})
+  })
+  describe('with inspect (a dry run)', () => {
+    it('reports a free lock and what the server holds, changing nothing', async () => {
+      const [one, two] = [1, 2].map(n => storeRelease(box.remote, n))
+      makeLive(box.remote, two ?? '')
+      put(path.join(box.remote, 'releases', `${releaseName(3)}.partial`, 'a'), 'half\n')
+      const before = snapshot(box.root)
+      const run = await lock(box.remote, OWNER, 'inspect')
+      expect(run.error).toBe('no error output')
+      expect(run.code).toBe(0)
+      expect(run.lines[0]).toBe(MARK.GD_FREE)
+      const inspection = parseInspection(run.lines, () => undefined)
+      expect(inspection.current).toBe(two)
+      expect(inspection.releases.map(r => r.id)).toEqual([one, two])
+      expect(inspection.base?.release).toBe(two)
+      expect(snapshot(box.root)).toEqual(before)
+    })
+
+    it('reports a held lock with its owner, changing nothing', async () => {
+      expect((await lock(box.remote)).code).toBe(0)
+      const before = snapshot(box.root)
+      const run = await lock(box.remote, OTHER, 'inspect')
+      expect(run.code).toBe(0)
+      expect(run.lines[0]).toMatch(/^GD-HELD \d+$/)
+      expect(parseLockOwner(run.lines[1] ?? '')).toEqual(OWNER)
+      expect(run.lines).toContain(`${MARK.GD_CURRENT} `)
+      expect(snapshot(box.root)).toEqual(before)
+    })
+
+    it('reports a missing remote path that could be created, creating nothing', async () => {
+      const before = snapshot(box.root)
+      const run = await lock(box.remote, OWNER, 'inspect')
+      expect(run.code).toBe(0)
+      expect(run.lines[0]).toBe(MARK.GD_ABSENT)
+      expect(snapshot(box.root)).toEqual(before)
+    })
+
+    it('fails as a real run would for a remote path below a regular file', async () => {
+      put(path.join(box.root, 'srv'), 'a file\n')
+      const before = snapshot(box.root)
+      const run = await lock(box.remote, OWNER, 'inspect')
+      expect(run.code).toBe(EXIT.EXIT_FAILED)
+      expect(run.error).toBe(
+        `cannot create remote-path ${box.remote}: ${box.root}/srv is not a directory`
+      )
+      expect(snapshot(box.root)).toEqual(before)
+    })
+
+    it('fails naming a remote path that is a file', async () => {
+      put(box.remote, 'a file\n')
+      const run = await lock(box.remote, OWNER, 'inspect')
+      expect(run.code).toBe(EXIT.EXIT_FAILED)
+      expect(run.error).toBe(`remote-path ${box.remote} exists and is not a directory`)
+    })
   })
 })

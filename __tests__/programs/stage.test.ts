@@ -255,6 +255,15 @@ describe.each(SHELLS)('stage.sh under $name', shell => {
     expect(existsSync(path.join(partial(), 'config'))).toBe(false)
   })
 
+  it('refuses to build a release that already exists, leaving it alone', async () => {
+    put(path.join(box.remote, 'releases', RELEASE, 'index.html'), 'stored\n')
+    const before = snapshot(box.root)
+    const run = await stage(Buffer.concat([stageHeader(undefined, []), fullTar]))
+    expect(run.code).toBe(EXIT.EXIT_FAILED)
+    expect(run.error).toContain(`release ${RELEASE} already exists in ${box.remote}/releases`)
+    expect(snapshot(box.root)).toEqual(before)
+  })
+
   it.each([
     ['0 ../../etc\n', 'bad base release: ../../etc'],
     ['12 \nplain.txt\0', 'files to reuse but no base release'],
