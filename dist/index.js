@@ -56124,7 +56124,9 @@ const MARKER_NAMES = [
     'GD_MANIFEST',
     'GD_HASHES',
     'GD_REPLACED',
-    'GD_PRUNED'
+    'GD_PRUNED',
+    'GD_FREE',
+    'GD_ABSENT'
 ];
 const EXIT_NAMES = [
     'EXIT_FAILED',
@@ -56489,6 +56491,30 @@ async function lockAndInspect(session, options) {
             `Wait for it to finish; a lock left by a crashed run is broken after ${Math.round(options.staleSeconds / 60)} min or by a re-run of that run.`);
     }
     return parseInspection(lines, text => options.warn(`${where}: ${text}`));
+}
+/**
+ * A dry run's look at a host: whether the lock is free and what the server holds, changing
+ * nothing (no directory, no lock, no removal). A remote path that a real run could not create
+ * fails the same way.
+ */
+async function inspectOnly(session, options) {
+    const where = describeTarget(session.target);
+    const lines = (await runChecked(session, LOCK, 'inspecting the server', [options.remotePath, '{}', 'inspect']))
+        .toString('utf8')
+        .split('\n');
+    if (lines[0] === MARK.GD_ABSENT) {
+        return {
+            inspection: { current: undefined, previous: undefined, base: undefined, releases: [] },
+            heldBy: undefined,
+            absent: true
+        };
+    }
+    const held = readHeld(lines);
+    return {
+        inspection: parseInspection(lines, text => options.warn(`${where}: ${text}`)),
+        heldBy: held ? describeHolder(held) : undefined,
+        absent: false
+    };
 }
 
 ;// CONCATENATED MODULE: ./src/artifact/transfer.ts
@@ -56879,36 +56905,43 @@ class Fleet {
         });
         const pending = sessions.map(session => stage ? new PendingStage(session, { remotePath, ...stage }) : undefined);
         let hosts = [];
+        const newHost = (session, i, inspection) => ({
+            session,
+            where: describeTarget(session.target),
+            inspection,
+            pending: pending[i],
+            lockHeld: !settings.dryRun,
+            ownsRelease: false,
+            replaced: inspection.current,
+            plan: { filesSent: 0, filesReused: 0 },
+            bytesSent: 0
+        });
         try {
-            await log.run('lock', async () => {
-                const locked = await Promise.allSettled(sessions.map(session => lockAndInspect(session, {
-                    remotePath,
-                    owner: options.owner,
-                    staleSeconds: STALE_LOCK_SECONDS,
-                    warn: text => core/* warning */.$e(text)
-                })));
-                hosts = sessions.flatMap((session, i) => {
-                    const inspection = locked[i];
-                    if (inspection?.status !== 'fulfilled')
-                        return [];
-                    return [
-                        {
-                            session,
-                            where: describeTarget(session.target),
-                            inspection: inspection.value,
-                            pending: pending[i],
-                            lockHeld: true,
-                            ownsRelease: false,
-                            replaced: inspection.value.current,
-                            plan: { filesSent: 0, filesReused: 0 },
-                            bytesSent: 0
-                        }
-                    ];
-                });
-                const failures = locked.flatMap(s => s.status === 'rejected' ? [errorMessage(s.reason)] : []);
+            await log.run(settings.dryRun ? 'inspect' : 'lock', async () => {
+                const warn = (text) => core/* warning */.$e(text);
+                const owner = options.owner;
+                const settled = await Promise.allSettled(sessions.map(async (session, i) => {
+                    if (!settings.dryRun) {
+                        const staleSeconds = STALE_LOCK_SECONDS;
+                        return newHost(session, i, await lockAndInspect(session, { remotePath, owner, staleSeconds, warn }));
+                    }
+                    // A dry run changes nothing: no directory, no lock; it says what a real run would meet.
+                    const probe = await inspectOnly(session, { remotePath, warn });
+                    const where = describeTarget(session.target);
+                    if (probe.absent)
+                        core/* info */.pq(`${where}: dry run: ${remotePath} does not exist yet; a real run creates it.`);
+                    if (probe.heldBy)
+                        core/* warning */.$e(`${where}: dry run: the deploy lock is ${probe.heldBy}; a real run would fail on it now.`);
+                    else
+                        core/* info */.pq(`${where}: dry run: the deploy lock is free.`);
+                    return newHost(session, i, probe.inspection);
+                }));
+                hosts = settled.flatMap(s => (s.status === 'fulfilled' ? [s.value] : []));
+                const failures = settled.flatMap(s => s.status === 'rejected' ? [errorMessage(s.reason)] : []);
                 if (failures.length > 0)
                     throw new DeployError(failures.join('\n'));
-                return { value: undefined, detail: `lock taken on ${plural(sessions.length, 'host')}` };
+                const what = settings.dryRun ? 'inspected (dry run: nothing changed)' : 'lock taken';
+                return { value: undefined, detail: `${what} on ${plural(sessions.length, 'host')}` };
             });
         }
         catch (error) {
@@ -56928,7 +56961,6 @@ class Fleet {
             const plan = plans[i];
             if (!host.pending || !plan)
                 throw new DeployError(`internal: no staging exec for ${host.where}`);
-            host.ownsRelease = true;
             const staged = await host.pending.run({
                 root: options.root,
                 manifest,
@@ -56937,6 +56969,9 @@ class Fleet {
                 progress: text => core/* info */.pq(`upload ${text}`),
                 warn: text => core/* warning */.$e(text)
             });
+            // Only now is the release this run's: a staging that failed (say, the id was taken)
+            // leaves any release of that name alone.
+            host.ownsRelease = true;
             host.bytesSent = staged.bytes;
             host.plan = {
                 filesSent: plan.filesSent + staged.resent,
@@ -57494,6 +57529,10 @@ async function activateStaged(run, target, options) {
     let id;
     try {
         const resolved = fleet.resolve(target);
+        if (settings.ship.dryRun) {
+            log.skip('activate', `dry run: would switch current to ${resolved.id}`);
+            return fleet.report('dry-run', resolved.id, resolved.sha);
+        }
         id = resolved.id;
         await fleet.activate({ release: resolved.id, sha: resolved.sha, log, tracker });
         await fleet.finish();
@@ -57516,7 +57555,7 @@ async function activateStaged(run, target, options) {
  * the deployment record's id.
  */
 async function activation(run, result, target, rollback) {
-    const tracker = run.tracker(rollback);
+    const tracker = run.settings.ship.dryRun ? undefined : run.tracker(rollback);
     try {
         const shipped = await activateStaged(run, target, { rollback, tracker });
         return {

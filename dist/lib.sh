@@ -25,6 +25,8 @@ GD_MANIFEST=GD-MANIFEST
 GD_HASHES=GD-HASHES
 GD_REPLACED=GD-REPLACED
 GD_PRUNED=GD-PRUNED
+GD_FREE=GD-FREE
+GD_ABSENT=GD-ABSENT
 }
 
 # Exit codes the parsers name (3 = a failed step, with a GD-ERROR line on stderr).
@@ -51,8 +53,20 @@ done_ok() {
   exit 0
 }
 
+# Fails unless directory $1 could be created: its nearest existing ancestor is a writable directory.
+check_creatable() {
+  dir=$1
+  while [ ! -e "$dir" ] && [ ! -L "$dir" ]; do
+    case $dir in */*) dir=${dir%/*} ;; *) dir=. ;; esac
+    if [ -z "$dir" ]; then dir=/; fi
+  done
+  if [ ! -d "$dir" ]; then fail "cannot create remote-path $1: $dir is not a directory"; fi
+  if [ ! -w "$dir" ] || [ ! -x "$dir" ]; then fail "cannot create remote-path $1: $dir is not writable by $(id -un 2> /dev/null || echo this user) (permission denied)"; fi
+}
+
 # Enters the remote path ($1: absolute, or ./relative to the login home), creating it when $2 is
-# `create`. Never anywhere else: a relative path needs a home directory that exists.
+# `create`; with `probe`, a missing path that could be created prints GD-ABSENT and ends the
+# program having changed nothing. Never anywhere else: a relative path needs a home directory.
 enter() {
   case $1 in
     /*) ;;
@@ -64,6 +78,12 @@ enter() {
       ;;
     *) fail "internal: remote path $1 is neither absolute nor ./relative" ;;
   esac
+  if [ ! -d "$1" ] && [ "$2" = probe ]; then
+    if [ -e "$1" ] || [ -L "$1" ]; then fail "remote-path $1 exists and is not a directory"; fi
+    check_creatable "$1"
+    echo "$GD_ABSENT"
+    done_ok
+  fi
   if [ ! -d "$1" ] && [ "$2" = create ]; then
     if [ -e "$1" ] || [ -L "$1" ]; then fail "remote-path $1 exists and is not a directory"; fi
     if ! why=$(mkdir -p "$1" 2>&1); then fail "cannot create remote-path $1: $why"; fi

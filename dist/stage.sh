@@ -16,6 +16,9 @@ case $reuse_bytes in '' | *[!0-9]*) fail "bad reuse list length: $reuse_bytes" ;
 if [ "$reuse_bytes" -gt 0 ] && [ -z "$base" ]; then fail 'files to reuse but no base release'; fi
 enter "$remote_path" existing
 partial=releases/$release.partial
+if [ -e "releases/$release" ] || [ -L "releases/$release" ]; then
+  fail "release $release already exists in $remote_path/releases; it is left alone (run again for a new release id)"
+fi
 if [ -e "$partial" ] || [ -L "$partial" ]; then rm -rf "$partial" || fail "cannot remove an old $partial"; fi
 if ! why=$(mkdir "$partial" 2>&1); then fail "cannot create $remote_path/$partial: $why"; fi
 if [ "$reuse_bytes" -gt 0 ]; then

@@ -16,7 +16,7 @@ import { describeTarget } from '../ssh/target.js'
 import { abandon } from './abandon/abandon.js'
 import { activate, type Store } from './activate/activate.js'
 import { finish } from './finish/finish.js'
-import { lockAndInspect, type Inspection } from './lock/lock.js'
+import { inspectOnly, lockAndInspect, type Inspection } from './lock/lock.js'
 import { remotePathArgument } from './program.js'
 import { PendingStage, type SharedPath } from './stage/stage.js'
 import type { LockOwner } from './trust.js'
@@ -172,40 +172,53 @@ export class Fleet {
       stage ? new PendingStage(session, { remotePath, ...stage }) : undefined
     )
     let hosts: Host[] = []
+    const newHost = (session: SshSession, i: number, inspection: Inspection): Host => ({
+      session,
+      where: describeTarget(session.target),
+      inspection,
+      pending: pending[i],
+      lockHeld: !settings.dryRun,
+      ownsRelease: false,
+      replaced: inspection.current,
+      plan: { filesSent: 0, filesReused: 0 },
+      bytesSent: 0
+    })
     try {
-      await log.run('lock', async () => {
-        const locked = await Promise.allSettled(
-          sessions.map(session =>
-            lockAndInspect(session, {
-              remotePath,
-              owner: options.owner,
-              staleSeconds: STALE_LOCK_SECONDS,
-              warn: text => core.warning(text)
-            })
-          )
-        )
-        hosts = sessions.flatMap((session, i): Host[] => {
-          const inspection = locked[i]
-          if (inspection?.status !== 'fulfilled') return []
-          return [
-            {
-              session,
-              where: describeTarget(session.target),
-              inspection: inspection.value,
-              pending: pending[i],
-              lockHeld: true,
-              ownsRelease: false,
-              replaced: inspection.value.current,
-              plan: { filesSent: 0, filesReused: 0 },
-              bytesSent: 0
+      await log.run(settings.dryRun ? 'inspect' : 'lock', async () => {
+        const warn = (text: string): void => core.warning(text)
+        const owner = options.owner
+        const settled = await Promise.allSettled(
+          sessions.map(async (session, i) => {
+            if (!settings.dryRun) {
+              const staleSeconds = STALE_LOCK_SECONDS
+              return newHost(
+                session,
+                i,
+                await lockAndInspect(session, { remotePath, owner, staleSeconds, warn })
+              )
             }
-          ]
-        })
-        const failures = locked.flatMap(s =>
+            // A dry run changes nothing: no directory, no lock; it says what a real run would meet.
+            const probe = await inspectOnly(session, { remotePath, warn })
+            const where = describeTarget(session.target)
+            if (probe.absent)
+              core.info(
+                `${where}: dry run: ${remotePath} does not exist yet; a real run creates it.`
+              )
+            if (probe.heldBy)
+              core.warning(
+                `${where}: dry run: the deploy lock is ${probe.heldBy}; a real run would fail on it now.`
+              )
+            else core.info(`${where}: dry run: the deploy lock is free.`)
+            return newHost(session, i, probe.inspection)
+          })
+        )
+        hosts = settled.flatMap(s => (s.status === 'fulfilled' ? [s.value] : []))
+        const failures = settled.flatMap(s =>
           s.status === 'rejected' ? [errorMessage(s.reason)] : []
         )
         if (failures.length > 0) throw new DeployError(failures.join('\n'))
-        return { value: undefined, detail: `lock taken on ${plural(sessions.length, 'host')}` }
+        const what = settings.dryRun ? 'inspected (dry run: nothing changed)' : 'lock taken'
+        return { value: undefined, detail: `${what} on ${plural(sessions.length, 'host')}` }
       })
     } catch (error: unknown) {
       pending.forEach(p => p?.cancel())
@@ -226,7 +239,6 @@ export class Fleet {
         const plan = plans[i]
         if (!host.pending || !plan)
           throw new DeployError(`internal: no staging exec for ${host.where}`)
-        host.ownsRelease = true
         const staged = await host.pending.run({
           root: options.root,
           manifest,
@@ -235,6 +247,9 @@ export class Fleet {
           progress: text => core.info(`upload ${text}`),
           warn: text => core.warning(text)
         })
+        // Only now is the release this run's: a staging that failed (say, the id was taken)
+        // leaves any release of that name alone.
+        host.ownsRelease = true
         host.bytesSent = staged.bytes
         host.plan = {
           filesSent: plan.filesSent + staged.resent,

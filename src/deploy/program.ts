@@ -26,7 +26,9 @@ const MARKER_NAMES = [
   'GD_MANIFEST',
   'GD_HASHES',
   'GD_REPLACED',
-  'GD_PRUNED'
+  'GD_PRUNED',
+  'GD_FREE',
+  'GD_ABSENT'
 ] as const
 const EXIT_NAMES = [
   'EXIT_FAILED',

@@ -31,6 +31,10 @@ export async function activateStaged(
   let id: string | undefined
   try {
     const resolved = fleet.resolve(target)
+    if (settings.ship.dryRun) {
+      log.skip('activate', `dry run: would switch current to ${resolved.id}`)
+      return fleet.report('dry-run', resolved.id, resolved.sha)
+    }
     id = resolved.id
     await fleet.activate({ release: resolved.id, sha: resolved.sha, log, tracker })
     await fleet.finish()
@@ -55,7 +59,7 @@ export async function activation(
   target: PromoteTarget,
   rollback: boolean
 ): Promise<RunResult> {
-  const tracker = run.tracker(rollback)
+  const tracker = run.settings.ship.dryRun ? undefined : run.tracker(rollback)
   try {
     const shipped = await activateStaged(run, target, { rollback, tracker })
     return {

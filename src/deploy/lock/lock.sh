@@ -3,8 +3,47 @@
 # base releases, every complete release with its commit, and the base's manifest.
 # When the lock is held it prints the holder and the lock's age, changes nothing and stops; the
 # caller decides whether it is stale and runs this again with $3 = break.
-# $1 remote path   $2 owner (one JSON line)   $3 `break` to remove a stale lock first
+# With $3 = inspect (a dry run) it changes nothing at all: it reports whether the lock is free
+# (GD-FREE, or GD-HELD with its owner) and what the server holds, or GD-ABSENT when the remote
+# path does not exist yet but could be created.
+# $1 remote path   $2 owner (one JSON line)   $3 `take`, `break` (a stale lock first) or `inspect`
 remote_path=$1 owner=$2 mode=$3
+
+# Prints the held lock's age in seconds and its owner.
+describe_lock() {
+  since=
+  if [ -f .gated-deploy/lock/since ]; then IFS= read -r since < .gated-deploy/lock/since || true; fi
+  case $since in '' | *[!0-9]*) since=$(date +%s) ;; esac
+  printf '%s %s\n' "$GD_HELD" "$(($(date +%s) - since))"
+  cat .gated-deploy/lock/owner.json 2> /dev/null || printf '{}'
+  echo # the owner stays on its own line even when its file does not end in one
+}
+
+# What the server holds: live, previous and every complete release, their commits, the base's manifest.
+inspect() {
+  printf '%s %s\n' "$GD_CURRENT" "$(live_release)"
+  printf '%s %s\n' "$GD_PREVIOUS" "$(previous_release)"
+  base=
+  for dir in releases/*; do
+    id=${dir#releases/}
+    if [ -d "$dir" ] && [ -f ".gated-deploy/releases/$id.json" ]; then
+      printf '%s %s\n' "$GD_RELEASE" "$id"
+      base=$id
+    fi
+  done
+  printf '%s %s\n' "$GD_BASE" "$base"
+  # The commit each release holds: `<manifest file>:"sha":"<hex>"` lines.
+  if [ -n "$base" ]; then grep -o -m 1 '"sha":"[0-9a-f]*"' .gated-deploy/releases/*.json /dev/null || true; fi
+  echo "$GD_MANIFEST"
+  if [ -n "$base" ]; then cat ".gated-deploy/releases/$base.json" || fail "cannot read the manifest of $base"; fi
+}
+
+if [ "$mode" = inspect ]; then
+  enter "$remote_path" probe
+  if [ -d .gated-deploy/lock ]; then describe_lock; else echo "$GD_FREE"; fi
+  inspect
+  done_ok
+fi
 
 enter "$remote_path" create
 for dir in releases shared .gated-deploy/releases; do
@@ -13,13 +52,9 @@ for dir in releases shared .gated-deploy/releases; do
   fi
 done
 if [ "$mode" = break ]; then unlock; fi
-if ! mkdir .gated-deploy/lock 2>/dev/null; then
+if ! mkdir .gated-deploy/lock 2> /dev/null; then
   if [ ! -d .gated-deploy/lock ]; then fail "cannot create the lock in $remote_path/.gated-deploy (permission denied?)"; fi
-  since=
-  if [ -f .gated-deploy/lock/since ]; then IFS= read -r since < .gated-deploy/lock/since || true; fi
-  case $since in '' | *[!0-9]*) since=$(date +%s) ;; esac
-  printf '%s %s\n' "$GD_HELD" "$(($(date +%s) - since))"
-  cat .gated-deploy/lock/owner.json 2>/dev/null || echo '{}'
+  describe_lock
   done_ok
 fi
 date +%s > .gated-deploy/lock/since || fail "cannot write the lock's time"
@@ -30,19 +65,5 @@ echo "$GD_LOCKED"
 for partial in releases/*.partial; do
   if [ -e "$partial" ] || [ -L "$partial" ]; then rm -rf "$partial" || fail "cannot remove $partial"; fi
 done
-printf '%s %s\n' "$GD_CURRENT" "$(live_release)"
-printf '%s %s\n' "$GD_PREVIOUS" "$(previous_release)"
-base=
-for dir in releases/*; do
-  id=${dir#releases/}
-  if [ -d "$dir" ] && [ -f ".gated-deploy/releases/$id.json" ]; then
-    printf '%s %s\n' "$GD_RELEASE" "$id"
-    base=$id
-  fi
-done
-printf '%s %s\n' "$GD_BASE" "$base"
-# The commit each release holds: `<manifest file>:"sha":"<hex>"` lines.
-if [ -n "$base" ]; then grep -o -m 1 '"sha":"[0-9a-f]*"' .gated-deploy/releases/*.json /dev/null || true; fi
-echo "$GD_MANIFEST"
-if [ -n "$base" ]; then cat ".gated-deploy/releases/$base.json" || fail "cannot read the manifest of $base"; fi
+inspect
 done_ok

@@ -119,7 +119,7 @@ export async function lockAndInspect(
   }
 ): Promise<Inspection> {
   const where = describeTarget(session.target)
-  const attempt = async (mode: 'take' | 'break'): Promise<string[]> =>
+  const attempt = async (mode: 'take' | 'break' | 'inspect'): Promise<string[]> =>
     (
       await runChecked(session, LOCK, 'taking the deploy lock', [
         options.remotePath,
@@ -144,4 +144,43 @@ export async function lockAndInspect(
     )
   }
   return parseInspection(lines, text => options.warn(`${where}: ${text}`))
+}
+
+/** What a dry run learns of a host without changing anything on it. */
+export interface Probe {
+  readonly inspection: Inspection
+  /** Undefined when the lock is free; else who holds it. */
+  readonly heldBy: string | undefined
+  /** The remote path does not exist yet (it could be created). */
+  readonly absent: boolean
+}
+
+/**
+ * A dry run's look at a host: whether the lock is free and what the server holds, changing
+ * nothing (no directory, no lock, no removal). A remote path that a real run could not create
+ * fails the same way.
+ */
+export async function inspectOnly(
+  session: SshSession,
+  options: { remotePath: string; warn: (text: string) => void }
+): Promise<Probe> {
+  const where = describeTarget(session.target)
+  const lines = (
+    await runChecked(session, LOCK, 'inspecting the server', [options.remotePath, '{}', 'inspect'])
+  )
+    .toString('utf8')
+    .split('\n')
+  if (lines[0] === MARK.GD_ABSENT) {
+    return {
+      inspection: { current: undefined, previous: undefined, base: undefined, releases: [] },
+      heldBy: undefined,
+      absent: true
+    }
+  }
+  const held = readHeld(lines)
+  return {
+    inspection: parseInspection(lines, text => options.warn(`${where}: ${text}`)),
+    heldBy: held ? describeHolder(held) : undefined,
+    absent: false
+  }
 }
