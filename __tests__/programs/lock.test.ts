@@ -207,6 +207,16 @@ describe.each(SHELLS)('lock.sh under $name', shell => {
     expect(snapshot(box.cwd)).toEqual({})
   })
 
+  it('takes a remote path with quotes, spaces, $(…) and a backslash literally', async () => {
+    const remote = path.join(box.root, `it's "my" $(touch pwned) \\ app`)
+    const run = await lock(remote)
+    expect(run.error).toBe('no error output')
+    expect(run.code).toBe(0)
+    expect(existsSync(path.join(remote, '.gated-deploy', 'lock', 'owner.json'))).toBe(true)
+    expect(existsSync(path.join(box.cwd, 'pwned'))).toBe(false)
+    expect(existsSync(path.join(box.home, 'pwned'))).toBe(false)
+  })
+
   it('finds a relative path in the home directory, never through CDPATH', async () => {
     const elsewhere = path.join(box.root, 'elsewhere')
     mkdirSync(path.join(elsewhere, 'app'), { recursive: true })

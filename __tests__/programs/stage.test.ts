@@ -202,6 +202,43 @@ describe.each(SHELLS)('stage.sh under $name', shell => {
     })
   })
 
+  // The reuse list is read by dd in 64 KiB blocks; the tar must start right after it.
+  it('reuses a list longer than one read block, then unpacks the tar that follows it', async () => {
+    const big = path.join(box.root, 'big')
+    for (let i = 0; i < 1500; i++) {
+      put(
+        path.join(big, `dir ${i % 7}`, `a rather long file name, number ${i}, for a long list.txt`),
+        `${i}\n`
+      )
+    }
+    const baseManifest = await buildManifest({ root: big, exclude: [], sharedPaths: [] })
+    expect(
+      (
+        await stage(
+          Buffer.concat([stageHeader(undefined, []), await tarOf(big, baseManifest.entries)])
+        )
+      ).code
+    ).toBe(0)
+    renameSync(partial(), path.join(box.remote, 'releases', BASE))
+    put(path.join(big, 'new.txt'), 'new\n')
+    const local = await buildManifest({ root: big, exclude: [], sharedPaths: [] })
+    const plan = planTransfer(local, {
+      version: 1,
+      release: BASE,
+      sha: '',
+      created: '',
+      by: '',
+      run: '',
+      entries: baseManifest.entries
+    })
+    const header = stageHeader(BASE, plan.reuse)
+    expect(header.length).toBeGreaterThan(65536)
+    const run = await stage(Buffer.concat([header, await tarOf(big, plan.send)]))
+    expect(run.error).toBe('no error output')
+    expect(run.code).toBe(0)
+    expect(compareListing(local, parseListing(run.output), [])).toEqual([])
+  })
+
   it('links the shared paths into the release, creating them once in shared/', async () => {
     put(path.join(box.remote, 'shared', '.env'), 'SECRET=kept\n')
     const shared = [
