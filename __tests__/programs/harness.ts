@@ -43,8 +43,8 @@ const LISTING = source('stage/listing.sh')
 
 /** Each program exactly as its module builds it (same parts, same order). */
 export const PROGRAMS = {
-  lock: program('lock', source('lock/lock.sh')),
-  stage: program('stage', LISTING, source('stage/stage.sh')),
+  /** lock.ts: with a release argument it stages that release in the same exec. */
+  lock: program('lock', LISTING, source('stage/stage.sh'), source('lock/lock.sh')),
   repair: program('repair', LISTING, source('stage/repair.sh')),
   activate: program('activate', source('activate/activate.sh')),
   finish: program('finish', source('finish/finish.sh')),

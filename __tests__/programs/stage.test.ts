@@ -25,9 +25,24 @@ import path from 'node:path'
 import { buildManifest, type Manifest } from '../../src/artifact/manifest.js'
 import { planTransfer, sharedLinkTarget } from '../../src/artifact/plan.js'
 import { EXIT, MARK } from '../../src/deploy/program.js'
-import { compareListing, parseListing, staleReused } from '../../src/deploy/stage/listing.js'
+import {
+  compareListing,
+  parseListing,
+  staleReused,
+  type Listing
+} from '../../src/deploy/stage/listing.js'
 import { stageHeader } from '../../src/deploy/stage/stage.js'
-import { PROGRAMS, put, releaseName, Sandbox, SHELLS, snapshot, type Run } from './harness.js'
+import {
+  holdLock,
+  layout,
+  PROGRAMS,
+  put,
+  releaseName,
+  Sandbox,
+  SHELLS,
+  snapshot,
+  type Run
+} from './harness.js'
 import { expectedListing, makeTree, ODD_NAMES, sorted, tarOf } from './tree.js'
 
 let fixtures: string
@@ -57,29 +72,53 @@ const BASE = releaseName(1)
 /** The hash section of a program's output, raw. */
 const hashSection = (run: Run): string => {
   const text = run.output.toString('utf8')
-  return text.slice(text.indexOf(`${MARK.GD_HASHES}\0`))
+  return text.slice(text.indexOf(`\0${MARK.GD_HASHES}\0`))
 }
 
-describe.each(SHELLS)('stage.sh under $name', shell => {
+describe.each(SHELLS)('stage.sh, run by lock.sh, under $name', shell => {
   let box: Sandbox
   beforeEach(() => {
     box = new Sandbox(shell)
-    mkdirSync(path.join(box.remote, 'releases'), { recursive: true })
-    mkdirSync(path.join(box.remote, 'shared'))
+    layout(box.remote)
   })
   afterEach(() => box.remove())
 
   const partial = (id = RELEASE): string => path.join(box.remote, 'releases', `${id}.partial`)
-  const stage = (stdin: Buffer | string, args: readonly string[] = []): Promise<Run> =>
-    box.run(PROGRAMS.stage, [box.remote, RELEASE, ...args], { stdin })
+  /** lock.sh with a release: takes the lock, then stages from stdin, as lockAndInspect runs it. */
+  const stage = (
+    stdin: Buffer | string,
+    args: readonly string[] = [],
+    env: Record<string, string> = {}
+  ): Promise<Run> =>
+    box.run(PROGRAMS.lock, [box.remote, '{"actor":"me"}', 'take', RELEASE, ...args], { stdin, env })
+  const unlock = (): void =>
+    rmSync(path.join(box.remote, '.gated-deploy', 'lock'), { recursive: true })
+  /** The listing the program printed after GD-READY. */
+  const listingOf = (run: Run): Listing => {
+    const ready = Buffer.from(`\n${MARK.GD_READY}\n`)
+    const at = run.output.indexOf(ready)
+    expect(at).toBeGreaterThanOrEqual(0)
+    return parseListing(run.output.subarray(at + ready.length))
+  }
 
-  it('changes nothing when stdin is empty (a cancelled stage)', async () => {
+  it('releases the lock and changes nothing else when stdin is empty (a cancelled stage)', async () => {
     const before = snapshot(box.root)
     const run = await stage('')
     expect(run.code).toBe(0)
-    expect(run.output.toString('utf8')).toBe('')
+    expect(run.lines).toContain(MARK.GD_LOCKED)
+    expect(run.lines.slice(-3)).toEqual([MARK.GD_READY, MARK.GD_UNLOCKED, ''])
     expect(snapshot(box.root)).toEqual(before)
     expect(existsSync(partial())).toBe(false)
+  })
+
+  it('stages nothing while the lock is held by another run', async () => {
+    holdLock(box.remote)
+    const before = snapshot(box.root)
+    const run = await stage(Buffer.concat([stageHeader(undefined, []), fullTar]))
+    expect(run.code).toBe(0)
+    expect(run.lines[0]).toMatch(/^GD-HELD \d+$/)
+    expect(run.lines).not.toContain(MARK.GD_READY)
+    expect(snapshot(box.root)).toEqual(before)
   })
 
   it('unpacks the whole tree and lists and hashes it exactly, with openssl', async () => {
@@ -91,7 +130,7 @@ describe.each(SHELLS)('stage.sh under $name', shell => {
     const run = await stage(Buffer.concat([header, fullTar]))
     expect(run.error).toBe('no error output')
     expect(run.code).toBe(0)
-    const listing = parseListing(run.output)
+    const listing = listingOf(run)
     expect(sorted(listing)).toEqual(sorted(expectedListing(tree)))
     expect(compareListing(manifest, listing, [])).toEqual([])
     // The partial release on disk is the tree, modes and links included.
@@ -102,15 +141,20 @@ describe.each(SHELLS)('stage.sh under $name', shell => {
     expect(hashSection(run)).toContain('  ./back\\slash.txt\0')
   })
 
+  // Upload.run (stage.ts) hands the whole output of the lock exec to parseListing: the
+  // inspection lines, GD-READY, then the listing. Its first record must not be lost.
+  it('gives parseListing every entry when it reads the whole output, as Upload.run does', async () => {
+    const run = await stage(Buffer.concat([stageHeader(undefined, []), fullTar]))
+    expect(run.code).toBe(0)
+    expect(compareListing(manifest, parseListing(run.output), [])).toEqual([])
+  })
+
   it('hashes every file with sha256sum on a server without openssl', async () => {
     const env = { PATH: box.path(noOpenssl) }
     expect(spawnSync('/bin/sh', ['-c', 'command -v openssl'], { env }).status).not.toBe(0)
-    const run = await box.run(PROGRAMS.stage, [box.remote, RELEASE], {
-      stdin: Buffer.concat([stageHeader(undefined, []), fullTar]),
-      env
-    })
+    const run = await stage(Buffer.concat([stageHeader(undefined, []), fullTar]), [], env)
     expect(run.code).toBe(0)
-    const listing = parseListing(run.output)
+    const listing = listingOf(run)
     expect(sorted(listing)).toEqual(sorted(expectedListing(tree)))
     expect(compareListing(manifest, listing, [])).toEqual([])
     expect(hashSection(run)).not.toContain(' *./')
@@ -123,6 +167,7 @@ describe.each(SHELLS)('stage.sh under $name', shell => {
       // The base: the tree, stored as the previous deploy left it.
       expect((await stage(Buffer.concat([stageHeader(undefined, []), fullTar]))).code).toBe(0)
       renameSync(partial(), path.join(box.remote, 'releases', BASE))
+      unlock()
       // The next build: one file changed, one added, one removed.
       changed = path.join(box.root, 'next')
       makeTree(changed)
@@ -151,7 +196,7 @@ describe.each(SHELLS)('stage.sh under $name', shell => {
       const run = await stage(Buffer.concat([stageHeader(BASE, plan.reuse), tar]))
       expect(run.error).toBe('no error output')
       expect(run.code).toBe(0)
-      const listing = parseListing(run.output)
+      const listing = listingOf(run)
       expect(compareListing(next, listing, [])).toEqual([])
       expect(sorted(listing)).toEqual(sorted(expectedListing(changed)))
       for (const name of plan.reuse) {
@@ -174,7 +219,7 @@ describe.each(SHELLS)('stage.sh under $name', shell => {
         Buffer.concat([stageHeader(BASE, plan.reuse), await tarOf(changed, plan.send)])
       )
       expect(run.code).toBe(0)
-      const stale = staleReused(next, parseListing(run.output), plan.reuse)
+      const stale = staleReused(next, listingOf(run), plan.reuse)
       expect(stale.map(e => e.path)).toEqual(['-starts-with-dash'])
       const repaired = await box.run(PROGRAMS.repair, [box.remote, RELEASE], {
         stdin: await tarOf(changed, stale)
@@ -220,6 +265,7 @@ describe.each(SHELLS)('stage.sh under $name', shell => {
       ).code
     ).toBe(0)
     renameSync(partial(), path.join(box.remote, 'releases', BASE))
+    unlock()
     put(path.join(big, 'new.txt'), 'new\n')
     const local = await buildManifest({ root: big, exclude: [], sharedPaths: [] })
     const plan = planTransfer(local, {
@@ -236,7 +282,7 @@ describe.each(SHELLS)('stage.sh under $name', shell => {
     const run = await stage(Buffer.concat([header, await tarOf(big, plan.send)]))
     expect(run.error).toBe('no error output')
     expect(run.code).toBe(0)
-    expect(compareListing(local, parseListing(run.output), [])).toEqual([])
+    expect(compareListing(local, listingOf(run), [])).toEqual([])
   })
 
   it('links the shared paths into the release, creating them once in shared/', async () => {
@@ -265,7 +311,7 @@ describe.each(SHELLS)('stage.sh under $name', shell => {
     expect(
       compareListing(
         local,
-        parseListing(run.output),
+        listingOf(run),
         shared.map(s => s.path)
       )
     ).toEqual([])
@@ -294,11 +340,11 @@ describe.each(SHELLS)('stage.sh under $name', shell => {
 
   it('refuses to build a release that already exists, leaving it alone', async () => {
     put(path.join(box.remote, 'releases', RELEASE, 'index.html'), 'stored\n')
-    const before = snapshot(box.root)
+    const before = snapshot(path.join(box.remote, 'releases'))
     const run = await stage(Buffer.concat([stageHeader(undefined, []), fullTar]))
     expect(run.code).toBe(EXIT.EXIT_FAILED)
     expect(run.error).toContain(`release ${RELEASE} already exists in ${box.remote}/releases`)
-    expect(snapshot(box.root)).toEqual(before)
+    expect(snapshot(path.join(box.remote, 'releases'))).toEqual(before)
   })
 
   it.each([
@@ -306,12 +352,12 @@ describe.each(SHELLS)('stage.sh under $name', shell => {
     ['12 \nplain.txt\0', 'files to reuse but no base release'],
     ['-1 abc\n', 'bad reuse list length: -1'],
     ['\n', 'bad reuse list length:']
-  ])('refuses the header %j, changing nothing', async (header, message) => {
-    const before = snapshot(box.root)
+  ])('refuses the header %j, creating no release', async (header, message) => {
+    const before = snapshot(path.join(box.remote, 'releases'))
     const run = await stage(Buffer.concat([Buffer.from(header), fullTar]))
     expect(run.code).toBe(EXIT.EXIT_FAILED)
     expect(run.error).toBe(message)
-    expect(snapshot(box.root)).toEqual(before)
+    expect(snapshot(path.join(box.remote, 'releases'))).toEqual(before)
   })
 
   it.each([
