@@ -55924,7 +55924,10 @@ class Session {
                 const stdout = [];
                 const stderr = [];
                 let code;
-                channel.on('data', (chunk) => stdout.push(chunk));
+                channel.on('data', (chunk) => {
+                    stdout.push(chunk);
+                    options.onStdout?.(chunk);
+                });
                 channel.stderr.on('data', (chunk) => {
                     const text = chunk.toString('utf8');
                     stderr.push(text);
@@ -56126,7 +56129,9 @@ const MARKER_NAMES = [
     'GD_REPLACED',
     'GD_PRUNED',
     'GD_FREE',
-    'GD_ABSENT'
+    'GD_ABSENT',
+    'GD_READY',
+    'GD_UNLOCKED'
 ];
 const EXIT_NAMES = [
     'EXIT_FAILED',
@@ -56393,130 +56398,6 @@ async function activate(session, options) {
     return { replaced, pruned: prunedIn(text) };
 }
 
-;// CONCATENATED MODULE: ./src/deploy/lock/lock.ts
-/**
- * The lock operation on one host: take the deploy lock (breaking a stale one with a log line)
- * and read what the server holds. A live lock fails the run, naming its holder.
- */
-
-
-
-
-
-
-const LOCK = program('lock', (0,external_node_fs_.readFileSync)(__nccwpck_require__.ab + "lock.sh", 'utf8'));
-function readHeld(lines) {
-    const first = lines[0] ?? '';
-    if (!first.startsWith(MARK.GD_HELD + ' '))
-        return undefined;
-    const age = Number(first.slice(MARK.GD_HELD.length + 1));
-    return {
-        holder: parseLockOwner(lines[1] ?? '{}'),
-        ageSeconds: Number.isFinite(age) && age >= 0 ? age : 0
-    };
-}
-function describeHolder({ holder, ageSeconds }) {
-    const since = holder.started ?? `${Math.round(ageSeconds / 60)} min ago`;
-    return `held by ${holder.actor ?? 'an unknown owner'} since ${since} (run ${holder.runUrl ?? 'unknown'}, commit ${holder.sha?.slice(0, 12) ?? '?'})`;
-}
-/** Why a held lock may be broken, or undefined when it must be respected. */
-function staleReason(held, owner, staleSeconds) {
-    if (held.holder.runId !== undefined &&
-        held.holder.runId === owner.runId &&
-        (held.holder.attempt ?? 0) < owner.attempt) {
-        return 'it was left by an earlier attempt of this run, which has finished';
-    }
-    if (held.ageSeconds > staleSeconds)
-        return `it is older than ${Math.round(staleSeconds / 60)} min`;
-    return undefined;
-}
-/** Parses what lock.sh prints after taking the lock. */
-function parseInspection(lines, warn) {
-    const value = (mark) => lines.find(line => line.startsWith(mark + ' '))?.slice(mark.length + 1);
-    // grep's `<manifest file>:"sha":"<hex>"` lines: the commit each release holds.
-    const shas = new Map(lines.flatMap(line => {
-        const match = /^\.gated-deploy\/releases\/([^/]+)\.json:"sha":"([0-9a-f]*)"$/.exec(line);
-        return match ? [[match[1] ?? '', match[2] ?? '']] : [];
-    }));
-    const manifestAt = lines.indexOf(MARK.GD_MANIFEST);
-    const manifestText = manifestAt >= 0
-        ? lines
-            .slice(manifestAt + 1)
-            .join('\n')
-            .trim()
-        : '';
-    const baseId = releaseOrUndefined(value(MARK.GD_BASE));
-    let base;
-    if (baseId && manifestText !== '') {
-        const parsed = parseRemoteManifest(manifestText, baseId);
-        if ('manifest' in parsed)
-            base = parsed.manifest;
-        else
-            warn(`the manifest of ${baseId} cannot be used (${parsed.problem}): every file is sent.`);
-    }
-    return {
-        current: releaseOrUndefined(value(MARK.GD_CURRENT)),
-        previous: releaseOrUndefined(value(MARK.GD_PREVIOUS)),
-        base,
-        releases: lines
-            .filter(line => line.startsWith(MARK.GD_RELEASE + ' '))
-            .map(line => line.slice(MARK.GD_RELEASE.length + 1))
-            .flatMap(id => (RELEASE_ID.test(id) ? [{ id, sha: shas.get(id) ?? '' }] : []))
-            .sort((a, b) => a.id.localeCompare(b.id))
-    };
-}
-/**
- * Takes the deploy lock and reads what the server has. A stale lock is broken with a log line;
- * a live one fails the run, naming its holder.
- */
-async function lockAndInspect(session, options) {
-    const where = describeTarget(session.target);
-    const attempt = async (mode) => (await runChecked(session, LOCK, 'taking the deploy lock', [
-        options.remotePath,
-        JSON.stringify(options.owner),
-        mode
-    ]))
-        .toString('utf8')
-        .split('\n');
-    let lines = await attempt('take');
-    let held = readHeld(lines);
-    const reason = held && staleReason(held, options.owner, options.staleSeconds);
-    if (held && reason) {
-        options.warn(`${where}: breaking the deploy lock ${describeHolder(held)}: ${reason}.`);
-        lines = await attempt('break');
-        held = readHeld(lines);
-    }
-    if (held) {
-        throw new DeployError(`${where}: another deploy is running: the lock ${options.remotePath}/.gated-deploy/lock is ${describeHolder(held)}. ` +
-            `Wait for it to finish; a lock left by a crashed run is broken after ${Math.round(options.staleSeconds / 60)} min or by a re-run of that run.`);
-    }
-    return parseInspection(lines, text => options.warn(`${where}: ${text}`));
-}
-/**
- * A dry run's look at a host: whether the lock is free and what the server holds, changing
- * nothing (no directory, no lock, no removal). A remote path that a real run could not create
- * fails the same way.
- */
-async function inspectOnly(session, options) {
-    const where = describeTarget(session.target);
-    const lines = (await runChecked(session, LOCK, 'inspecting the server', [options.remotePath, '{}', 'inspect']))
-        .toString('utf8')
-        .split('\n');
-    if (lines[0] === MARK.GD_ABSENT) {
-        return {
-            inspection: { current: undefined, previous: undefined, base: undefined, releases: [] },
-            heldBy: undefined,
-            absent: true
-        };
-    }
-    const held = readHeld(lines);
-    return {
-        inspection: parseInspection(lines, text => options.warn(`${where}: ${text}`)),
-        heldBy: held ? describeHolder(held) : undefined,
-        absent: false
-    };
-}
-
 ;// CONCATENATED MODULE: ./src/artifact/transfer.ts
 /**
  * Moves the files that must travel: the system `tar` packs them (the fastest packer measured,
@@ -56597,9 +56478,14 @@ function parseHashes(text) {
     }
     return hashes;
 }
-/** Parses the NUL-separated listing, the marker, then the hashes. */
+/**
+ * Parses the NUL-separated listing, the marker, then the hashes. What the lock exec printed
+ * before its GD-READY line (the inspection) is skipped.
+ */
 function parseListing(out) {
-    const text = out.toString('utf8');
+    const ready = Buffer.from(`\n${MARK.GD_READY}\n`);
+    const start = out.indexOf(ready);
+    const text = out.subarray(start < 0 ? 0 : start + ready.length).toString('utf8');
     const entries = new Map();
     let at = 0;
     const field = () => {
@@ -56689,10 +56575,15 @@ function staleReused(local, listing, reuse) {
 
 
 
-
+/** Defines `list_and_hash`: every entry and every file's sha256 of the current directory. */
 const LISTING = (0,external_node_fs_.readFileSync)(__nccwpck_require__.ab + "listing.sh", 'utf8');
-const STAGE = program('stage', LISTING, (0,external_node_fs_.readFileSync)(__nccwpck_require__.ab + "stage.sh", 'utf8'));
+/** Defines `stage_release`, which lock.sh runs under the lock in the same exec. */
+const STAGE = (0,external_node_fs_.readFileSync)(__nccwpck_require__.ab + "stage.sh", 'utf8');
 const REPAIR = program('repair', LISTING, (0,external_node_fs_.readFileSync)(__nccwpck_require__.ab + "repair.sh", 'utf8'));
+/** A shared path as stage.sh takes it: path, kind, and the relative link to shared/. */
+function sharedArgs(shared) {
+    return [shared.path, shared.kind, sharedLinkTarget(shared.path)];
+}
 /**
  * The stdin of stage.sh, ahead of the tar: a line with the reuse list's length and the base
  * release, then the NUL-separated files to hard-link from that base.
@@ -56725,33 +56616,41 @@ async function untilUploaded(running, packed) {
     return result;
 }
 /**
- * A staging exec started ahead of time: it waits for its header. `run` sends the header and the
- * tar stream, then checks every file's sha256 on the server against the manifest; activating or
- * finishing stores the release. `cancel` sends nothing, and the program exits having touched
- * nothing.
+ * The upload half of a lock exec (lock.sh with a release): the lock is taken and the exec waits
+ * for its plan. `run` sends the header and the tar stream, then checks every file's sha256 on
+ * the server against the manifest; activating or finishing stores the release. `cancel` sends
+ * nothing, and the program releases the lock having changed nothing else.
  */
-class PendingStage {
+class Upload {
     session;
-    options;
-    input = new external_node_stream_.PassThrough();
     result;
+    input;
+    options;
     state = 'waiting';
     where;
-    constructor(session, options) {
+    constructor(session, result, input, options) {
         this.session = session;
+        this.result = result;
+        this.input = input;
         this.options = options;
         this.where = describeTarget(session.target);
-        const sharedArgs = options.shared.flatMap(s => [s.path, s.kind, sharedLinkTarget(s.path)]);
-        this.result = runProgram(session, STAGE, [options.remotePath, options.release, ...sharedArgs], {
-            stdin: this.input
-        });
-        this.result.catch(() => undefined); // reported by `run`; nobody waits for a cancelled one
     }
-    cancel() {
-        if (this.state === 'waiting')
-            this.input.end();
-        if (this.state !== 'running')
-            this.state = 'cancelled';
+    /**
+     * Ends a waiting upload: the program releases the lock and exits. Resolves once it has, true
+     * when the lock was released (false when the upload already ran or the exec failed).
+     */
+    async cancel() {
+        if (this.state !== 'waiting')
+            return false;
+        this.state = 'cancelled';
+        this.input.end();
+        try {
+            const ended = await this.result;
+            return ended.code === 0 && ended.output.includes(`\n${MARK.GD_UNLOCKED}\n`);
+        }
+        catch {
+            return false;
+        }
     }
     /**
      * Uploads what `plan` sends and verifies the release; returns the bytes sent and how many
@@ -56807,13 +56706,182 @@ class PendingStage {
     }
 }
 
+;// CONCATENATED MODULE: ./src/deploy/lock/lock.ts
+/**
+ * The lock operation on one host: take the deploy lock (breaking a stale one with a log line)
+ * and read what the server holds. A live lock fails the run, naming its holder.
+ */
+
+
+
+
+
+
+
+
+const LOCK = program('lock', LISTING, STAGE, (0,external_node_fs_.readFileSync)(__nccwpck_require__.ab + "lock.sh", 'utf8'));
+function readHeld(lines) {
+    const first = lines[0] ?? '';
+    if (!first.startsWith(MARK.GD_HELD + ' '))
+        return undefined;
+    const age = Number(first.slice(MARK.GD_HELD.length + 1));
+    return {
+        holder: parseLockOwner(lines[1] ?? '{}'),
+        ageSeconds: Number.isFinite(age) && age >= 0 ? age : 0
+    };
+}
+function describeHolder({ holder, ageSeconds }) {
+    const since = holder.started ?? `${Math.round(ageSeconds / 60)} min ago`;
+    return `held by ${holder.actor ?? 'an unknown owner'} since ${since} (run ${holder.runUrl ?? 'unknown'}, commit ${holder.sha?.slice(0, 12) ?? '?'})`;
+}
+/** Why a held lock may be broken, or undefined when it must be respected. */
+function staleReason(held, owner, staleSeconds) {
+    if (held.holder.runId !== undefined &&
+        held.holder.runId === owner.runId &&
+        (held.holder.attempt ?? 0) < owner.attempt) {
+        return 'it was left by an earlier attempt of this run, which has finished';
+    }
+    if (held.ageSeconds > staleSeconds)
+        return `it is older than ${Math.round(staleSeconds / 60)} min`;
+    return undefined;
+}
+/** Parses what lock.sh prints after taking the lock. */
+function parseInspection(lines, warn) {
+    const value = (mark) => lines.find(line => line.startsWith(mark + ' '))?.slice(mark.length + 1);
+    // grep's `<manifest file>:"sha":"<hex>"` lines: the commit each release holds.
+    const shas = new Map(lines.flatMap(line => {
+        const match = /^\.gated-deploy\/releases\/([^/]+)\.json:"sha":"([0-9a-f]*)"$/.exec(line);
+        return match ? [[match[1] ?? '', match[2] ?? '']] : [];
+    }));
+    const manifestAt = lines.indexOf(MARK.GD_MANIFEST);
+    const manifestText = manifestAt >= 0
+        ? lines
+            .slice(manifestAt + 1)
+            .join('\n')
+            .trim()
+        : '';
+    const baseId = releaseOrUndefined(value(MARK.GD_BASE));
+    let base;
+    if (baseId && manifestText !== '') {
+        const parsed = parseRemoteManifest(manifestText, baseId);
+        if ('manifest' in parsed)
+            base = parsed.manifest;
+        else
+            warn(`the manifest of ${baseId} cannot be used (${parsed.problem}): every file is sent.`);
+    }
+    return {
+        current: releaseOrUndefined(value(MARK.GD_CURRENT)),
+        previous: releaseOrUndefined(value(MARK.GD_PREVIOUS)),
+        base,
+        releases: lines
+            .filter(line => line.startsWith(MARK.GD_RELEASE + ' '))
+            .map(line => line.slice(MARK.GD_RELEASE.length + 1))
+            .flatMap(id => (RELEASE_ID.test(id) ? [{ id, sha: shas.get(id) ?? '' }] : []))
+            .sort((a, b) => a.id.localeCompare(b.id))
+    };
+}
+function lockFailed(session, result) {
+    return new DeployError(`${describeTarget(session.target)}: taking the deploy lock failed (exit ${result.code}): ${result.error}`);
+}
+/**
+ * One run of lock.sh. With `stage`, the exec stays open after the lock is taken (its output up to
+ * GD-READY is the inspection) and becomes the upload; else it ends after the inspection.
+ */
+async function takeLock(session, args, stage) {
+    if (!stage) {
+        const out = await runChecked(session, LOCK, 'taking the deploy lock', args);
+        return { lines: out.toString('utf8').split('\n'), upload: undefined };
+    }
+    const input = new external_node_stream_.PassThrough();
+    const ready = `\n${MARK.GD_READY}\n`;
+    let seen = Buffer.alloc(0);
+    let isReady = () => undefined;
+    const readyNow = new Promise(resolve => (isReady = () => resolve('ready')));
+    const running = runProgram(session, LOCK, args, {
+        stdin: input,
+        onStdout: chunk => {
+            seen = Buffer.concat([seen, chunk]);
+            if (seen.includes(ready))
+                isReady();
+        }
+    });
+    running.catch(() => undefined); // awaited below, or by the upload
+    const first = await Promise.race([readyNow, running.then(() => 'ended')]);
+    if (first === 'ended') {
+        const result = await running;
+        if (result.code !== 0)
+            throw lockFailed(session, result);
+        return { lines: result.output.toString('utf8').split('\n'), upload: undefined };
+    }
+    const framed = unframe(seen) ?? Buffer.alloc(0);
+    const lines = framed
+        .subarray(0, framed.indexOf(ready) + 1)
+        .toString('utf8')
+        .split('\n');
+    return { lines, upload: new Upload(session, running, input, stage) };
+}
+/**
+ * Takes the deploy lock and reads what the server has; with `stage`, keeps the exec open as the
+ * upload of that release. A stale lock is broken with a log line; a live one fails the run,
+ * naming its holder.
+ */
+async function lockAndInspect(session, options) {
+    const where = describeTarget(session.target);
+    const { stage, remotePath } = options;
+    const attempt = (mode) => takeLock(session, [
+        remotePath,
+        JSON.stringify(options.owner),
+        mode,
+        ...(stage ? [stage.release, ...stage.shared.flatMap(sharedArgs)] : [])
+    ], stage ? { ...stage, remotePath } : undefined);
+    let taken = await attempt('take');
+    let held = readHeld(taken.lines);
+    const reason = held && staleReason(held, options.owner, options.staleSeconds);
+    if (held && reason) {
+        options.warn(`${where}: breaking the deploy lock ${describeHolder(held)}: ${reason}.`);
+        taken = await attempt('break');
+        held = readHeld(taken.lines);
+    }
+    if (held) {
+        throw new DeployError(`${where}: another deploy is running: the lock ${remotePath}/.gated-deploy/lock is ${describeHolder(held)}. ` +
+            `Wait for it to finish; a lock left by a crashed run is broken after ${Math.round(options.staleSeconds / 60)} min or by a re-run of that run.`);
+    }
+    return {
+        inspection: parseInspection(taken.lines, text => options.warn(`${where}: ${text}`)),
+        upload: taken.upload
+    };
+}
+/**
+ * A dry run's look at a host: whether the lock is free and what the server holds, changing
+ * nothing (no directory, no lock, no removal). A remote path that a real run could not create
+ * fails the same way.
+ */
+async function inspectOnly(session, options) {
+    const where = describeTarget(session.target);
+    const lines = (await runChecked(session, LOCK, 'inspecting the server', [options.remotePath, '{}', 'inspect']))
+        .toString('utf8')
+        .split('\n');
+    if (lines[0] === MARK.GD_ABSENT) {
+        return {
+            inspection: { current: undefined, previous: undefined, base: undefined, releases: [] },
+            heldBy: undefined,
+            absent: true
+        };
+    }
+    const held = readHeld(lines);
+    return {
+        inspection: parseInspection(lines, text => options.warn(`${where}: ${text}`)),
+        heldBy: held ? describeHolder(held) : undefined,
+        absent: false
+    };
+}
+
 ;// CONCATENATED MODULE: ./src/deploy/fleet.ts
 /**
  * Every host of a run: the one module that knows there may be several. Connect (host keys
  * verified) and lock all or none; stage everywhere before anything goes live; switch all or
  * switch back; then store, prune and unlock, or clean up after a failure.
  */
-
 
 
 
@@ -56903,13 +56971,12 @@ class Fleet {
             const keys = settings.insecureSkipHostKeyCheck ? 'NOT verified' : 'verified';
             return { value: opened, detail: `${plural(opened.length, 'host')}, host keys ${keys}` };
         });
-        const pending = sessions.map(session => stage ? new PendingStage(session, { remotePath, ...stage }) : undefined);
         let hosts = [];
-        const newHost = (session, i, inspection) => ({
+        const newHost = (session, inspection, upload) => ({
             session,
             where: describeTarget(session.target),
             inspection,
-            pending: pending[i],
+            upload,
             lockHeld: !settings.dryRun,
             ownsRelease: false,
             replaced: inspection.current,
@@ -56920,10 +56987,17 @@ class Fleet {
             await log.run(settings.dryRun ? 'inspect' : 'lock', async () => {
                 const warn = (text) => core/* warning */.$e(text);
                 const owner = options.owner;
-                const settled = await Promise.allSettled(sessions.map(async (session, i) => {
+                const settled = await Promise.allSettled(sessions.map(async (session) => {
                     if (!settings.dryRun) {
                         const staleSeconds = STALE_LOCK_SECONDS;
-                        return newHost(session, i, await lockAndInspect(session, { remotePath, owner, staleSeconds, warn }));
+                        const locked = await lockAndInspect(session, {
+                            remotePath,
+                            owner,
+                            staleSeconds,
+                            warn,
+                            ...(stage ? { stage } : {})
+                        });
+                        return newHost(session, locked.inspection, locked.upload);
                     }
                     // A dry run changes nothing: no directory, no lock; it says what a real run would meet.
                     const probe = await inspectOnly(session, { remotePath, warn });
@@ -56934,7 +57008,7 @@ class Fleet {
                         core/* warning */.$e(`${where}: dry run: the deploy lock is ${probe.heldBy}; a real run would fail on it now.`);
                     else
                         core/* info */.pq(`${where}: dry run: the deploy lock is free.`);
-                    return newHost(session, i, probe.inspection);
+                    return newHost(session, probe.inspection, undefined);
                 }));
                 hosts = settled.flatMap(s => (s.status === 'fulfilled' ? [s.value] : []));
                 const failures = settled.flatMap(s => s.status === 'rejected' ? [errorMessage(s.reason)] : []);
@@ -56945,7 +57019,6 @@ class Fleet {
             });
         }
         catch (error) {
-            pending.forEach(p => p?.cancel());
             await new Fleet(settings, options.context, hosts).releaseLocks();
             sessions.forEach(s => s.close());
             throw error;
@@ -56959,9 +57032,9 @@ class Fleet {
         const plans = this.plan(manifest);
         await allOrReport(this.hosts.map(async (host, i) => {
             const plan = plans[i];
-            if (!host.pending || !plan)
-                throw new DeployError(`internal: no staging exec for ${host.where}`);
-            const staged = await host.pending.run({
+            if (!host.upload || !plan)
+                throw new DeployError(`internal: no upload for ${host.where}`);
+            const staged = await host.upload.run({
                 root: options.root,
                 manifest,
                 plan,
@@ -57114,6 +57187,7 @@ class Fleet {
     }
     /** Releases every lock this run still holds, changing nothing else. */
     async releaseLocks() {
+        await this.endWaitingUploads();
         await Promise.allSettled(this.held().map(async (host) => {
             await finish(host.session, { remotePath: this.remotePath });
             host.lockHeld = false;
@@ -57125,6 +57199,7 @@ class Fleet {
      * which removes stale partial releases under the lock.
      */
     async abandon(release, why) {
+        await this.endWaitingUploads();
         await Promise.all(this.held().map(async (host) => {
             try {
                 await abandon(host.session, {
@@ -57164,12 +57239,22 @@ class Fleet {
             filesReused: hosts.reduce((sum, h) => sum + h.filesReused, 0)
         };
     }
-    /** Cancels staging execs that never ran and closes every connection. */
+    /** Ends uploads that never ran and closes every connection. */
     close() {
         for (const host of this.hosts) {
-            host.pending?.cancel();
+            void host.upload?.cancel();
             host.session.close();
         }
+    }
+    /**
+     * Ends the uploads still waiting for their plan (nothing was staged): each program releases
+     * its lock itself, and no second channel is needed while it runs (`MaxSessions 1`).
+     */
+    async endWaitingUploads() {
+        await Promise.all(this.held().map(async (host) => {
+            if (host.upload && (await host.upload.cancel()))
+                host.lockHeld = false;
+        }));
     }
     held() {
         return this.hosts.filter(h => h.lockHeld);

@@ -6,8 +6,14 @@
 # With $3 = inspect (a dry run) it changes nothing at all: it reports whether the lock is free
 # (GD-FREE, or GD-HELD with its owner) and what the server holds, or GD-ABSENT when the remote
 # path does not exist yet but could be created.
+# With $4 (take or break), once the lock is taken and the server described, it prints GD-READY
+# and stages release $4 in the same exec (stage.sh) from the plan the local side then sends on
+# stdin: one channel per host for the whole upload, so `MaxSessions 1` suffices. An empty stdin
+# instead releases the lock (GD-UNLOCKED) and changes nothing else.
 # $1 remote path   $2 owner (one JSON line)   $3 `take`, `break` (a stale lock first) or `inspect`
-remote_path=$1 owner=$2 mode=$3
+# $4 release to stage (empty: none)   then stage.sh's triples for the shared paths
+remote_path=$1 owner=$2 mode=$3 release=${4:-}
+if [ "$#" -ge 4 ]; then shift 4; else shift "$#"; fi
 
 # Prints the held lock's age in seconds and its owner.
 describe_lock() {
@@ -35,7 +41,10 @@ inspect() {
   # The commit each release holds: `<manifest file>:"sha":"<hex>"` lines.
   if [ -n "$base" ]; then grep -o -m 1 '"sha":"[0-9a-f]*"' .gated-deploy/releases/*.json /dev/null || true; fi
   echo "$GD_MANIFEST"
-  if [ -n "$base" ]; then cat ".gated-deploy/releases/$base.json" || fail "cannot read the manifest of $base"; fi
+  if [ -n "$base" ]; then
+    cat ".gated-deploy/releases/$base.json" || fail "cannot read the manifest of $base"
+    echo # the manifest has no newline of its own; the next marker needs a line to itself
+  fi
 }
 
 if [ "$mode" = inspect ]; then
@@ -66,4 +75,13 @@ for partial in releases/*.partial; do
   if [ -e "$partial" ] || [ -L "$partial" ]; then rm -rf "$partial" || fail "cannot remove $partial"; fi
 done
 inspect
+if [ -n "$release" ]; then
+  echo "$GD_READY"
+  if ! IFS=' ' read -r reuse_bytes base; then
+    unlock
+    echo "$GD_UNLOCKED"
+    done_ok
+  fi
+  stage_release "$release" "$reuse_bytes" "$base" "$@"
+fi
 done_ok

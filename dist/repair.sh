@@ -5,6 +5,7 @@
 # $1 remote path   $2 release id   stdin: the tar stream
 remote_path=$1 release=$2
 
+is_release "$release" || fail "bad release id: $release"
 enter "$remote_path" existing
 partial=releases/$release.partial
 [ -d "$partial" ] || fail "$remote_path/$partial is gone"

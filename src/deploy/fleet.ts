@@ -18,7 +18,7 @@ import { activate, type Store } from './activate/activate.js'
 import { finish } from './finish/finish.js'
 import { inspectOnly, lockAndInspect, type Inspection } from './lock/lock.js'
 import { remotePathArgument } from './program.js'
-import { PendingStage, type SharedPath } from './stage/stage.js'
+import { Upload, type SharedPath } from './stage/stage.js'
 import type { LockOwner } from './trust.js'
 
 /** A lock older than this is taken to be left by a crashed run. */
@@ -62,8 +62,8 @@ interface Host {
   readonly session: SshSession
   readonly where: string
   readonly inspection: Inspection
-  /** A staging exec started at connect time (none for a promotion or a dry run). */
-  readonly pending: PendingStage | undefined
+  /** The lock exec, waiting to stage this run's release (none for a promotion or a dry run). */
+  readonly upload: Upload | undefined
   /** This run holds the host's deploy lock. */
   lockHeld: boolean
   /** This run created the release being deployed here: a failure removes it. */
@@ -168,15 +168,16 @@ export class Fleet {
       const keys = settings.insecureSkipHostKeyCheck ? 'NOT verified' : 'verified'
       return { value: opened, detail: `${plural(opened.length, 'host')}, host keys ${keys}` }
     })
-    const pending = sessions.map(session =>
-      stage ? new PendingStage(session, { remotePath, ...stage }) : undefined
-    )
     let hosts: Host[] = []
-    const newHost = (session: SshSession, i: number, inspection: Inspection): Host => ({
+    const newHost = (
+      session: SshSession,
+      inspection: Inspection,
+      upload: Upload | undefined
+    ): Host => ({
       session,
       where: describeTarget(session.target),
       inspection,
-      pending: pending[i],
+      upload,
       lockHeld: !settings.dryRun,
       ownsRelease: false,
       replaced: inspection.current,
@@ -188,14 +189,17 @@ export class Fleet {
         const warn = (text: string): void => core.warning(text)
         const owner = options.owner
         const settled = await Promise.allSettled(
-          sessions.map(async (session, i) => {
+          sessions.map(async session => {
             if (!settings.dryRun) {
               const staleSeconds = STALE_LOCK_SECONDS
-              return newHost(
-                session,
-                i,
-                await lockAndInspect(session, { remotePath, owner, staleSeconds, warn })
-              )
+              const locked = await lockAndInspect(session, {
+                remotePath,
+                owner,
+                staleSeconds,
+                warn,
+                ...(stage ? { stage } : {})
+              })
+              return newHost(session, locked.inspection, locked.upload)
             }
             // A dry run changes nothing: no directory, no lock; it says what a real run would meet.
             const probe = await inspectOnly(session, { remotePath, warn })
@@ -209,7 +213,7 @@ export class Fleet {
                 `${where}: dry run: the deploy lock is ${probe.heldBy}; a real run would fail on it now.`
               )
             else core.info(`${where}: dry run: the deploy lock is free.`)
-            return newHost(session, i, probe.inspection)
+            return newHost(session, probe.inspection, undefined)
           })
         )
         hosts = settled.flatMap(s => (s.status === 'fulfilled' ? [s.value] : []))
@@ -221,7 +225,6 @@ export class Fleet {
         return { value: undefined, detail: `${what} on ${plural(sessions.length, 'host')}` }
       })
     } catch (error: unknown) {
-      pending.forEach(p => p?.cancel())
       await new Fleet(settings, options.context, hosts).releaseLocks()
       sessions.forEach(s => s.close())
       throw error
@@ -237,9 +240,8 @@ export class Fleet {
     await allOrReport(
       this.hosts.map(async (host, i) => {
         const plan = plans[i]
-        if (!host.pending || !plan)
-          throw new DeployError(`internal: no staging exec for ${host.where}`)
-        const staged = await host.pending.run({
+        if (!host.upload || !plan) throw new DeployError(`internal: no upload for ${host.where}`)
+        const staged = await host.upload.run({
           root: options.root,
           manifest,
           plan,
@@ -411,6 +413,7 @@ export class Fleet {
 
   /** Releases every lock this run still holds, changing nothing else. */
   async releaseLocks(): Promise<void> {
+    await this.endWaitingUploads()
     await Promise.allSettled(
       this.held().map(async host => {
         await finish(host.session, { remotePath: this.remotePath })
@@ -425,6 +428,7 @@ export class Fleet {
    * which removes stale partial releases under the lock.
    */
   async abandon(release: string, why: string): Promise<void> {
+    await this.endWaitingUploads()
     await Promise.all(
       this.held().map(async host => {
         try {
@@ -469,12 +473,24 @@ export class Fleet {
     }
   }
 
-  /** Cancels staging execs that never ran and closes every connection. */
+  /** Ends uploads that never ran and closes every connection. */
   close(): void {
     for (const host of this.hosts) {
-      host.pending?.cancel()
+      void host.upload?.cancel()
       host.session.close()
     }
+  }
+
+  /**
+   * Ends the uploads still waiting for their plan (nothing was staged): each program releases
+   * its lock itself, and no second channel is needed while it runs (`MaxSessions 1`).
+   */
+  private async endWaitingUploads(): Promise<void> {
+    await Promise.all(
+      this.held().map(async host => {
+        if (host.upload && (await host.upload.cancel())) host.lockHeld = false
+      })
+    )
   }
 
   private held(): Host[] {

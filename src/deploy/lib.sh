@@ -27,6 +27,8 @@ GD_REPLACED=GD-REPLACED
 GD_PRUNED=GD-PRUNED
 GD_FREE=GD-FREE
 GD_ABSENT=GD-ABSENT
+GD_READY=GD-READY
+GD_UNLOCKED=GD-UNLOCKED
 }
 
 # Exit codes the parsers name (3 = a failed step, with a GD-ERROR line on stderr).

@@ -28,7 +28,9 @@ const MARKER_NAMES = [
   'GD_REPLACED',
   'GD_PRUNED',
   'GD_FREE',
-  'GD_ABSENT'
+  'GD_ABSENT',
+  'GD_READY',
+  'GD_UNLOCKED'
 ] as const
 const EXIT_NAMES = [
   'EXIT_FAILED',

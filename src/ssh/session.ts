@@ -26,6 +26,8 @@ export interface ExecOptions {
   readonly stdin?: Readable | Buffer | string
   /** Live stderr, e.g. hook output. */
   readonly onStderr?: (text: string) => void
+  /** Live stdout, for a program that answers before it ends (all of it is in the result too). */
+  readonly onStdout?: (chunk: Buffer) => void
 }
 
 /** What the stages use of an SSH connection. */
@@ -123,7 +125,10 @@ class Session implements SshSession {
         const stdout: Buffer[] = []
         const stderr: string[] = []
         let code: number | undefined
-        channel.on('data', (chunk: Buffer) => stdout.push(chunk))
+        channel.on('data', (chunk: Buffer) => {
+          stdout.push(chunk)
+          options.onStdout?.(chunk)
+        })
         channel.stderr.on('data', (chunk: Buffer) => {
           const text = chunk.toString('utf8')
           stderr.push(text)

@@ -4,6 +4,7 @@
 # $1 remote path  $2 release  $3 `remove` or `keep`  $4 history line
 remote_path=$1 release=$2 mode=$3 line=$4
 
+is_release "$release" || fail "bad release id: $release"
 enter "$remote_path" existing
 rm -rf "releases/$release.partial" || fail "cannot remove releases/$release.partial"
 if [ "$mode" = remove ] && [ "$(live_release)" != "$release" ]; then

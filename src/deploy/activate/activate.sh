@@ -23,6 +23,7 @@ switch_to() {
   mv -T current.gd-new current || fail "cannot switch current to $1"
 }
 
+is_release "$release" || fail "bad release id: $release"
 enter "$remote_path" existing
 if [ -n "$stored" ]; then
   commit_release "$release"
@@ -37,6 +38,7 @@ printf '%s %s\n' "$GD_REPLACED" "$previous"
 RELEASE=$release SHA=$sha RELEASE_PATH=$PWD/releases/$release PREVIOUS_RELEASE=$previous
 export RELEASE SHA RELEASE_PATH PREVIOUS_RELEASE
 if [ -n "$before" ] && ! run_hook before-activate "$before"; then exit "$EXIT_BEFORE_ACTIVATE"; fi
+recorded=$(previous_release)
 switch_to "releases/$release"
 if [ -n "$previous" ] && [ "$previous" != "$release" ]; then
   printf '%s\n' "$previous" > .gated-deploy/previous || fail 'cannot record the previous release'
@@ -44,6 +46,12 @@ fi
 record "$switched"
 if [ -n "$after" ] && ! run_hook after-activate "$after"; then
   if [ -n "$previous" ]; then switch_to "releases/$previous"; else rm -f current || fail 'cannot remove current'; fi
+  # The release before the live one is what it was: pruning and /rollback rely on it.
+  if [ -n "$recorded" ]; then
+    printf '%s\n' "$recorded" > .gated-deploy/previous || fail 'cannot record the previous release'
+  else
+    rm -f .gated-deploy/previous || fail 'cannot reset the previous release'
+  fi
   record "$back"
   exit "$EXIT_AFTER_ACTIVATE"
 fi

@@ -5,6 +5,7 @@
 # $4 releases to keep (empty: no pruning)
 remote_path=$1 release=$2 stored=$3 keep=$4
 
+if [ -n "$release" ] && ! is_release "$release"; then fail "bad release id: $release"; fi
 enter "$remote_path" existing
 if [ -n "$release" ]; then
   commit_release "$release"

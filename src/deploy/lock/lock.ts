@@ -3,11 +3,13 @@
  * and read what the server holds. A live lock fails the run, naming its holder.
  */
 import { readFileSync } from 'node:fs'
+import { PassThrough } from 'node:stream'
 import { RELEASE_ID, type RemoteManifest } from '../../artifact/plan.js'
 import { DeployError } from '../../errors.js'
 import type { SshSession } from '../../ssh/session.js'
 import { describeTarget } from '../../ssh/target.js'
-import { MARK, program, runChecked } from '../program.js'
+import { MARK, program, runChecked, runProgram, unframe, type ProgramResult } from '../program.js'
+import { LISTING, sharedArgs, STAGE, Upload, type SharedPath } from '../stage/stage.js'
 import {
   parseLockOwner,
   parseRemoteManifest,
@@ -15,7 +17,12 @@ import {
   type LockOwner
 } from '../trust.js'
 
-const LOCK = program('lock', readFileSync(new URL('./lock.sh', import.meta.url), 'utf8'))
+const LOCK = program(
+  'lock',
+  LISTING,
+  STAGE,
+  readFileSync(new URL('./lock.sh', import.meta.url), 'utf8')
+)
 
 /** What a host holds, read under its lock. */
 export interface Inspection {
@@ -105,9 +112,62 @@ export function parseInspection(
   }
 }
 
+/** A lock taken: what the server holds, and the upload waiting in the same exec when asked. */
+export interface Locked {
+  readonly inspection: Inspection
+  readonly upload: Upload | undefined
+}
+
+function lockFailed(session: SshSession, result: ProgramResult): DeployError {
+  return new DeployError(
+    `${describeTarget(session.target)}: taking the deploy lock failed (exit ${result.code}): ${result.error}`
+  )
+}
+
 /**
- * Takes the deploy lock and reads what the server has. A stale lock is broken with a log line;
- * a live one fails the run, naming its holder.
+ * One run of lock.sh. With `stage`, the exec stays open after the lock is taken (its output up to
+ * GD-READY is the inspection) and becomes the upload; else it ends after the inspection.
+ */
+async function takeLock(
+  session: SshSession,
+  args: readonly string[],
+  stage: { release: string; remotePath: string; shared: readonly SharedPath[] } | undefined
+): Promise<{ lines: string[]; upload: Upload | undefined }> {
+  if (!stage) {
+    const out = await runChecked(session, LOCK, 'taking the deploy lock', args)
+    return { lines: out.toString('utf8').split('\n'), upload: undefined }
+  }
+  const input = new PassThrough()
+  const ready = `\n${MARK.GD_READY}\n`
+  let seen = Buffer.alloc(0)
+  let isReady: () => void = () => undefined
+  const readyNow = new Promise<'ready'>(resolve => (isReady = () => resolve('ready')))
+  const running = runProgram(session, LOCK, args, {
+    stdin: input,
+    onStdout: chunk => {
+      seen = Buffer.concat([seen, chunk])
+      if (seen.includes(ready)) isReady()
+    }
+  })
+  running.catch(() => undefined) // awaited below, or by the upload
+  const first = await Promise.race([readyNow, running.then(() => 'ended' as const)])
+  if (first === 'ended') {
+    const result = await running
+    if (result.code !== 0) throw lockFailed(session, result)
+    return { lines: result.output.toString('utf8').split('\n'), upload: undefined }
+  }
+  const framed = unframe(seen) ?? Buffer.alloc(0)
+  const lines = framed
+    .subarray(0, framed.indexOf(ready) + 1)
+    .toString('utf8')
+    .split('\n')
+  return { lines, upload: new Upload(session, running, input, stage) }
+}
+
+/**
+ * Takes the deploy lock and reads what the server has; with `stage`, keeps the exec open as the
+ * upload of that release. A stale lock is broken with a log line; a live one fails the run,
+ * naming its holder.
  */
 export async function lockAndInspect(
   session: SshSession,
@@ -116,34 +176,40 @@ export async function lockAndInspect(
     owner: LockOwner
     staleSeconds: number
     warn: (text: string) => void
+    stage?: { release: string; shared: readonly SharedPath[] }
   }
-): Promise<Inspection> {
+): Promise<Locked> {
   const where = describeTarget(session.target)
-  const attempt = async (mode: 'take' | 'break' | 'inspect'): Promise<string[]> =>
-    (
-      await runChecked(session, LOCK, 'taking the deploy lock', [
-        options.remotePath,
+  const { stage, remotePath } = options
+  const attempt = (mode: 'take' | 'break'): ReturnType<typeof takeLock> =>
+    takeLock(
+      session,
+      [
+        remotePath,
         JSON.stringify(options.owner),
-        mode
-      ])
+        mode,
+        ...(stage ? [stage.release, ...stage.shared.flatMap(sharedArgs)] : [])
+      ],
+      stage ? { ...stage, remotePath } : undefined
     )
-      .toString('utf8')
-      .split('\n')
-  let lines = await attempt('take')
-  let held = readHeld(lines)
+  let taken = await attempt('take')
+  let held = readHeld(taken.lines)
   const reason = held && staleReason(held, options.owner, options.staleSeconds)
   if (held && reason) {
     options.warn(`${where}: breaking the deploy lock ${describeHolder(held)}: ${reason}.`)
-    lines = await attempt('break')
-    held = readHeld(lines)
+    taken = await attempt('break')
+    held = readHeld(taken.lines)
   }
   if (held) {
     throw new DeployError(
-      `${where}: another deploy is running: the lock ${options.remotePath}/.gated-deploy/lock is ${describeHolder(held)}. ` +
+      `${where}: another deploy is running: the lock ${remotePath}/.gated-deploy/lock is ${describeHolder(held)}. ` +
         `Wait for it to finish; a lock left by a crashed run is broken after ${Math.round(options.staleSeconds / 60)} min or by a re-run of that run.`
     )
   }
-  return parseInspection(lines, text => options.warn(`${where}: ${text}`))
+  return {
+    inspection: parseInspection(taken.lines, text => options.warn(`${where}: ${text}`)),
+    upload: taken.upload
+  }
 }
 
 /** What a dry run learns of a host without changing anything on it. */

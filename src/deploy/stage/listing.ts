@@ -28,9 +28,14 @@ function parseHashes(text: string): Map<string, string> {
   return hashes
 }
 
-/** Parses the NUL-separated listing, the marker, then the hashes. */
+/**
+ * Parses the NUL-separated listing, the marker, then the hashes. What the lock exec printed
+ * before its GD-READY line (the inspection) is skipped.
+ */
 export function parseListing(out: Buffer): Listing {
-  const text = out.toString('utf8')
+  const ready = Buffer.from(`\n${MARK.GD_READY}\n`)
+  const start = out.indexOf(ready)
+  const text = out.subarray(start < 0 ? 0 : start + ready.length).toString('utf8')
   const entries: Listing['entries'] = new Map()
   let at = 0
   const field = (): string => {

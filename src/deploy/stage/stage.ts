@@ -12,15 +12,13 @@ import { DeployError } from '../../errors.js'
 import { formatBytes, plural } from '../../format.js'
 import type { SshSession } from '../../ssh/session.js'
 import { describeTarget } from '../../ssh/target.js'
-import { program, runProgram, type ProgramResult } from '../program.js'
+import { MARK, program, runProgram, type ProgramResult } from '../program.js'
 import { compareListing, parseListing, staleReused, type Listing } from './listing.js'
 
-const LISTING = readFileSync(new URL('./listing.sh', import.meta.url), 'utf8')
-const STAGE = program(
-  'stage',
-  LISTING,
-  readFileSync(new URL('./stage.sh', import.meta.url), 'utf8')
-)
+/** Defines `list_and_hash`: every entry and every file's sha256 of the current directory. */
+export const LISTING = readFileSync(new URL('./listing.sh', import.meta.url), 'utf8')
+/** Defines `stage_release`, which lock.sh runs under the lock in the same exec. */
+export const STAGE = readFileSync(new URL('./stage.sh', import.meta.url), 'utf8')
 const REPAIR = program(
   'repair',
   LISTING,
@@ -30,6 +28,11 @@ const REPAIR = program(
 export interface SharedPath {
   readonly path: string
   readonly kind: 'file' | 'dir'
+}
+
+/** A shared path as stage.sh takes it: path, kind, and the relative link to shared/. */
+export function sharedArgs(shared: SharedPath): string[] {
+  return [shared.path, shared.kind, sharedLinkTarget(shared.path)]
 }
 
 /**
@@ -68,19 +71,19 @@ async function untilUploaded(
 }
 
 /**
- * A staging exec started ahead of time: it waits for its header. `run` sends the header and the
- * tar stream, then checks every file's sha256 on the server against the manifest; activating or
- * finishing stores the release. `cancel` sends nothing, and the program exits having touched
- * nothing.
+ * The upload half of a lock exec (lock.sh with a release): the lock is taken and the exec waits
+ * for its plan. `run` sends the header and the tar stream, then checks every file's sha256 on
+ * the server against the manifest; activating or finishing stores the release. `cancel` sends
+ * nothing, and the program releases the lock having changed nothing else.
  */
-export class PendingStage {
-  private readonly input = new PassThrough()
-  private readonly result: Promise<ProgramResult>
+export class Upload {
   private state: 'waiting' | 'running' | 'cancelled' = 'waiting'
   private readonly where: string
 
   constructor(
     private readonly session: SshSession,
+    private readonly result: Promise<ProgramResult>,
+    private readonly input: PassThrough,
     private readonly options: {
       remotePath: string
       release: string
@@ -88,16 +91,22 @@ export class PendingStage {
     }
   ) {
     this.where = describeTarget(session.target)
-    const sharedArgs = options.shared.flatMap(s => [s.path, s.kind, sharedLinkTarget(s.path)])
-    this.result = runProgram(session, STAGE, [options.remotePath, options.release, ...sharedArgs], {
-      stdin: this.input
-    })
-    this.result.catch(() => undefined) // reported by `run`; nobody waits for a cancelled one
   }
 
-  cancel(): void {
-    if (this.state === 'waiting') this.input.end()
-    if (this.state !== 'running') this.state = 'cancelled'
+  /**
+   * Ends a waiting upload: the program releases the lock and exits. Resolves once it has, true
+   * when the lock was released (false when the upload already ran or the exec failed).
+   */
+  async cancel(): Promise<boolean> {
+    if (this.state !== 'waiting') return false
+    this.state = 'cancelled'
+    this.input.end()
+    try {
+      const ended = await this.result
+      return ended.code === 0 && ended.output.includes(`\n${MARK.GD_UNLOCKED}\n`)
+    } catch {
+      return false
+    }
   }
 
   /**
