@@ -7,6 +7,7 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { BUILT_IN_HANDLERS } from './handlers/index.js'
 import { errorBody, HttpError } from './http.js'
+import { describeViolation, undocumentedNames } from './parameters.js'
 import { RouteTable } from './routes.js'
 import { readCall, writeResponse } from './wire.js'
 import type { RouteMatch } from './routes.js'
@@ -53,7 +54,10 @@ export interface GitHubStandIn {
   readonly state: StandInState
   /** Every request, in arrival order. */
   readonly requests: readonly RecordedRequest[]
-  /** Requests whose method and path are not in GitHub's description (answered 404). */
+  /**
+   * Requests outside GitHub's description: unknown method and path (answered 404), or a query
+   * parameter or body property the operation does not document (answered 400).
+   */
   readonly violations: readonly Violation[]
   /** Valid requests that no handler answered (501): add a handler with `on`. */
   readonly unhandled: readonly RecordedRequest[]
@@ -66,7 +70,7 @@ export interface GitHubStandIn {
   respond(target: string, response: CannedResponse): () => void
   /** Recorded requests for one operation (an operationId or `'METHOD /template'`). */
   requestsTo(target: string): RecordedRequest[]
-  /** Throws, listing them, when any request was not in GitHub's description. */
+  /** Throws, listing them, when any request (or any of its names) was not in GitHub's description. */
   assertNoViolations(): void
   /** Forgets requests, violations, overrides and state. */
   reset(): void
@@ -77,14 +81,6 @@ interface Override {
   readonly operationId: string
   readonly handler: Handler
   remaining: number
-}
-
-function describeViolation(violation: Violation): string {
-  const allowed =
-    violation.allowedMethods.length > 0
-      ? `; the description has ${violation.allowedMethods.join(', ')} for this path`
-      : ''
-  return `${violation.method} ${violation.path} (${violation.reason}${allowed})`
 }
 
 class StandInServer implements GitHubStandIn {
@@ -206,6 +202,8 @@ class StandInServer implements GitHubStandIn {
     match: RouteMatch
   ): Promise<{ response: StandInResponse; outcome: Outcome }> {
     if (match.kind !== 'operation') return this.violation(request, match)
+    const undocumented = undocumentedNames(match.route, request)
+    if (undocumented.length > 0) return this.undocumented(undocumented)
     const denied = this.authError(request)
     if (denied) return { response: denied, outcome: 'unauthorized' }
     const urls: Urls = {
@@ -242,13 +240,26 @@ class StandInServer implements GitHubStandIn {
       method: request.method,
       path: request.path,
       reason: match.kind === 'wrong-method' ? 'method-not-in-description' : 'unknown-path',
-      allowedMethods
+      allowedMethods,
+      names: []
     }
     this.violations.push(violation)
     const body = errorBody(404, 'Not Found', {
       stand_in: `${describeViolation(violation)} is not in GitHub's REST description`
     })
     return { response: { status: 404, body }, outcome: 'violation' }
+  }
+
+  /** GitHub ignores unknown names; the stand-in refuses them so that a test fails. */
+  private undocumented(violations: readonly Violation[]): {
+    response: StandInResponse
+    outcome: Outcome
+  } {
+    this.violations.push(...violations)
+    const body = errorBody(400, 'Undocumented parameters', {
+      stand_in: `${violations.map(describeViolation).join('; ')}: not documented for this operation in GitHub's REST description`
+    })
+    return { response: { status: 400, body }, outcome: 'violation' }
   }
 
   private authError(request: IncomingCall): StandInResponse | undefined {
