@@ -5,17 +5,15 @@ import { readContext, type RunContext } from './context.js'
 import { errorMessage } from './errors.js'
 import { awaitApproval, onComment, react } from './handlers/gate.js'
 import { decideIntent, isFork } from './gate/intent.js'
-import { createOctokit, type Octokit } from './github/client.js'
+import { createOctokit, repoOf, type Octokit } from './github/client.js'
 import { gateApi } from './github/gate-api.js'
+import { commentOnPullRequest, deliveryHistory, DeploymentRecord } from './github/publish.js'
 import { readSettings, type Settings } from './inputs.js'
 import { readTestReport } from './report/junit.js'
 import type { RunReport, TestSummary } from './report/model.js'
-import {
-  commentOnPullRequest,
-  deliveryMetrics,
-  DeploymentRecord,
-  writeJobSummary
-} from './report/publish.js'
+import { computeDora, DORA_WINDOW_DAYS } from './report/dora.js'
+import { writeJobSummary } from './report/publish.js'
+import { renderReport, stickyMarker } from './report/render.js'
 import { StageLog } from './stage-log.js'
 import { deny, type Outcome, type Run, type ShipRun } from './run.js'
 import { runUserScript } from './build/build-test.js'
@@ -161,10 +159,15 @@ async function report(
   const { settings, context, octokit, outcome } = run
   const environment = settings?.environment ?? 'production'
   const activated = outcome.status === 'deployed' || outcome.status === 'rolled-back'
-  const dora =
+  const now = new Date()
+  const history =
     octokit && context && activated
-      ? await deliveryMetrics(octokit, context, environment)
+      ? await deliveryHistory(octokit, repoOf(context), environment, {
+          now,
+          windowDays: DORA_WINDOW_DAYS
+        })
       : undefined
+  const dora = history && computeDora(history, now)
   const shipped = outcome.shipped
   const body: RunReport = {
     status: outcome.status,
@@ -210,7 +213,10 @@ async function report(
       'Pull request from a fork: its token is read-only, so no comment and no deployment; see this job summary.'
     )
   } else if (octokit && context && wanted && !quietSkip) {
-    const url = await commentOnPullRequest(octokit, context, body)
+    const url = await commentOnPullRequest(octokit, repoOf(context), context, {
+      marker: stickyMarker(environment),
+      body: renderReport(body)
+    })
     if (url) extra['comment-url'] = url
   }
   return extra
@@ -250,11 +256,11 @@ export async function run(): Promise<void> {
       octokit,
       api: () => {
         if (!client) throw new Error('`github-token` is empty: the gate needs the GitHub API.')
-        return gateApi(client, runContext)
+        return gateApi(client, repoOf(runContext))
       },
       tracker: rollback =>
         client && runSettings.report.deploymentRecord
-          ? new DeploymentRecord(client, runContext, {
+          ? new DeploymentRecord(client, repoOf(runContext), {
               environment: runSettings.environment,
               environmentUrl: runSettings.report.environmentUrl,
               logUrl: runContext.runUrl,

@@ -4,7 +4,7 @@ import type { RunContext } from './context.js'
 import type { Octokit } from './github/client.js'
 import type { GateApi } from './github/gate-api.js'
 import type { Settings, ShipSettings } from './inputs.js'
-import type { DeploymentRecord } from './report/publish.js'
+import type { DeploymentRecord } from './github/publish.js'
 import type { StageLog } from './stage-log.js'
 import type { ShipResult } from './handlers/deploy.js'
 

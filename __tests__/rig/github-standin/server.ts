@@ -7,6 +7,7 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { BUILT_IN_HANDLERS } from './handlers/index.js'
 import { errorBody, HttpError } from './http.js'
+import { answerGraphQL, loadSchema } from './graphql.js'
 import { describeViolation, undocumentedNames } from './parameters.js'
 import { RouteTable } from './routes.js'
 import { readCall, writeResponse } from './wire.js'
@@ -68,7 +69,7 @@ export interface GitHubStandIn {
   on(target: string, handler: Handler, options?: OverrideOptions): () => void
   /** Answers `target` with a fixed response, e.g. `{ status: 500 }`, optionally only `times` times. */
   respond(target: string, response: CannedResponse): () => void
-  /** Recorded requests for one operation (an operationId or `'METHOD /template'`). */
+  /** Recorded requests for one operation (an operationId, `'METHOD /template'`, or `'graphql'`). */
   requestsTo(target: string): RecordedRequest[]
   /** Throws, listing them, when any request (or any of its names) was not in GitHub's description. */
   assertNoViolations(): void
@@ -88,6 +89,7 @@ class StandInServer implements GitHubStandIn {
   readonly violations: Violation[] = []
   readonly state: StandInState
   private overrides: Override[] = []
+  private readonly graphqlSchema = loadSchema()
   private responseCount = 0
   private port = 0
 
@@ -127,6 +129,7 @@ class StandInServer implements GitHubStandIn {
   }
 
   private operationIdOf(target: string): string {
+    if (target === GRAPHQL) return GRAPHQL
     const route = this.routes.find(target)
     if (!route) {
       throw new Error(`${target} is not an operation in GitHub's REST description; check its name`)
@@ -185,6 +188,13 @@ class StandInServer implements GitHubStandIn {
   private async serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
     try {
       const { call, match } = await readCall(req, this.routes)
+      if (isGraphQL(call)) {
+        const graphql: IncomingCall = { ...call, operationId: GRAPHQL, route: call.path }
+        const { response, outcome } = this.answerGraphQL(graphql)
+        this.requests.push({ ...graphql, status: response.status, outcome })
+        writeResponse(res, response, ++this.responseCount)
+        return
+      }
       const { response, outcome } = await this.answer(call, match)
       this.requests.push({ ...call, status: response.status, outcome })
       writeResponse(res, response, ++this.responseCount)
@@ -250,6 +260,32 @@ class StandInServer implements GitHubStandIn {
     return { response: { status: 404, body }, outcome: 'violation' }
   }
 
+  private answerGraphQL(request: IncomingCall): { response: StandInResponse; outcome: Outcome } {
+    if (request.token === null) {
+      const body = errorBody(401, 'This endpoint requires you to be authenticated.')
+      return { response: { status: 401, body }, outcome: 'unauthorized' }
+    }
+    const denied = this.authError(request)
+    if (denied) return { response: denied, outcome: 'unauthorized' }
+    const answer = answerGraphQL(this.graphqlSchema, this.state, request.body)
+    if (answer.violations.length > 0) {
+      this.violations.push({
+        method: request.method,
+        path: request.path,
+        reason: 'graphql-schema',
+        allowedMethods: [],
+        names: answer.violations
+      })
+    }
+    const outcome: Outcome =
+      answer.violations.length > 0
+        ? 'violation'
+        : answer.unserved.length > 0
+          ? 'not-implemented'
+          : 'handled'
+    return { response: { status: 200, body: answer.body }, outcome }
+  }
+
   /** GitHub ignores unknown names; the stand-in refuses them so that a test fails. */
   private undocumented(violations: readonly Violation[]): {
     response: StandInResponse
@@ -280,6 +316,13 @@ class StandInServer implements GitHubStandIn {
     if (override.remaining <= 0) this.overrides = this.overrides.filter(o => o !== override)
     return override.handler
   }
+}
+
+/** `requestsTo(GRAPHQL)`: the GraphQL requests. */
+const GRAPHQL = 'graphql'
+
+function isGraphQL(call: IncomingCall): boolean {
+  return call.method === 'POST' && (call.path === '/graphql' || call.path === '/api/graphql')
 }
 
 function notImplemented(request: IncomingCall): StandInResponse {
