@@ -2,10 +2,17 @@
  * Reporting against the OpenAPI-checked GitHub stand-in: the sticky comment, the PR of a commit,
  * deployments and their statuses, and DORA figures read back from the deployments history.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals'
+import { afterAll, afterEach, beforeAll, describe, expect, it, jest } from '@jest/globals'
+import { createServer, type Socket } from 'node:net'
 import { fakeSha, startGitHubStandIn } from '../rig/github-standin.js'
 import type { GitHubStandIn } from '../rig/github-standin.js'
-import { repoOf, type Octokit } from '../../src/github/client.js'
+import {
+  createOctokit,
+  isUnreachable,
+  REQUEST_TIMEOUT_MS,
+  repoOf,
+  type Octokit
+} from '../../src/github/client.js'
 import * as comments from '../../src/github/comments.js'
 import * as deployments from '../../src/github/deployments.js'
 import { MAX_PAGES, readDeploymentHistory } from '../../src/github/deployment-history.js'
@@ -494,5 +501,66 @@ describe('request budget', () => {
     // The throttling plugin spaced writes 1 s apart: four writes took over 3 s.
     expect(elapsed).toBeLessThan(1500)
     github.assertNoViolations()
+  })
+})
+
+/** What the action printed to stdout (workflow commands) while `fn` ran. */
+async function printed(fn: () => Promise<void>): Promise<string[]> {
+  const lines: string[] = []
+  const spy = jest.spyOn(process.stdout, 'write').mockImplementation(chunk => {
+    lines.push(...String(chunk).split('\n').filter(Boolean))
+    return true
+  })
+  try {
+    await fn()
+  } finally {
+    spy.mockRestore()
+  }
+  return lines
+}
+
+describe('an API that accepts connections and never answers', () => {
+  it('costs one timeout and one warning for the whole run, under 10 s', async () => {
+    const sockets: Socket[] = []
+    const silent = createServer(socket => sockets.push(socket))
+    await new Promise<void>(resolve => silent.listen(0, '127.0.0.1', resolve))
+    const address = silent.address()
+    const url = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`
+    const client = await createOctokit('ghs_silent', url)
+    if (!client) throw new Error('no client')
+    const errors: unknown[] = []
+    const started = Date.now()
+
+    const lines = await printed(async () => {
+      for (let i = 0; i < 4; i++) {
+        await client.rest.repos.get({ owner: 'o', repo: 'r' }).catch((e: unknown) => errors.push(e))
+      }
+    })
+    const elapsed = Date.now() - started
+    sockets.forEach(socket => socket.destroy())
+    await new Promise<void>(resolve => silent.close(() => resolve()))
+
+    expect(errors).toHaveLength(4)
+    expect(errors.every(isUnreachable)).toBe(true)
+    expect(sockets).toHaveLength(1)
+    expect(elapsed).toBeGreaterThanOrEqual(REQUEST_TIMEOUT_MS - 100)
+    expect(elapsed).toBeLessThan(10_000)
+    const warnings = lines.filter(line => line.startsWith('::warning'))
+    expect(warnings).toHaveLength(1)
+    expect(warnings[0]).toContain(`no answer within ${REQUEST_TIMEOUT_MS / 1000} s`)
+  }, 20_000)
+})
+
+describe('a token that is an unexpanded expression', () => {
+  it('means no token: a notice, no client, no request', async () => {
+    let client: Octokit | undefined
+    const lines = await printed(async () => {
+      client = await createOctokit('${{ github.token }}', github.url)
+    })
+
+    expect(client).toBeUndefined()
+    expect(lines.filter(line => line.startsWith('::notice'))).toHaveLength(1)
+    expect(lines.join('\n')).toContain('unexpanded expression')
+    expect(github.requests).toEqual([])
   })
 })

@@ -93,11 +93,16 @@ function rateLimitWait(error: unknown): number | undefined {
   return Number.isFinite(reset) ? Math.max(0, reset - Math.floor(Date.now() / 1000)) : undefined
 }
 
+/** The system error code (`ECONNREFUSED`, `ETIMEDOUT`, …) down the cause chain, else the message. */
 function causeOf(error: unknown): string {
-  const cause = error instanceof Error ? error.cause : undefined
-  const code =
-    typeof cause === 'object' && cause !== null && 'code' in cause ? cause.code : undefined
-  if (typeof code === 'string') return code
+  for (let current: unknown = error, depth = 0; depth < 5; depth++) {
+    if (typeof current !== 'object' || current === null) break
+    if ('code' in current && typeof current.code === 'string') return current.code
+    if ('name' in current && current.name === 'TimeoutError') {
+      return `no answer within ${REQUEST_TIMEOUT_MS / 1000} s`
+    }
+    current = 'cause' in current ? current.cause : undefined
+  }
   return error instanceof Error ? error.message : String(error)
 }
 
@@ -111,10 +116,16 @@ export function applyRequestPolicy(octokit: Octokit, apiUrl: string): void {
     if (unreachable !== undefined) {
       throw new GitHubUnreachable(`GitHub API unreachable (${unreachable}); skipped ${what}`)
     }
+    const callerSignal = options.request?.signal
     for (let attempt = 0; ; attempt++) {
-      const signal = options.request?.signal ?? AbortSignal.timeout(REQUEST_TIMEOUT_MS)
+      // Set in place: before-after-hook hands the inner hooks the options object it was given,
+      // not the one passed on, so a copy would not reach the fetch.
+      options.request = {
+        ...options.request,
+        signal: callerSignal ?? AbortSignal.timeout(REQUEST_TIMEOUT_MS)
+      }
       try {
-        return await request({ ...options, request: { ...options.request, signal } })
+        return await request(options)
       } catch (error: unknown) {
         if (noAnswer(error)) {
           unreachable = causeOf(error)
