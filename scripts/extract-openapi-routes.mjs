@@ -1,8 +1,13 @@
 #!/usr/bin/env node
 /**
- * Writes __tests__/fixtures/openapi-routes.json: every operation (method, path template,
- * operationId) in GitHub's published REST description for api.github.com, taken from npm
- * `@octokit/openapi` without making it a dependency.
+ * Writes __tests__/fixtures/openapi-routes.json: every operation in GitHub's published REST
+ * description for api.github.com (method, path template, operationId, the names of its documented
+ * query parameters and of its JSON request body's properties), taken from npm `@octokit/openapi`
+ * without making it a dependency.
+ *
+ * `body` is `null` when the operation documents no request body, `"*"` when the body is not an
+ * object with named properties (a string, an array, or an open object), else the property names
+ * of every variant (`oneOf`/`anyOf`/`allOf` merged).
  *
  *   node scripts/extract-openapi-routes.mjs            # version octokit's installed types use
  *   node scripts/extract-openapi-routes.mjs 23.0.2     # a given @octokit/openapi version
@@ -47,7 +52,63 @@ function fetchDescription(version, workDir) {
   return { description: JSON.parse(readFileSync(join(workDir, MEMBER), 'utf8')), pkg: entry }
 }
 
-/** Every (method, path, operationId), sorted by path then method. */
+/** Follows `$ref`s (`#/components/...`) to the object they name. */
+function deref(description, value) {
+  let current = value
+  for (let hops = 0; current && typeof current.$ref === 'string'; hops++) {
+    if (hops > 20) throw new Error(`$ref cycle at ${current.$ref}`)
+    const ref = current.$ref
+    current = ref
+      .replace(/^#\//, '')
+      .split('/')
+      .reduce((node, key) => node?.[key.replace(/~1/g, '/').replace(/~0/g, '~')], description)
+    if (current === undefined) throw new Error(`unresolved $ref ${ref}`)
+  }
+  return current
+}
+
+/** Names of the query parameters of an operation (path-level ones included), sorted. */
+function queryNames(description, item, operation) {
+  const names = [...(item.parameters ?? []), ...(operation.parameters ?? [])]
+    .map(parameter => deref(description, parameter))
+    .filter(parameter => parameter.in === 'query')
+    .map(parameter => parameter.name)
+  return [...new Set(names)].sort()
+}
+
+/** Property names of an object schema and its variants; null when it names none (open). */
+function propertyNames(description, schema, seen = new Set()) {
+  const resolved = deref(description, schema)
+  if (!resolved || typeof resolved !== 'object' || seen.has(resolved)) return new Set()
+  seen.add(resolved)
+  const names = new Set(Object.keys(resolved.properties ?? {}))
+  for (const variant of [
+    ...(resolved.oneOf ?? []),
+    ...(resolved.anyOf ?? []),
+    ...(resolved.allOf ?? [])
+  ]) {
+    const inner = propertyNames(description, variant, seen)
+    if (inner === null) return null
+    for (const name of inner) names.add(name)
+  }
+  const variants = [resolved.oneOf, resolved.anyOf, resolved.allOf].some(v => v?.length)
+  if (names.size === 0 && !variants) return null
+  return names
+}
+
+/** The request body's property names, `"*"` when not checkable by name, null when none. */
+function bodyNames(description, operation) {
+  const body = deref(description, operation.requestBody)
+  if (!body) return null
+  const json = body.content?.['application/json']
+  if (!json) return '*'
+  const schema = deref(description, json.schema)
+  if (schema?.type !== undefined && schema.type !== 'object') return '*'
+  const names = propertyNames(description, schema)
+  return names === null ? '*' : [...names].sort()
+}
+
+/** Every operation with its query and body names, sorted by path then method. */
 function listRoutes(description) {
   const routes = []
   for (const [path, item] of Object.entries(description.paths ?? {})) {
@@ -57,7 +118,13 @@ function listRoutes(description) {
       if (typeof operation.operationId !== 'string') {
         throw new Error(`${method.toUpperCase()} ${path} has no operationId`)
       }
-      routes.push({ method: method.toUpperCase(), path, operationId: operation.operationId })
+      routes.push({
+        method: method.toUpperCase(),
+        path,
+        operationId: operation.operationId,
+        query: queryNames(description, item, operation),
+        body: bodyNames(description, operation)
+      })
     }
   }
   const byKey = r => `${r.path} ${r.method}`

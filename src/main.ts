@@ -6,8 +6,9 @@ import * as core from '@actions/core'
 import type { OutputName } from './action-io.js'
 import { readContext, type RunContext } from './context.js'
 import { errorMessage } from './errors.js'
-import { createOctokit, type Octokit } from './github/client.js'
+import { createOctokit, repoOf, type Octokit } from './github/client.js'
 import { gateApi } from './github/gate-api.js'
+import { commentOnPullRequest, deliveryHistory, DeploymentRecord } from './github/publish.js'
 import { buildAndTest } from './handlers/build-test.js'
 import { deploy } from './handlers/deploy.js'
 import { decide, isFork } from './handlers/decide.js'
@@ -16,13 +17,10 @@ import { promote } from './handlers/promote.js'
 import { startResult, withShip, type Run } from './handlers/services.js'
 import { readSettings, type Settings } from './inputs.js'
 import { readTestReport } from './report/junit.js'
+import { computeDora, DORA_WINDOW_DAYS } from './report/dora.js'
 import type { RunReport, TestSummary } from './report/model.js'
-import {
-  commentOnPullRequest,
-  deliveryMetrics,
-  DeploymentRecord,
-  writeJobSummary
-} from './report/publish.js'
+import { writeJobSummary } from './report/publish.js'
+import { renderReport, stickyMarker } from './report/render.js'
 import { denied, type RunResult } from './result.js'
 import { StageLog } from './stage-log.js'
 
@@ -108,10 +106,15 @@ async function report(
   const { settings, context, octokit, result } = run
   const environment = settings?.environment ?? 'production'
   const activated = result.status === 'deployed' || result.status === 'rolled-back'
-  const dora =
+  const now = new Date()
+  const history =
     octokit && context && activated
-      ? await deliveryMetrics(octokit, context, environment)
+      ? await deliveryHistory(octokit, repoOf(context), environment, {
+          now,
+          windowDays: DORA_WINDOW_DAYS
+        })
       : undefined
+  const dora = history && computeDora(history, now)
   const shipped = result.shipped
   const body: RunReport = {
     status: result.status,
@@ -157,7 +160,10 @@ async function report(
       'Pull request from a fork: its token is read-only, so no comment and no deployment; see this job summary.'
     )
   } else if (octokit && context && wanted && !quietSkip) {
-    const url = await commentOnPullRequest(octokit, context, body)
+    const url = await commentOnPullRequest(octokit, repoOf(context), context, {
+      marker: stickyMarker(environment),
+      body: renderReport(body)
+    })
     if (url) extra['comment-url'] = url
   }
   return extra
@@ -195,11 +201,11 @@ export async function run(): Promise<void> {
       log,
       api: () => {
         if (!client) throw new Error('`github-token` is empty: the gate needs the GitHub API.')
-        return gateApi(client, runContext)
+        return gateApi(client, repoOf(runContext))
       },
       tracker: rollback =>
         client && runSettings.report.deploymentRecord
-          ? new DeploymentRecord(client, runContext, {
+          ? new DeploymentRecord(client, repoOf(runContext), {
               environment: runSettings.environment,
               environmentUrl: runSettings.report.environmentUrl,
               logUrl: runContext.runUrl,

@@ -107,21 +107,7 @@ describe('GitHub deployments', () => {
   it('records one deployment per activation with in_progress then success, and the URLs', async () => {
     const remote = await makeTestDir()
     const sha = nextSha()
-    // The delivery metrics read each deployed commit's time.
-    github.on('repos/get-commit', ({ request }) => {
-      const person = {
-        name: 'Octo Cat',
-        email: 'octocat@example.com',
-        date: new Date(Date.now() - 3_600_000).toISOString()
-      }
-      return {
-        status: 200,
-        body: {
-          sha: request.params['ref'],
-          commit: { author: person, committer: person, message: 'Change' }
-        }
-      }
-    })
+    github.state.addCommit(sha, new Date(Date.now() - 3_600_000).toISOString())
     const result = await run({
       ws: workspaceWith({ 'a.txt': 'live' }),
       eventName: 'push',
@@ -159,7 +145,15 @@ describe('GitHub deployments', () => {
     expect(result.summary).toContain('Delivery metrics (DORA)')
     expect(result.summary).toContain('Not enough history yet')
     expect(result.log).not.toContain('could not read the deployment history')
-    expect(github.requestsTo('repos/list-deployments').length).toBeGreaterThan(0)
+    // The history in one GraphQL request; no REST list, statuses or commit look-ups.
+    expect(github.requestsTo('graphql')).toHaveLength(1)
+    for (const operation of [
+      'repos/list-deployments',
+      'repos/list-deployment-statuses',
+      'repos/get-commit'
+    ]) {
+      expect(github.requestsTo(operation)).toEqual([])
+    }
   })
 
   it('marks the deployment failed when activation fails', async () => {
@@ -218,11 +212,11 @@ describe('resilience', () => {
   it('a deploy that worked still succeeds when the comments API answers 500, with a warning', async () => {
     const remote = await makeTestDir()
     github.state.addPull({ number: 10, head: { sha: nextSha() } })
-    // Every attempt of the first call fails (the client retries twice), the rest succeed.
+    // Both attempts of the first call fail (the client retries a 500 once), the rest succeed.
     github.respond('issues/list-comments', {
       status: 500,
       body: { message: 'Server Error' },
-      times: 3
+      times: 2
     })
     const result = await run({
       ws: workspaceWith({ 'a.txt': 'ok' }),
@@ -234,6 +228,6 @@ describe('resilience', () => {
     expect(result.exitCode).toBe(0)
     expect(result.outputs.status).toBe('deployed')
     expect(result.log).toMatch(/::warning::Reporting: could not comment on #10/)
-    expect(github.requestsTo('issues/list-comments')).toHaveLength(3) // retried, then given up
+    expect(github.requestsTo('issues/list-comments')).toHaveLength(2) // retried once, then given up
   })
 })

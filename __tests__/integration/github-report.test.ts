@@ -3,37 +3,44 @@
  * deployments and their statuses, and DORA figures read back from the deployments history.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it, jest } from '@jest/globals'
+import { createServer, type Socket } from 'node:net'
 import { fakeSha, startGitHubStandIn } from '../rig/github-standin.js'
 import type { GitHubStandIn } from '../rig/github-standin.js'
-import type { Octokit } from '../../src/github/client.js'
+import {
+  createOctokit,
+  isUnreachable,
+  REQUEST_TIMEOUT_MS,
+  repoOf,
+  type Octokit
+} from '../../src/github/client.js'
+import * as comments from '../../src/github/comments.js'
+import * as deployments from '../../src/github/deployments.js'
+import { MAX_PAGES, readDeploymentHistory } from '../../src/github/deployment-history.js'
+import { pullForCommit } from '../../src/github/pulls.js'
+import * as dora from '../../src/report/dora.js'
 
-type Comments = typeof import('../../src/github/comments.js')
-type Deployments = typeof import('../../src/github/deployments.js')
-type Dora = typeof import('../../src/report/dora.js')
-
-const REPO = { owner: 'octo-org', repo: 'octo-app' }
+const REPO = repoOf({ owner: 'octo-org', repo: 'octo-app' })
 const FULL_NAME = 'octo-org/octo-app'
 const SHA = fakeSha('head')
 const RUN_URL = 'https://github.com/octo-org/octo-app/actions/runs/42'
 const MARKER = '<!-- gated-deploy:production -->'
 const MIN = 60_000
-const DAY = 24 * 60 * MIN
 
 let github: GitHubStandIn
 let octokit: Octokit
-let comments: Comments
-let deployments: Deployments
-let dora: Dora
 
 beforeAll(async () => {
   github = await startGitHubStandIn({ repository: FULL_NAME })
-  // @actions/github reads GITHUB_API_URL when it is first loaded: set it, then import.
-  process.env.GITHUB_API_URL = github.url
   const client = await import('../../src/github/client.js')
-  comments = await import('../../src/github/comments.js')
-  deployments = await import('../../src/github/deployments.js')
-  dora = await import('../../src/report/dora.js')
-  octokit = await client.createOctokit('ghs_reportTestToken')
+  const created = await client.createOctokit('ghs_reportTestToken', github.url)
+  if (!created) throw new Error('createOctokit refused a real token')
+  octokit = created
+})
+
+const sticky = (issueNumber: number, marker: string = MARKER) => ({
+  repo: REPO,
+  issueNumber,
+  marker
 })
 
 afterEach(() => {
@@ -48,20 +55,8 @@ describe('upsertStickyComment', () => {
   it('edits the same comment on the second run instead of adding one', async () => {
     github.state.addPull({ number: 7, head: { sha: SHA } })
 
-    const first = await comments.upsertStickyComment(
-      octokit,
-      REPO,
-      7,
-      'production',
-      `${MARKER}\nStaged`
-    )
-    const second = await comments.upsertStickyComment(
-      octokit,
-      REPO,
-      7,
-      'production',
-      `${MARKER}\nDeployed`
-    )
+    const first = await comments.upsertStickyComment(octokit, sticky(7), `${MARKER}\nStaged`)
+    const second = await comments.upsertStickyComment(octokit, sticky(7), `${MARKER}\nDeployed`)
 
     expect(first.created).toBe(true)
     expect(second).toEqual({ id: first.id, url: first.url, created: false })
@@ -85,7 +80,7 @@ describe('upsertStickyComment', () => {
       body: '<!-- gated-deploy:staging -->\nStaging'
     })
 
-    const result = await comments.upsertStickyComment(octokit, REPO, 7, 'production', 'Deployed')
+    const result = await comments.upsertStickyComment(octokit, sticky(7), 'Deployed')
 
     expect(result.created).toBe(true)
     expect(github.state.comment(FULL_NAME, forged.id)?.body).toBe(`${MARKER}\nfake`)
@@ -102,13 +97,7 @@ describe('upsertStickyComment', () => {
     const ours = github.state.addComment({ issueNumber: 9, body: `${MARKER}\nold` })
     github.respond('users/get-authenticated', { status: 403, times: 1 })
 
-    const result = await comments.upsertStickyComment(
-      octokit,
-      REPO,
-      9,
-      'production',
-      `${MARKER}\nnew`
-    )
+    const result = await comments.upsertStickyComment(octokit, sticky(9), `${MARKER}\nnew`)
 
     expect(github.requestsTo('users/get-authenticated').map(r => r.status)).toEqual([403])
     expect(result).toMatchObject({ id: ours.id, created: false })
@@ -120,13 +109,7 @@ describe('upsertStickyComment', () => {
     const bot = github.state.addComment({ issueNumber: 9, body: `${MARKER}\nbot` })
     github.state.setIdentity({ login: 'deploy-app[bot]', id: 4242, type: 'Bot' })
 
-    const result = await comments.upsertStickyComment(
-      octokit,
-      REPO,
-      9,
-      'production',
-      `${MARKER}\napp`
-    )
+    const result = await comments.upsertStickyComment(octokit, sticky(9), `${MARKER}\napp`)
 
     expect(result.created).toBe(true)
     expect(github.state.comment(FULL_NAME, bot.id)?.body).toBe(`${MARKER}\nbot`)
@@ -139,13 +122,7 @@ describe('upsertStickyComment', () => {
     for (let i = 0; i < 150; i++)
       github.state.addComment({ issueNumber: 11, user: 'alice', body: `${i}` })
 
-    const result = await comments.upsertStickyComment(
-      octokit,
-      REPO,
-      11,
-      'production',
-      `${MARKER}\nagain`
-    )
+    const result = await comments.upsertStickyComment(octokit, sticky(11), `${MARKER}\nagain`)
 
     expect(result).toMatchObject({ id: ours.id, created: false })
     expect(github.requestsTo('issues/list-comments').map(r => r.query['page'])).toEqual([
@@ -167,13 +144,7 @@ describe('upsertStickyComment', () => {
       { times: 1 }
     )
 
-    const result = await comments.upsertStickyComment(
-      octokit,
-      REPO,
-      7,
-      'production',
-      `${MARKER}\nthis run`
-    )
+    const result = await comments.upsertStickyComment(octokit, sticky(7), `${MARKER}\nthis run`)
 
     const remaining = github.state.commentsOn(7)
     expect(remaining.map(c => [c.id, c.body])).toEqual([[concurrent, `${MARKER}\nthis run`]])
@@ -186,8 +157,8 @@ describe('upsertStickyComment', () => {
   })
 })
 
-describe('findPullForCommit', () => {
-  it('prefers the merged pull request whose merge commit it is', async () => {
+describe('pullForCommit: the one rule for the pull request of a commit', () => {
+  it('takes the open pull request whose head is the commit, even when a merged one merged it', async () => {
     github.state.addPull({ number: 20, head: { sha: SHA } })
     github.state.addPull({
       number: 12,
@@ -197,27 +168,54 @@ describe('findPullForCommit', () => {
       mergeCommitSha: SHA
     })
 
-    const pull = await comments.findPullForCommit(octokit, REPO, SHA)
-
-    expect(pull).toEqual({
-      number: 12,
-      url: `https://github.com/${FULL_NAME}/pull/12`,
-      state: 'closed',
-      merged: true,
-      headSha: fakeSha('feature')
+    expect(await pullForCommit(octokit, REPO, SHA)).toEqual({
+      number: 20,
+      url: `https://github.com/${FULL_NAME}/pull/20`,
+      relation: 'open-head'
     })
     github.assertNoViolations()
   })
 
-  it('finds the open pull request whose head it is, and nothing for an unknown commit', async () => {
-    github.state.addPull({ number: 30, head: { sha: SHA } })
-
-    expect(await comments.findPullForCommit(octokit, REPO, SHA)).toMatchObject({
-      number: 30,
-      state: 'open',
-      merged: false
+  it('on a push after a merge, takes the pull request whose merge commit it is', async () => {
+    github.state.addPull({
+      number: 12,
+      head: { sha: fakeSha('feature') },
+      state: 'closed',
+      merged: true,
+      mergeCommitSha: SHA
     })
-    expect(await comments.findPullForCommit(octokit, REPO, fakeSha('nowhere'))).toBeUndefined()
+
+    expect(await pullForCommit(octokit, REPO, SHA)).toEqual({
+      number: 12,
+      url: `https://github.com/${FULL_NAME}/pull/12`,
+      relation: 'merged'
+    })
+    github.assertNoViolations()
+  })
+
+  it('takes a pull request merged with the commit as its head (fast-forward)', async () => {
+    github.state.addPull({ number: 14, head: { sha: SHA }, state: 'closed', merged: true })
+
+    expect(await pullForCommit(octokit, REPO, SHA)).toMatchObject({
+      number: 14,
+      relation: 'merged'
+    })
+  })
+
+  it('takes nothing for a closed unmerged pull request, or an unknown commit', async () => {
+    github.state.addPull({ number: 15, head: { sha: SHA }, state: 'closed' })
+
+    expect(await pullForCommit(octokit, REPO, SHA)).toBeUndefined()
+    expect(await pullForCommit(octokit, REPO, fakeSha('nowhere'))).toBeUndefined()
+    github.assertNoViolations()
+  })
+
+  it('asks GitHub with only the documented parameters', async () => {
+    await pullForCommit(octokit, REPO, SHA)
+
+    const [request] = github.requestsTo('repos/list-pull-requests-associated-with-commit')
+    expect(request?.query).toEqual({ per_page: '100' })
+    expect(request?.params).toEqual({ owner: 'octo-org', repo: 'octo-app', commit_sha: SHA })
     github.assertNoViolations()
   })
 })
@@ -290,33 +288,47 @@ describe('deployments', () => {
   })
 })
 
-/** Runs `seed` with the stand-in's clock at `ms`, so seeded records carry that time. */
-function seedAt<T>(ms: number, seed: () => T): T {
-  const spy = jest.spyOn(Date, 'now').mockReturnValue(ms)
-  try {
-    return seed()
-  } finally {
-    spy.mockRestore()
-  }
+interface Seeded {
+  readonly name: string
+  /** Minutes after t0. */
+  readonly created: number
+  readonly statuses: readonly (readonly [
+    state: 'in_progress' | 'success' | 'failure' | 'error' | 'inactive',
+    at: number
+  ])[]
+  readonly commit: number | undefined
+  readonly rollback?: boolean
 }
 
-/**
- * The stand-in's clock only moves forward (it stamps records strictly after the last one), so
- * histories are seeded ahead of anything earlier tests wrote.
- */
-const FUTURE = Math.floor(Date.now() / MIN) * MIN + 365 * DAY
+/** Seeds deployments, their statuses and their commits' dates at `t0 + minutes`. */
+function seedHistory(
+  t0: number,
+  history: readonly Seeded[],
+  environment = 'production'
+): Map<string, number> {
+  const at = (minutes: number): string => new Date(t0 + minutes * MIN).toISOString()
+  const ids = new Map<string, number>()
+  for (const d of history) {
+    const sha = fakeSha(d.name)
+    if (d.commit !== undefined) github.state.addCommit(sha, at(d.commit))
+    const record = github.state.addDeployment({
+      ref: sha,
+      environment,
+      payload: { release: d.name, rollback: d.rollback ?? false },
+      createdAt: at(d.created)
+    })
+    ids.set(d.name, record.id)
+    for (const [state, minutes] of d.statuses) {
+      github.state.addDeploymentStatus({ deploymentId: record.id, state, createdAt: at(minutes) })
+    }
+  }
+  return ids
+}
 
-describe('DORA from the deployments history', () => {
+describe('DORA from the deployments history, in one GraphQL request', () => {
   it('matches the figures worked out by hand (see __tests__/unit/dora.test.ts)', async () => {
-    // Minutes after D1 was created; the same history as the unit test, from 10 June 10:00.
-    const t0 = FUTURE
-    const history: {
-      name: string
-      created: number
-      statuses: [string, number][]
-      commit: number | undefined
-      rollback?: boolean
-    }[] = [
+    const t0 = Date.UTC(2024, 5, 10, 10)
+    const ids = seedHistory(t0, [
       {
         name: 'D1',
         created: 0,
@@ -376,61 +388,20 @@ describe('DORA from the deployments history', () => {
         ],
         commit: 26040
       }
-    ]
-    const now = new Date(t0 + 28920 * MIN)
-    const ids = new Map<string, number>()
-    type Event = { at: number; run: () => void }
-    const events: Event[] = history.flatMap(d => [
-      {
-        at: d.created,
-        run: () => {
-          const record = github.state.addDeployment({
-            ref: fakeSha(d.name),
-            environment: 'production',
-            payload: { release: d.name, rollback: d.rollback ?? false }
-          })
-          ids.set(d.name, record.id)
-        }
-      },
-      ...d.statuses.map(([state, at]) => ({
-        at,
-        run: () =>
-          github.state.addDeploymentStatus({
-            deploymentId: ids.get(d.name) ?? 0,
-            state: state as 'success'
-          })
-      }))
     ])
     // Another environment's deployment must not count.
-    events.push({
-      at: 3000,
-      run: () => {
-        const other = github.state.addDeployment({ ref: fakeSha('S1'), environment: 'staging' })
-        github.state.addDeploymentStatus({ deploymentId: other.id, state: 'failure' })
-      }
-    })
-    for (const event of events.sort((a, b) => a.at - b.at)) seedAt(t0 + event.at * MIN, event.run)
-    const commitDates = new Map(
-      history.flatMap(d =>
-        d.commit === undefined
-          ? []
-          : [[fakeSha(d.name), new Date(t0 + d.commit * MIN).toISOString()] as const]
-      )
+    seedHistory(
+      t0,
+      [{ name: 'S1', created: 3000, statuses: [['failure', 3001]], commit: 2990 }],
+      'staging'
     )
-    github.on('repos/get-commit', ({ request }) => {
-      const ref = request.params['ref'] ?? ''
-      const date = commitDates.get(ref)
-      if (date === undefined)
-        return { status: 422, body: { message: `No commit found for SHA: ${ref}` } }
-      const person = { name: 'Octo Cat', email: 'octocat@example.com', date }
-      return {
-        status: 200,
-        body: { sha: ref, commit: { author: person, committer: person, message: 'Change' } }
-      }
-    })
+    const now = new Date(t0 + 28920 * MIN)
 
-    const facts = await dora.fetchDeploymentHistory(octokit, REPO, 'production', now)
-    const figures = dora.computeDora(facts, now)
+    const history = await readDeploymentHistory(octokit, REPO, 'production', {
+      now,
+      windowDays: 90
+    })
+    const figures = dora.computeDora(history, now)
 
     expect(figures).toEqual({
       windowDays: 20,
@@ -444,41 +415,152 @@ describe('DORA from the deployments history', () => {
       timeToRestoreMs: 120 * MIN,
       restoreSamples: 3
     })
-    expect(github.requestsTo('repos/list-deployments').map(r => r.query['environment'])).toEqual([
-      'production'
-    ])
-    expect(github.requestsTo('repos/list-deployment-statuses')).toHaveLength(10)
-    // One commit look-up per change that went live: D1 D3 D4 D5 D9 D10.
-    expect(
-      github
-        .requestsTo('repos/get-commit')
-        .map(r => r.params['ref'])
-        .sort()
-    ).toEqual(['D1', 'D3', 'D4', 'D5', 'D9', 'D10'].map(name => fakeSha(name)).sort())
-    expect(facts.find(d => d.id === ids.get('R6'))?.rollback).toBe(true)
+    expect(history.find(d => d.id === ids.get('R6'))?.rollback).toBe(true)
+    expect(github.requestsTo('graphql')).toHaveLength(1)
+    expect(github.requests.filter(r => r.operationId !== 'graphql')).toEqual([])
+    expect(github.unhandled).toEqual([])
     github.assertNoViolations()
   })
 
-  it('stops paging at the start of the window', async () => {
-    const now = FUTURE + 1000 * DAY
-    // 60 deployments 200 days ago, then 60 in the last 10 days; newest first, page 1 reaches the old ones.
-    for (let i = 0; i < 60; i++) {
-      seedAt(now - 200 * DAY + i * MIN, () =>
-        github.state.addDeployment({ ref: fakeSha(`old${i}`) })
-      )
-    }
-    for (let i = 0; i < 60; i++) {
-      seedAt(now - 10 * DAY + i * MIN, () =>
-        github.state.addDeployment({ ref: fakeSha(`new${i}`) })
-      )
-    }
+  it(`reads any history length in at most ${MAX_PAGES} requests, and stops at the start of the window`, async () => {
+    const t0 = Date.UTC(2024, 0, 1)
+    const many: Seeded[] = Array.from({ length: 350 }, (_, i) => ({
+      name: `M${i}`,
+      created: i * 60,
+      statuses: [['success', i * 60 + 5]],
+      commit: i * 60 - 30
+    }))
+    seedHistory(t0, many)
 
-    const facts = await dora.fetchDeploymentHistory(octokit, REPO, 'production', new Date(now))
+    const recent = new Date(t0 + 350 * 60 * MIN)
+    const all = await readDeploymentHistory(octokit, REPO, 'production', {
+      now: recent,
+      windowDays: 90
+    })
+    expect(github.requestsTo('graphql')).toHaveLength(MAX_PAGES)
+    expect(all).toHaveLength(300)
+    expect(all[0]?.sha).toBe(fakeSha('M349'))
 
-    expect(github.requestsTo('repos/list-deployments')).toHaveLength(1)
-    expect(github.requestsTo('repos/list-deployment-statuses')).toHaveLength(60)
-    expect(facts).toHaveLength(100)
-    expect(dora.computeDora(facts, new Date(now))).toHaveProperty('insufficient')
+    // A window of 2 days (48 deployments) ends on the first page.
+    const short = await readDeploymentHistory(octokit, REPO, 'production', {
+      now: recent,
+      windowDays: 2
+    })
+    expect(github.requestsTo('graphql')).toHaveLength(MAX_PAGES + 1)
+    expect(short).toHaveLength(100)
+    expect(github.unhandled).toEqual([])
     github.assertNoViolations()
+  })
+})
+
+describe('GraphQL stand-in', () => {
+  it('refuses a field GitHub does not have, like GitHub, and records it', async () => {
+    const answer = octokit.graphql(
+      'query { repository(owner: "octo-org", name: "octo-app") { deployments(first: 1) { nodes { sha } } } }'
+    )
+
+    await expect(answer).rejects.toThrow("Field 'sha' doesn't exist on type 'Deployment'")
+    expect(github.violations.map(v => [v.reason, v.names])).toEqual([
+      ['graphql-schema', ['Deployment.sha']]
+    ])
+    expect(() => github.assertNoViolations()).toThrow('Deployment.sha')
+  })
+
+  it('counts a real field it does not serve as unhandled, not as valid', async () => {
+    github.state.addDeployment({ ref: SHA })
+    const answer = octokit.graphql(
+      'query { repository(owner: "octo-org", name: "octo-app") { deployments(first: 1) { nodes { creator { login } } } } }'
+    )
+
+    await expect(answer).rejects.toThrow('does not serve Deployment.creator')
+    expect(github.unhandled).toHaveLength(1)
+    expect(github.violations).toEqual([])
+  })
+})
+
+describe('request budget', () => {
+  it('sends a handful of writes without spacing them a second apart', async () => {
+    const started = Date.now()
+    const id = await deployments.createDeployment(octokit, REPO, {
+      sha: SHA,
+      environment: 'production',
+      release: 'r1',
+      description: 'Activate r1'
+    })
+    for (const state of ['in_progress', 'success'] as const) {
+      await deployments.setDeploymentStatus(octokit, REPO, id, {
+        state,
+        logUrl: RUN_URL,
+        description: state
+      })
+    }
+    await comments.upsertStickyComment(octokit, sticky(7), `${MARKER}\nDeployed`)
+    const elapsed = Date.now() - started
+
+    expect(github.requests.filter(r => r.method !== 'GET')).toHaveLength(4)
+    // The throttling plugin spaced writes 1 s apart: four writes took over 3 s.
+    expect(elapsed).toBeLessThan(1500)
+    github.assertNoViolations()
+  })
+})
+
+/** What the action printed to stdout (workflow commands) while `fn` ran. */
+async function printed(fn: () => Promise<void>): Promise<string[]> {
+  const lines: string[] = []
+  const spy = jest.spyOn(process.stdout, 'write').mockImplementation(chunk => {
+    lines.push(...String(chunk).split('\n').filter(Boolean))
+    return true
+  })
+  try {
+    await fn()
+  } finally {
+    spy.mockRestore()
+  }
+  return lines
+}
+
+describe('an API that accepts connections and never answers', () => {
+  it('costs one timeout and one warning for the whole run, under 10 s', async () => {
+    const sockets: Socket[] = []
+    const silent = createServer(socket => sockets.push(socket))
+    await new Promise<void>(resolve => silent.listen(0, '127.0.0.1', resolve))
+    const address = silent.address()
+    const url = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`
+    const client = await createOctokit('ghs_silent', url)
+    if (!client) throw new Error('no client')
+    const errors: unknown[] = []
+    const started = Date.now()
+
+    const lines = await printed(async () => {
+      for (let i = 0; i < 4; i++) {
+        await client.rest.repos.get({ owner: 'o', repo: 'r' }).catch((e: unknown) => errors.push(e))
+      }
+    })
+    const elapsed = Date.now() - started
+    sockets.forEach(socket => socket.destroy())
+    await new Promise<void>(resolve => silent.close(() => resolve()))
+
+    expect(errors).toHaveLength(4)
+    expect(errors.every(isUnreachable)).toBe(true)
+    expect(sockets).toHaveLength(1)
+    expect(elapsed).toBeGreaterThanOrEqual(REQUEST_TIMEOUT_MS - 100)
+    expect(elapsed).toBeLessThan(10_000)
+    const warnings = lines.filter(line => line.startsWith('::warning'))
+    expect(warnings).toHaveLength(1)
+    expect(warnings[0]).toContain(`no answer within ${REQUEST_TIMEOUT_MS / 1000} s`)
+  }, 20_000)
+})
+
+describe('a token that is an unexpanded expression', () => {
+  it('means no token: a notice, no client, no request', async () => {
+    let client: Octokit | undefined
+    const lines = await printed(async () => {
+      client = await createOctokit('${{ github.token }}', github.url)
+    })
+
+    expect(client).toBeUndefined()
+    expect(lines.filter(line => line.startsWith('::notice'))).toHaveLength(1)
+    expect(lines.join('\n')).toContain('unexpanded expression')
+    expect(github.requests).toEqual([])
   })
 })

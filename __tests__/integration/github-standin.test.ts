@@ -127,10 +127,78 @@ describe('GitHub stand-in', () => {
         method: 'GET',
         path: '/repos/o/r/nonexistent-thing',
         reason: 'unknown-path',
-        allowedMethods: []
+        allowedMethods: [],
+        names: []
       }
     ])
     expect(() => github.assertNoViolations()).toThrow('GET /repos/o/r/nonexistent-thing')
+  })
+
+  it('answers 400 to a query parameter the operation does not document, and records it', async () => {
+    const path = `/repos/${OWNER}/${REPO}/deployments`
+    const answer = await call('GET', `${path}?environment=production&owner=x&payload=%7B%7D`)
+
+    expect(answer.status).toBe(400)
+    expect(String(answer.body['stand_in'])).toContain('owner, payload')
+    expect(github.violations).toEqual([
+      {
+        method: 'GET',
+        path,
+        reason: 'undocumented-query-parameter',
+        allowedMethods: [],
+        names: ['owner', 'payload']
+      }
+    ])
+    expect(() => github.assertNoViolations()).toThrow(
+      /GET \/repos\/octo-org\/octo-app\/deployments \(undocumented-query-parameter: owner, payload\)/
+    )
+  })
+
+  it('answers 400 to a body property the operation does not document, and writes nothing', async () => {
+    const answer = await call('POST', `/repos/${OWNER}/${REPO}/issues/7/comments`, {
+      body: 'hello',
+      payload: { action: 'opened' },
+      eventName: 'push'
+    })
+
+    expect(answer.status).toBe(400)
+    expect(github.state.commentsOn(7)).toHaveLength(0)
+    expect(github.violations.map(v => [v.reason, v.names])).toEqual([
+      ['undocumented-body-property', ['eventName', 'payload']]
+    ])
+    expect(() => github.assertNoViolations()).toThrow('eventName, payload')
+  })
+
+  it('refuses any body property on an operation that documents no body', async () => {
+    const comment = github.state.addComment({ issueNumber: 7, body: 'keep me' })
+    const path = `/repos/${OWNER}/${REPO}/issues/comments/${comment.id}`
+    const answer = await call('DELETE', path, { sha: SHA })
+
+    expect(answer.status).toBe(400)
+    expect(github.state.commentsOn(7)).toHaveLength(1)
+    expect(github.violations.map(v => [v.reason, v.names])).toEqual([
+      ['undocumented-body-property', ['sha']]
+    ])
+  })
+
+  it('accepts every documented name: the deployment list filters and pages', async () => {
+    const one = github.state.addDeployment({ ref: 'main', sha: SHA, environment: 'production' })
+    github.state.addDeployment({ ref: 'main', sha: SHA, environment: 'staging' })
+    github.state.addDeployment({ ref: 'v2', environment: 'production', task: 'deploy:migrations' })
+    const list = async (query: string): Promise<unknown[]> => {
+      const answer = await fetch(`${github.url}/repos/${OWNER}/${REPO}/deployments?${query}`)
+      expect(answer.status).toBe(200)
+      return (await answer.json()) as unknown[]
+    }
+    const ids = async (query: string): Promise<unknown[]> =>
+      (await list(query)).map(d => (d as { id: unknown }).id)
+
+    expect(await ids(`sha=${SHA}&environment=production`)).toEqual([one.id])
+    expect(await ids('ref=v2')).toHaveLength(1)
+    expect(await ids('task=deploy:migrations')).toHaveLength(1)
+    expect(await ids('per_page=2&page=2')).toHaveLength(1)
+    expect(await ids('per_page=2&page=1')).toHaveLength(2)
+    github.assertNoViolations()
   })
 
   it('rejects a method the description does not define for a real path', async () => {

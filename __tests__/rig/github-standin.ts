@@ -11,8 +11,10 @@
  *   expect(github.requestsTo('issues/create-comment')[0]?.token).toBe('ghs_test')
  *
  * Requests outside GitHub's published REST description (npm `@octokit/openapi`, see
- * `scripts/extract-openapi-routes.mjs`) answer 404 and land in `violations`; valid operations
- * without a handler answer 501 and land in `unhandled`.
+ * `scripts/extract-openapi-routes.mjs`) answer 404, and query parameters or JSON body properties
+ * the operation does not document answer 400; both land in `violations`, which
+ * `assertNoViolations()` turns into a failing test. Valid operations without a handler answer
+ * 501 and land in `unhandled`.
  */
 export { startGitHubStandIn } from './github-standin/server.js'
 export type {

@@ -6,8 +6,10 @@
  * read again; when two or more of ours carry the marker, the oldest is kept, the newer ones are
  * deleted (a 404 means the other run deleted it first) and, when the kept one is not the one just
  * created, it is edited to this run's body. Either way one comment remains.
+ *
+ * The marker (the report's `stickyMarker(environment)`) is passed in: this module knows GitHub,
+ * not the report's format.
  */
-import { stickyMarker } from '../report/render.js'
 import { httpStatus, type Octokit, type Repo } from './client.js'
 
 /** Who a GITHUB_TOKEN acts as; `GET /user` is refused to it. */
@@ -18,14 +20,6 @@ export interface StickyComment {
   readonly url: string
   /** A new comment was created (false: an existing one was edited). */
   readonly created: boolean
-}
-
-export interface PullRef {
-  readonly number: number
-  readonly url: string
-  readonly state: 'open' | 'closed'
-  readonly merged: boolean
-  readonly headSha: string
 }
 
 interface CommentLike {
@@ -64,7 +58,8 @@ async function listOurs(
 ): Promise<CommentLike[]> {
   const ours: CommentLike[] = []
   const iterator = octokit.paginate.iterator(octokit.rest.issues.listComments, {
-    ...repo,
+    owner: repo.owner,
+    repo: repo.repo,
     issue_number: issueNumber,
     per_page: 100
   })
@@ -76,7 +71,11 @@ async function listOurs(
 
 async function deleteIfPresent(octokit: Octokit, repo: Repo, commentId: number): Promise<void> {
   try {
-    await octokit.rest.issues.deleteComment({ ...repo, comment_id: commentId })
+    await octokit.rest.issues.deleteComment({
+      owner: repo.owner,
+      repo: repo.repo,
+      comment_id: commentId
+    })
   } catch (error: unknown) {
     if (httpStatus(error) !== 404) throw error
   }
@@ -89,7 +88,8 @@ async function edit(
   body: string
 ): Promise<StickyComment> {
   const { data } = await octokit.rest.issues.updateComment({
-    ...repo,
+    owner: repo.owner,
+    repo: repo.repo,
     comment_id: comment.id,
     body
   })
@@ -110,18 +110,22 @@ async function settle(
   return edit(octokit, repo, oldest, body)
 }
 
+export interface StickyTarget {
+  readonly repo: Repo
+  readonly issueNumber: number
+  /** The hidden marker that tells this comment apart, e.g. `<!-- gated-deploy:production -->`. */
+  readonly marker: string
+}
+
 /**
- * Edits this environment's sticky comment on the issue or PR, or creates it. `body` should start
- * with the environment's marker (renderReport's output does); it is added when missing.
+ * Edits the sticky comment with `marker` on the issue or PR, or creates it. `body` should start
+ * with the marker (the rendered report does); it is added when missing.
  */
 export async function upsertStickyComment(
   octokit: Octokit,
-  repo: Repo,
-  issueNumber: number,
-  environment: string,
+  { repo, issueNumber, marker }: StickyTarget,
   body: string
 ): Promise<StickyComment> {
-  const marker = stickyMarker(environment)
   const text = body.startsWith(marker) ? body : `${marker}\n${body}`
   const identity = await tokenIdentity(octokit)
   const [existing, ...extras] = await listOurs(octokit, repo, issueNumber, identity, marker)
@@ -130,7 +134,8 @@ export async function upsertStickyComment(
     return edit(octokit, repo, existing, text)
   }
   const { data: mine } = await octokit.rest.issues.createComment({
-    ...repo,
+    owner: repo.owner,
+    repo: repo.repo,
     issue_number: issueNumber,
     body: text
   })
@@ -138,54 +143,4 @@ export async function upsertStickyComment(
   const author = mine.user?.login ?? identity
   const ours = await listOurs(octokit, repo, issueNumber, author, marker)
   return settle(octokit, repo, ours, mine, text)
-}
-
-function rank(
-  pull: {
-    state: string
-    merged_at: string | null
-    merge_commit_sha: string | null
-    head: { sha: string }
-  },
-  sha: string
-): number {
-  const same = (other: string | null): boolean => other?.toLowerCase() === sha.toLowerCase()
-  if (pull.merged_at !== null && same(pull.merge_commit_sha)) return 0
-  if (pull.state === 'open' && same(pull.head.sha)) return 1
-  if (same(pull.head.sha)) return 2
-  if (pull.merged_at !== null) return 3
-  return pull.state === 'open' ? 4 : 5
-}
-
-/**
- * The pull request a commit belongs to: the merged one whose merge commit it is, else the open
- * one whose head it is, else the best other GitHub associates with it; undefined when none.
- */
-export async function findPullForCommit(
-  octokit: Octokit,
-  repo: Repo,
-  sha: string
-): Promise<PullRef | undefined> {
-  let pulls
-  try {
-    const response = await octokit.rest.repos.listPullRequestsAssociatedWithCommit({
-      ...repo,
-      commit_sha: sha,
-      per_page: 100
-    })
-    pulls = response.data
-  } catch (error: unknown) {
-    const status = httpStatus(error)
-    if (status === 404 || status === 422) return undefined
-    throw error
-  }
-  const best = [...pulls].sort((a, b) => rank(a, sha) - rank(b, sha))[0]
-  if (!best) return undefined
-  return {
-    number: best.number,
-    url: best.html_url,
-    state: best.state === 'open' ? 'open' : 'closed',
-    merged: best.merged_at !== null,
-    headSha: best.head.sha
-  }
 }

@@ -63,7 +63,8 @@ export async function createDeployment(
     rollback: deployment.rollback ?? false
   }
   const { data } = await octokit.rest.repos.createDeployment({
-    ...repo,
+    owner: repo.owner,
+    repo: repo.repo,
     ref: deployment.sha,
     task: 'deploy',
     environment: deployment.environment,
@@ -90,7 +91,8 @@ export async function setDeploymentStatus(
   update: DeploymentStatusUpdate
 ): Promise<void> {
   await octokit.rest.repos.createDeploymentStatus({
-    ...repo,
+    owner: repo.owner,
+    repo: repo.repo,
     deployment_id: deploymentId,
     state: update.state,
     log_url: update.logUrl,

@@ -1,5 +1,6 @@
 /** The GitHub calls the delivery gate makes, as domain verbs over the one octokit client. */
 import type { Octokit, Repo } from './client.js'
+import { pullForCommit } from './pulls.js'
 
 export interface PullInfo {
   readonly number: number
@@ -19,7 +20,7 @@ export interface IssueComment {
 
 export type Reaction = 'eyes' | 'rocket' | 'confused'
 
-/** What the gate needs of GitHub; a test fake implements five methods, not octokit. */
+/** What the gate needs of GitHub; a test fake implements these seven methods, not octokit. */
 export interface GateApi {
   permission(login: string): Promise<string>
   pull(number: number): Promise<PullInfo>
@@ -27,7 +28,7 @@ export interface GateApi {
   comment(issueNumber: number, body: string): Promise<void>
   commentsSince(issueNumber: number, since: string): Promise<IssueComment[]>
   openIssue(title: string, body: string, assignees: readonly string[]): Promise<number>
-  /** The open pull request whose head is `sha`, if any. */
+  /** The pull request of `sha` (github/pulls.ts: an open PR with it as head, else the one that merged it). */
   pullForCommit(sha: string): Promise<number | undefined>
 }
 
@@ -35,14 +36,19 @@ export function gateApi(octokit: Octokit, repo: Repo): GateApi {
   return {
     async permission(login) {
       const { data } = await octokit.rest.repos.getCollaboratorPermissionLevel({
-        ...repo,
+        owner: repo.owner,
+        repo: repo.repo,
         username: login
       })
       // role_name tells maintain apart from write; permission folds it into write.
       return data.role_name || data.permission
     },
     async pull(number) {
-      const { data } = await octokit.rest.pulls.get({ ...repo, pull_number: number })
+      const { data } = await octokit.rest.pulls.get({
+        owner: repo.owner,
+        repo: repo.repo,
+        pull_number: number
+      })
       return {
         number,
         state: data.state,
@@ -53,17 +59,24 @@ export function gateApi(octokit: Octokit, repo: Repo): GateApi {
     },
     async react(commentId, reaction) {
       await octokit.rest.reactions.createForIssueComment({
-        ...repo,
+        owner: repo.owner,
+        repo: repo.repo,
         comment_id: commentId,
         content: reaction
       })
     },
     async comment(issueNumber, body) {
-      await octokit.rest.issues.createComment({ ...repo, issue_number: issueNumber, body })
+      await octokit.rest.issues.createComment({
+        owner: repo.owner,
+        repo: repo.repo,
+        issue_number: issueNumber,
+        body
+      })
     },
     async commentsSince(issueNumber, since) {
       const comments = await octokit.paginate(octokit.rest.issues.listComments, {
-        ...repo,
+        owner: repo.owner,
+        repo: repo.repo,
         issue_number: issueNumber,
         since,
         per_page: 100
@@ -77,18 +90,12 @@ export function gateApi(octokit: Octokit, repo: Repo): GateApi {
       }))
     },
     async pullForCommit(sha) {
-      const { data } = await octokit.rest.repos.listPullRequestsAssociatedWithCommit({
-        ...repo,
-        commit_sha: sha
-      })
-      return (
-        data.find(pr => pr.state === 'open' && pr.head.sha === sha) ??
-        data.find(pr => pr.state === 'open')
-      )?.number
+      return (await pullForCommit(octokit, repo, sha))?.number
     },
     async openIssue(title, body, assignees) {
       const { data } = await octokit.rest.issues.create({
-        ...repo,
+        owner: repo.owner,
+        repo: repo.repo,
         title,
         body,
         assignees: [...assignees]

@@ -9,10 +9,9 @@
  *   rolled-back change went live) to the next successful deployment.
  * Rollback deployments are not changes: they end incidents. The window is 90 days, or from the
  * first deployment when the history is younger (never less than a week).
+ *
+ * Pure: the history is read from GitHub by github/deployment-history.ts and handed in.
  */
-import type { Octokit, Repo } from '../github/client.js'
-import { httpStatus } from '../github/client.js'
-import { readPayload } from '../github/deployments.js'
 import type { DoraResult } from './model.js'
 
 export const DORA_WINDOW_DAYS = 90
@@ -142,121 +141,4 @@ export function computeDora(
     timeToRestoreMs: median(restores),
     restoreSamples: restores.length
   }
-}
-
-// ---- reading the history from GitHub ----------------------------------------------------------
-
-export interface HistoryOptions {
-  readonly windowDays?: number
-  /** Pages of 100 deployments read at most (default 3). */
-  readonly maxPages?: number
-  /** Commits looked up for their time at most (default 50). */
-  readonly maxCommits?: number
-}
-
-const CONCURRENCY = 4
-
-async function mapLimited<T, R>(
-  items: readonly T[],
-  limit: number,
-  fn: (item: T) => Promise<R>
-): Promise<R[]> {
-  const results: R[] = []
-  for (let i = 0; i < items.length; i += limit) {
-    results.push(...(await Promise.all(items.slice(i, i + limit).map(fn))))
-  }
-  return results
-}
-
-interface Listed {
-  readonly id: number
-  readonly sha: string
-  readonly createdAt: string
-  readonly rollback: boolean
-}
-
-/** Newest first, until a page reaches past `start` or `maxPages` pages were read. */
-async function listDeployments(
-  octokit: Octokit,
-  repo: Repo,
-  environment: string,
-  start: number,
-  maxPages: number
-): Promise<Listed[]> {
-  const listed: Listed[] = []
-  let pages = 0
-  const iterator = octokit.paginate.iterator(octokit.rest.repos.listDeployments, {
-    ...repo,
-    environment,
-    per_page: 100
-  })
-  for await (const { data } of iterator) {
-    pages++
-    for (const d of data) {
-      const rollback = readPayload(d.payload).rollback ?? false
-      listed.push({ id: d.id, sha: d.sha, createdAt: d.created_at, rollback })
-    }
-    if (pages >= maxPages || data.some(d => Date.parse(d.created_at) < start)) break
-  }
-  return listed
-}
-
-async function statusesOf(octokit: Octokit, repo: Repo, id: number): Promise<StatusFact[]> {
-  const { data } = await octokit.rest.repos.listDeploymentStatuses({
-    ...repo,
-    deployment_id: id,
-    per_page: 100
-  })
-  return [...data]
-    .sort((a, b) => a.id - b.id)
-    .map(s => ({ state: s.state, createdAt: s.created_at }))
-}
-
-/** The commit's committer date; undefined when GitHub no longer has the commit. */
-async function commitTime(octokit: Octokit, repo: Repo, sha: string): Promise<string | undefined> {
-  try {
-    const { data } = await octokit.rest.repos.getCommit({ ...repo, ref: sha, per_page: 1 })
-    return data.commit.committer?.date ?? data.commit.author?.date ?? undefined
-  } catch (error: unknown) {
-    const status = httpStatus(error)
-    if (status === 404 || status === 422 || status === 409) return undefined
-    throw error
-  }
-}
-
-/**
- * The environment's deployments of the last `windowDays` days with their statuses, and commit
- * times for those that went live (one lookup per sha, at most `maxCommits`). Deployments from
- * the last page that are older than the window come back without statuses. API errors are
- * thrown: DORA is optional, so the caller logs a warning and reports without it.
- */
-export async function fetchDeploymentHistory(
-  octokit: Octokit,
-  repo: Repo,
-  environment: string,
-  now: Date,
-  options: HistoryOptions = {}
-): Promise<DeploymentFact[]> {
-  const start = now.getTime() - (options.windowDays ?? DORA_WINDOW_DAYS) * DAY
-  const listed = await listDeployments(octokit, repo, environment, start, options.maxPages ?? 3)
-  const recent = listed.filter(d => Date.parse(d.createdAt) >= start)
-  const older = listed.filter(d => Date.parse(d.createdAt) < start)
-  const statuses = await mapLimited(recent, CONCURRENCY, d => statusesOf(octokit, repo, d.id))
-  const withStatuses = recent.map((d, i) => ({ ...d, statuses: statuses[i] ?? [] }))
-  const shas = [
-    ...new Set(
-      withStatuses
-        .filter(d => !d.rollback && d.statuses.some(s => s.state === 'success'))
-        .map(d => d.sha)
-    )
-  ].slice(0, options.maxCommits ?? 50)
-  const times = await mapLimited(shas, CONCURRENCY, sha => commitTime(octokit, repo, sha))
-  const timeOf = new Map(shas.map((sha, i) => [sha, times[i]]))
-  return [
-    ...withStatuses.map(d => {
-      const time = timeOf.get(d.sha)
-      return time === undefined ? d : { ...d, commitTime: time }
-    }),
-    ...older.map(d => ({ ...d, statuses: [] }))
-  ]
 }

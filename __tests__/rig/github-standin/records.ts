@@ -145,6 +145,8 @@ export interface DeploymentSeed {
   readonly creator?: Author
   readonly transient?: boolean
   readonly production?: boolean
+  /** ISO time; default: the stand-in's clock. */
+  readonly createdAt?: string
 }
 
 export interface DeploymentStatusSeed {
@@ -156,4 +158,12 @@ export interface DeploymentStatusSeed {
   readonly logUrl?: string
   readonly environmentUrl?: string
   readonly creator?: Author
+  /** ISO time; default: the stand-in's clock. */
+  readonly createdAt?: string
+}
+
+/** A commit GitHub knows, for `Deployment.commit` in GraphQL. */
+export interface CommitRecord {
+  readonly sha: string
+  readonly committedDate: string
 }

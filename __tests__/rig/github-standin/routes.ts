@@ -27,10 +27,20 @@ interface CompiledRoute {
   readonly literal: readonly boolean[]
 }
 
+function isNameList(value: unknown): value is readonly string[] {
+  return Array.isArray(value) && value.every(name => typeof name === 'string')
+}
+
 function isRoute(value: unknown): value is OpenApiRoute {
   if (typeof value !== 'object' || value === null) return false
-  const { method, path, operationId } = value as Record<string, unknown>
-  return typeof method === 'string' && typeof path === 'string' && typeof operationId === 'string'
+  const { method, path, operationId, query, body } = value as Record<string, unknown>
+  return (
+    typeof method === 'string' &&
+    typeof path === 'string' &&
+    typeof operationId === 'string' &&
+    isNameList(query) &&
+    (body === null || body === '*' || isNameList(body))
+  )
 }
 
 function parseFixture(text: string): RouteFixture {

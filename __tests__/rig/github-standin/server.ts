@@ -7,6 +7,8 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { BUILT_IN_HANDLERS } from './handlers/index.js'
 import { errorBody, HttpError } from './http.js'
+import { answerGraphQL, loadSchema } from './graphql.js'
+import { describeViolation, undocumentedNames } from './parameters.js'
 import { RouteTable } from './routes.js'
 import { readCall, writeResponse } from './wire.js'
 import type { RouteMatch } from './routes.js'
@@ -53,7 +55,10 @@ export interface GitHubStandIn {
   readonly state: StandInState
   /** Every request, in arrival order. */
   readonly requests: readonly RecordedRequest[]
-  /** Requests whose method and path are not in GitHub's description (answered 404). */
+  /**
+   * Requests outside GitHub's description: unknown method and path (answered 404), or a query
+   * parameter or body property the operation does not document (answered 400).
+   */
   readonly violations: readonly Violation[]
   /** Valid requests that no handler answered (501): add a handler with `on`. */
   readonly unhandled: readonly RecordedRequest[]
@@ -64,9 +69,9 @@ export interface GitHubStandIn {
   on(target: string, handler: Handler, options?: OverrideOptions): () => void
   /** Answers `target` with a fixed response, e.g. `{ status: 500 }`, optionally only `times` times. */
   respond(target: string, response: CannedResponse): () => void
-  /** Recorded requests for one operation (an operationId or `'METHOD /template'`). */
+  /** Recorded requests for one operation (an operationId, `'METHOD /template'`, or `'graphql'`). */
   requestsTo(target: string): RecordedRequest[]
-  /** Throws, listing them, when any request was not in GitHub's description. */
+  /** Throws, listing them, when any request (or any of its names) was not in GitHub's description. */
   assertNoViolations(): void
   /** Forgets requests, violations, overrides and state. */
   reset(): void
@@ -79,19 +84,12 @@ interface Override {
   remaining: number
 }
 
-function describeViolation(violation: Violation): string {
-  const allowed =
-    violation.allowedMethods.length > 0
-      ? `; the description has ${violation.allowedMethods.join(', ')} for this path`
-      : ''
-  return `${violation.method} ${violation.path} (${violation.reason}${allowed})`
-}
-
 class StandInServer implements GitHubStandIn {
   readonly requests: RecordedRequest[] = []
   readonly violations: Violation[] = []
   readonly state: StandInState
   private overrides: Override[] = []
+  private readonly graphqlSchema = loadSchema()
   private responseCount = 0
   private port = 0
 
@@ -131,6 +129,7 @@ class StandInServer implements GitHubStandIn {
   }
 
   private operationIdOf(target: string): string {
+    if (target === GRAPHQL) return GRAPHQL
     const route = this.routes.find(target)
     if (!route) {
       throw new Error(`${target} is not an operation in GitHub's REST description; check its name`)
@@ -189,6 +188,13 @@ class StandInServer implements GitHubStandIn {
   private async serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
     try {
       const { call, match } = await readCall(req, this.routes)
+      if (isGraphQL(call)) {
+        const graphql: IncomingCall = { ...call, operationId: GRAPHQL, route: call.path }
+        const { response, outcome } = this.answerGraphQL(graphql)
+        this.requests.push({ ...graphql, status: response.status, outcome })
+        writeResponse(res, response, ++this.responseCount)
+        return
+      }
       const { response, outcome } = await this.answer(call, match)
       this.requests.push({ ...call, status: response.status, outcome })
       writeResponse(res, response, ++this.responseCount)
@@ -206,6 +212,8 @@ class StandInServer implements GitHubStandIn {
     match: RouteMatch
   ): Promise<{ response: StandInResponse; outcome: Outcome }> {
     if (match.kind !== 'operation') return this.violation(request, match)
+    const undocumented = undocumentedNames(match.route, request)
+    if (undocumented.length > 0) return this.undocumented(undocumented)
     const denied = this.authError(request)
     if (denied) return { response: denied, outcome: 'unauthorized' }
     const urls: Urls = {
@@ -242,13 +250,52 @@ class StandInServer implements GitHubStandIn {
       method: request.method,
       path: request.path,
       reason: match.kind === 'wrong-method' ? 'method-not-in-description' : 'unknown-path',
-      allowedMethods
+      allowedMethods,
+      names: []
     }
     this.violations.push(violation)
     const body = errorBody(404, 'Not Found', {
       stand_in: `${describeViolation(violation)} is not in GitHub's REST description`
     })
     return { response: { status: 404, body }, outcome: 'violation' }
+  }
+
+  private answerGraphQL(request: IncomingCall): { response: StandInResponse; outcome: Outcome } {
+    if (request.token === null) {
+      const body = errorBody(401, 'This endpoint requires you to be authenticated.')
+      return { response: { status: 401, body }, outcome: 'unauthorized' }
+    }
+    const denied = this.authError(request)
+    if (denied) return { response: denied, outcome: 'unauthorized' }
+    const answer = answerGraphQL(this.graphqlSchema, this.state, request.body)
+    if (answer.violations.length > 0) {
+      this.violations.push({
+        method: request.method,
+        path: request.path,
+        reason: 'graphql-schema',
+        allowedMethods: [],
+        names: answer.violations
+      })
+    }
+    const outcome: Outcome =
+      answer.violations.length > 0
+        ? 'violation'
+        : answer.unserved.length > 0
+          ? 'not-implemented'
+          : 'handled'
+    return { response: { status: 200, body: answer.body }, outcome }
+  }
+
+  /** GitHub ignores unknown names; the stand-in refuses them so that a test fails. */
+  private undocumented(violations: readonly Violation[]): {
+    response: StandInResponse
+    outcome: Outcome
+  } {
+    this.violations.push(...violations)
+    const body = errorBody(400, 'Undocumented parameters', {
+      stand_in: `${violations.map(describeViolation).join('; ')}: not documented for this operation in GitHub's REST description`
+    })
+    return { response: { status: 400, body }, outcome: 'violation' }
   }
 
   private authError(request: IncomingCall): StandInResponse | undefined {
@@ -269,6 +316,13 @@ class StandInServer implements GitHubStandIn {
     if (override.remaining <= 0) this.overrides = this.overrides.filter(o => o !== override)
     return override.handler
   }
+}
+
+/** `requestsTo(GRAPHQL)`: the GraphQL requests. */
+const GRAPHQL = 'graphql'
+
+function isGraphQL(call: IncomingCall): boolean {
+  return call.method === 'POST' && (call.path === '/graphql' || call.path === '/api/graphql')
 }
 
 function notImplemented(request: IncomingCall): StandInResponse {

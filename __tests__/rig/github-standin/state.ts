@@ -8,6 +8,7 @@ import type {
   Author,
   CommentRecord,
   CommentSeed,
+  CommitRecord,
   DeploymentRecord,
   DeploymentSeed,
   DeploymentStatusRecord,
@@ -59,6 +60,8 @@ export class StandInState {
   readonly issues = new Map<string, IssueRecord>()
   readonly deployments = new Map<number, DeploymentRecord>()
   readonly statuses = new Map<number, DeploymentStatusRecord>()
+  /** By lower-case sha. */
+  readonly commits = new Map<string, CommitRecord>()
   private nextId = FIRST_ID
   private lastTime = 0
 
@@ -73,6 +76,7 @@ export class StandInState {
     for (const map of [this.repos, this.users, this.roles, this.comments, this.reactions])
       map.clear()
     for (const map of [this.pulls, this.issues, this.deployments, this.statuses]) map.clear()
+    this.commits.clear()
     this.nextId = FIRST_ID
     this.identity = this.user(this.options.identity)
     this.defaultRole = this.options.defaultRole
@@ -246,8 +250,19 @@ export class StandInState {
     return [...this.reactions.values()].filter(r => r.commentId === commentId)
   }
 
+  /** A commit with its date, as GraphQL's `Deployment.commit { committedDate }` shows it. */
+  addCommit(sha: string, committedDate: string): CommitRecord {
+    const record: CommitRecord = { sha: sha.toLowerCase(), committedDate }
+    this.commits.set(record.sha, record)
+    return record
+  }
+
+  commit(sha: string): CommitRecord | undefined {
+    return this.commits.get(sha.toLowerCase())
+  }
+
   addDeployment(seed: DeploymentSeed): DeploymentRecord {
-    const time = this.now()
+    const time = seed.createdAt ?? this.now()
     const environment = seed.environment ?? 'production'
     const record: DeploymentRecord = {
       id: this.newId(),
@@ -293,7 +308,7 @@ export class StandInState {
       logUrl: seed.logUrl ?? seed.targetUrl ?? '',
       environmentUrl: seed.environmentUrl ?? '',
       creator: this.user(seed.creator ?? this.identity),
-      createdAt: this.now()
+      createdAt: seed.createdAt ?? this.now()
     }
     this.statuses.set(record.id, record)
     deployment.updatedAt = record.createdAt

@@ -7,6 +7,13 @@ export interface OpenApiRoute {
   /** Path template, e.g. `/repos/{owner}/{repo}/issues/{issue_number}/comments`. */
   readonly path: string
   readonly operationId: string
+  /** Names of the query parameters the description documents for this operation. */
+  readonly query: readonly string[]
+  /**
+   * Names of the JSON request body's properties; `'*'` when the body is not checked by name (a
+   * string, an array, an open object); `null` when the operation documents no body.
+   */
+  readonly body: readonly string[] | '*' | null
 }
 
 /** A request as the stand-in saw it, before it was answered. */
@@ -44,13 +51,23 @@ export interface RecordedRequest extends IncomingCall {
   readonly outcome: Outcome
 }
 
-/** A request whose method and path are not in GitHub's published description. */
+/**
+ * A request outside GitHub's published description: its method and path, or a query parameter
+ * or body property the operation does not document.
+ */
 export interface Violation {
   readonly method: string
   readonly path: string
-  readonly reason: 'unknown-path' | 'method-not-in-description'
-  /** Methods the description does define for this path (empty for an unknown path). */
+  readonly reason:
+    | 'unknown-path'
+    | 'method-not-in-description'
+    | 'undocumented-query-parameter'
+    | 'undocumented-body-property'
+    | 'graphql-schema'
+  /** Methods the description does define for this path (empty unless the method is wrong). */
   readonly allowedMethods: readonly string[]
+  /** The undocumented names (query parameters, body properties, GraphQL fields), else empty. */
+  readonly names: readonly string[]
 }
 
 /** What a handler answers. `body` is sent as JSON; omit it for an empty body (e.g. 204). */
