@@ -54005,7 +54005,7 @@ globals.__dirname ??= (0,node_path__WEBPACK_IMPORTED_MODULE_0__.dirname)((0,node
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
 /* harmony import */ var _dirname_shim_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(6065);
-/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(7814);
+/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(2899);
 /** Entry point of the bundled action: only calls run(). */
 
 
@@ -54016,7 +54016,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 7814:
+/***/ 2899:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -54095,55 +54095,218 @@ class Refusal extends DeployError {
 
 ;// CONCATENATED MODULE: ./src/github/client.ts
 /**
- * The one octokit factory: GITHUB_API_URL from the runner, retries with backoff for 5xx and
- * rate limits handled by the throttling plugin. Domain verbs live beside it (gate, comments,
- * deployments) and take this client.
+ * The one octokit factory, and the value every request is built from.
+ *
+ * Requests are built from named parameters only: `Repo` is the two-field `{ owner, repo }` made by
+ * `repoOf`, never the run context (whose webhook payload would otherwise travel as body or query).
+ *
+ * Retries and budget: this is a deploy step, not a long-running bot. So instead of
+ * `@octokit/plugin-retry` (retries network failures with 1 s + 4 s of backoff each) and
+ * `@octokit/plugin-throttling` (spaces every write 1 s apart; waits out rate limits for up to an
+ * hour), one request hook:
+ * - a request that gets no answer (connection refused, DNS, reset, no answer within
+ *   `REQUEST_TIMEOUT_MS`) marks the API unreachable: one warning, and every later request of this
+ *   client fails at once with `GitHubUnreachable`, so an unreachable API costs a run at most one
+ *   timeout (under 10 s), not a retry series per request;
+ * - a 500/502/503/504, or a rate limit whose `retry-after` is at most `MAX_RETRY_AFTER_S`, is
+ *   retried once; a longer rate limit fails with a message that says so;
+ * - writes go out as they come, not spaced by a fixed second.
  */
 
-/** A throttling callback: warn, and retry once after GitHub's requested wait. */
-function onLimit(kind) {
-    return (retryAfter, options, _octokit, retryCount) => {
-        core/* warning */.$e(`GitHub API ${kind} on ${options.method} ${options.url}; retrying in ${retryAfter} s.`);
-        return retryCount < 1;
-    };
+/** The `{ owner, repo }` of a repository, from anything that names one (e.g. the run context). */
+function repoOf(source) {
+    const value = { owner: source.owner, repo: source.repo };
+    return value;
 }
-/**
- * Loads octokit (a separate chunk of the bundle, ~25 ms to evaluate) only when there is a
- * token to use it with.
- */
-async function createOctokit(token) {
-    const [{ getOctokit }, { retry }, { throttling }] = await Promise.all([
-        __nccwpck_require__.e(/* import() */ 758).then(__nccwpck_require__.bind(__nccwpck_require__, 1758)),
-        Promise.all(/* import() */[__nccwpck_require__.e(251), __nccwpck_require__.e(735)]).then(__nccwpck_require__.bind(__nccwpck_require__, 9735)),
-        Promise.all(/* import() */[__nccwpck_require__.e(251), __nccwpck_require__.e(856)]).then(__nccwpck_require__.bind(__nccwpck_require__, 6856))
-    ]);
-    return getOctokit(token, {
-        retry: { retries: 2 },
-        throttle: {
-            onRateLimit: onLimit('rate limit'),
-            onSecondaryRateLimit: onLimit('secondary rate limit')
-        }
-    }, retry, throttling);
+/** No answer within this long counts as unreachable. */
+const REQUEST_TIMEOUT_MS = 8_000;
+/** A rate limit asking to wait longer than this is not waited for. */
+const MAX_RETRY_AFTER_S = 3;
+const RETRY_DELAY_MS = 500;
+const TRANSIENT = new Set([500, 502, 503, 504]);
+/** A request refused because an earlier one found the API unreachable in this run. */
+class GitHubUnreachable extends Error {
+    name = 'GitHubUnreachable';
+}
+/** True for `GitHubUnreachable`: its one warning was already logged. */
+function isUnreachable(error) {
+    return error instanceof GitHubUnreachable;
 }
 /** The HTTP status of an octokit error, if it has one. */
 function httpStatus(error) {
-    const status = error?.status;
-    return typeof status === 'number' ? status : undefined;
+    if (typeof error !== 'object' || error === null || !('status' in error))
+        return undefined;
+    return typeof error.status === 'number' ? error.status : undefined;
+}
+/** An error without an HTTP answer: the request never reached GitHub or got nothing back. */
+function noAnswer(error) {
+    if (typeof error !== 'object' || error === null)
+        return false;
+    if ('name' in error && (error.name === 'AbortError' || error.name === 'TimeoutError'))
+        return true;
+    // @octokit/request turns a failed fetch into a RequestError (status 500) without a response.
+    return 'request' in error && (!('response' in error) || error.response === undefined);
+}
+function headerOf(error, name) {
+    if (typeof error !== 'object' || error === null || !('response' in error))
+        return undefined;
+    const response = error.response;
+    if (typeof response !== 'object' || response === null || !('headers' in response)) {
+        return undefined;
+    }
+    const headers = response.headers;
+    if (typeof headers !== 'object' || headers === null)
+        return undefined;
+    const value = headers[name];
+    return typeof value === 'string' ? value : undefined;
+}
+/** Seconds GitHub asks to wait on a rate limit (403/429), or undefined when it is not one. */
+function rateLimitWait(error) {
+    const status = httpStatus(error);
+    if (status !== 403 && status !== 429)
+        return undefined;
+    const retryAfter = headerOf(error, 'retry-after');
+    if (retryAfter !== undefined)
+        return Number(retryAfter) || 0;
+    if (headerOf(error, 'x-ratelimit-remaining') !== '0')
+        return undefined;
+    const reset = Number(headerOf(error, 'x-ratelimit-reset'));
+    return Number.isFinite(reset) ? Math.max(0, reset - Math.floor(Date.now() / 1000)) : undefined;
+}
+/** The system error code (`ECONNREFUSED`, `ETIMEDOUT`, …) down the cause chain, else the message. */
+function causeOf(error) {
+    for (let current = error, depth = 0; depth < 5; depth++) {
+        if (typeof current !== 'object' || current === null)
+            break;
+        if ('code' in current && typeof current.code === 'string')
+            return current.code;
+        if ('name' in current && current.name === 'TimeoutError') {
+            return `no answer within ${REQUEST_TIMEOUT_MS / 1000} s`;
+        }
+        current = 'cause' in current ? current.cause : undefined;
+    }
+    return error instanceof Error ? error.message : String(error);
+}
+const sleep = (ms) => new Promise(resolve => setTimeout(resolve, ms));
+/** Adds the retry and unreachable-API rules of this module's header to a client. */
+function applyRequestPolicy(octokit, apiUrl) {
+    let unreachable;
+    octokit.hook.wrap('request', async (request, options) => {
+        const what = `${options.method} ${options.url}`;
+        if (unreachable !== undefined) {
+            throw new GitHubUnreachable(`GitHub API unreachable (${unreachable}); skipped ${what}`);
+        }
+        const callerSignal = options.request?.signal;
+        for (let attempt = 0;; attempt++) {
+            // Set in place: before-after-hook hands the inner hooks the options object it was given,
+            // not the one passed on, so a copy would not reach the fetch.
+            options.request = {
+                ...options.request,
+                signal: callerSignal ?? AbortSignal.timeout(REQUEST_TIMEOUT_MS)
+            };
+            try {
+                return await request(options);
+            }
+            catch (error) {
+                if (noAnswer(error)) {
+                    unreachable = causeOf(error);
+                    core/* warning */.$e(`GitHub API at ${apiUrl} cannot be reached (${unreachable} on ${what}): nothing more is reported to GitHub in this run. The deploy itself is not affected.`);
+                    throw new GitHubUnreachable(`GitHub API unreachable (${unreachable}) on ${what}`);
+                }
+                const wait = rateLimitWait(error);
+                if (wait !== undefined && wait > MAX_RETRY_AFTER_S) {
+                    throw new Error(`GitHub API rate limit on ${what}: GitHub asks to wait ${wait} s, longer than a deploy step should (${httpStatus(error)})`, { cause: error });
+                }
+                const status = httpStatus(error) ?? 0;
+                if (attempt > 0 || (wait === undefined && !TRANSIENT.has(status)))
+                    throw error;
+                core/* info */.pq(`GitHub API ${status} on ${what}; retrying once.`);
+                await sleep(wait === undefined ? RETRY_DELAY_MS : wait * 1000);
+            }
+        }
+    });
+}
+/** `${{ github.token }}` passed through unexpanded (e.g. by a local runner): not a token. */
+function isUnexpandedExpression(token) {
+    return /^\$\{\{.*\}\}$/s.test(token.trim());
+}
+/**
+ * Loads octokit (a separate chunk of the bundle, ~25 ms to evaluate) only when there is a token
+ * to use it with. An unexpanded expression is no token: a notice, and no client.
+ */
+async function createOctokit(token, apiUrl = process.env.GITHUB_API_URL ?? 'https://api.github.com') {
+    if (isUnexpandedExpression(token)) {
+        core/* notice */.lm(`\`github-token\` is the unexpanded expression ${token.trim()}: no token, so nothing is reported to GitHub. Pass a real token (a local runner does not expand expressions).`);
+        return undefined;
+    }
+    const { getOctokit } = await __nccwpck_require__.e(/* import() */ 413).then(__nccwpck_require__.bind(__nccwpck_require__, 2413));
+    const octokit = getOctokit(token, { baseUrl: apiUrl });
+    applyRequestPolicy(octokit, apiUrl);
+    return octokit;
+}
+
+;// CONCATENATED MODULE: ./src/github/pulls.ts
+/**
+ * The pull request of a commit: the one rule used by the report (which PR to comment on) and by
+ * the gate (where to ask for approval when the event names no PR).
+ *
+ * 1. An open pull request whose head is the commit (newest first): the commit is that PR's
+ *    current code, so a comment or an approval there is about this commit.
+ * 2. Else the pull request that merged the commit: its merge commit is the sha (merge, squash or
+ *    rebase merge), or it was merged with the commit as its head (fast-forward). This is the
+ *    `push` after a merge.
+ * 3. Else none. A PR that merely contains the commit among others, or an open PR whose head has
+ *    moved on, is not "the" PR of the commit: an approval there would be for other code.
+ */
+
+/** The rule above over GitHub's list; pure, so it is tested without a server. */
+function choosePull(pulls, sha) {
+    const same = (other) => other?.toLowerCase() === sha.toLowerCase();
+    const newestFirst = [...pulls].sort((a, b) => b.number - a.number);
+    const open = newestFirst.find(p => p.state === 'open' && same(p.head.sha));
+    if (open)
+        return { number: open.number, url: open.html_url, relation: 'open-head' };
+    const merged = newestFirst.find(p => p.merged_at !== null && (same(p.merge_commit_sha) || same(p.head.sha)));
+    return merged ? { number: merged.number, url: merged.html_url, relation: 'merged' } : undefined;
+}
+/** The pull request of `sha` by the rule above; undefined when none (or GitHub has no commit). */
+async function pullForCommit(octokit, repo, sha) {
+    try {
+        const { data } = await octokit.rest.repos.listPullRequestsAssociatedWithCommit({
+            owner: repo.owner,
+            repo: repo.repo,
+            commit_sha: sha,
+            per_page: 100
+        });
+        return choosePull(data, sha);
+    }
+    catch (error) {
+        const status = httpStatus(error);
+        if (status === 404 || status === 422)
+            return undefined;
+        throw error;
+    }
 }
 
 ;// CONCATENATED MODULE: ./src/github/gate-api.ts
+
 function gateApi(octokit, repo) {
     return {
         async permission(login) {
             const { data } = await octokit.rest.repos.getCollaboratorPermissionLevel({
-                ...repo,
+                owner: repo.owner,
+                repo: repo.repo,
                 username: login
             });
             // role_name tells maintain apart from write; permission folds it into write.
             return data.role_name || data.permission;
         },
         async pull(number) {
-            const { data } = await octokit.rest.pulls.get({ ...repo, pull_number: number });
+            const { data } = await octokit.rest.pulls.get({
+                owner: repo.owner,
+                repo: repo.repo,
+                pull_number: number
+            });
             return {
                 number,
                 state: data.state,
@@ -54154,17 +54317,24 @@ function gateApi(octokit, repo) {
         },
         async react(commentId, reaction) {
             await octokit.rest.reactions.createForIssueComment({
-                ...repo,
+                owner: repo.owner,
+                repo: repo.repo,
                 comment_id: commentId,
                 content: reaction
             });
         },
         async comment(issueNumber, body) {
-            await octokit.rest.issues.createComment({ ...repo, issue_number: issueNumber, body });
+            await octokit.rest.issues.createComment({
+                owner: repo.owner,
+                repo: repo.repo,
+                issue_number: issueNumber,
+                body
+            });
         },
         async commentsSince(issueNumber, since) {
             const comments = await octokit.paginate(octokit.rest.issues.listComments, {
-                ...repo,
+                owner: repo.owner,
+                repo: repo.repo,
                 issue_number: issueNumber,
                 since,
                 per_page: 100
@@ -54178,16 +54348,12 @@ function gateApi(octokit, repo) {
             }));
         },
         async pullForCommit(sha) {
-            const { data } = await octokit.rest.repos.listPullRequestsAssociatedWithCommit({
-                ...repo,
-                commit_sha: sha
-            });
-            return (data.find(pr => pr.state === 'open' && pr.head.sha === sha) ??
-                data.find(pr => pr.state === 'open'))?.number;
+            return (await pullForCommit(octokit, repo, sha))?.number;
         },
         async openIssue(title, body, assignees) {
             const { data } = await octokit.rest.issues.create({
-                ...repo,
+                owner: repo.owner,
+                repo: repo.repo,
                 title,
                 body,
                 assignees: [...assignees]
@@ -54195,6 +54361,109 @@ function gateApi(octokit, repo) {
             return data.number;
         }
     };
+}
+
+;// CONCATENATED MODULE: ./src/github/comments.ts
+/**
+ * The sticky PR comment (DESIGN.md §6): one per environment, found by its hidden marker *and* by
+ * the token's own identity, so a comment anyone else wrote with the marker is never edited.
+ *
+ * Two runs at once: both may see no comment and both create one. After creating, the list is
+ * read again; when two or more of ours carry the marker, the oldest is kept, the newer ones are
+ * deleted (a 404 means the other run deleted it first) and, when the kept one is not the one just
+ * created, it is edited to this run's body. Either way one comment remains.
+ *
+ * The marker (the report's `stickyMarker(environment)`) is passed in: this module knows GitHub,
+ * not the report's format.
+ */
+
+/** Who a GITHUB_TOKEN acts as; `GET /user` is refused to it. */
+const ACTIONS_BOT_LOGIN = 'github-actions[bot]';
+/** The login the token acts as: `GET /user`, or github-actions[bot] when that is refused. */
+async function tokenIdentity(octokit) {
+    try {
+        const { data } = await octokit.rest.users.getAuthenticated();
+        return data.login;
+    }
+    catch (error) {
+        const status = httpStatus(error);
+        if (status === 403 || status === 404)
+            return ACTIONS_BOT_LOGIN;
+        throw error;
+    }
+}
+function isOurs(comment, identity, marker) {
+    return (comment.user?.login.toLowerCase() === identity.toLowerCase() &&
+        (comment.body ?? '').trimStart().startsWith(marker));
+}
+/** Our marked comments on the issue, oldest first, over every page. */
+async function listOurs(octokit, repo, issueNumber, identity, marker) {
+    const ours = [];
+    const iterator = octokit.paginate.iterator(octokit.rest.issues.listComments, {
+        owner: repo.owner,
+        repo: repo.repo,
+        issue_number: issueNumber,
+        per_page: 100
+    });
+    for await (const { data } of iterator) {
+        ours.push(...data.filter(comment => isOurs(comment, identity, marker)));
+    }
+    return ours.sort((a, b) => a.id - b.id);
+}
+async function deleteIfPresent(octokit, repo, commentId) {
+    try {
+        await octokit.rest.issues.deleteComment({
+            owner: repo.owner,
+            repo: repo.repo,
+            comment_id: commentId
+        });
+    }
+    catch (error) {
+        if (httpStatus(error) !== 404)
+            throw error;
+    }
+}
+async function edit(octokit, repo, comment, body) {
+    const { data } = await octokit.rest.issues.updateComment({
+        owner: repo.owner,
+        repo: repo.repo,
+        comment_id: comment.id,
+        body
+    });
+    return { id: data.id, url: data.html_url, created: false };
+}
+/** Keeps the oldest of ours, deletes the rest, and makes sure the kept one has `body`. */
+async function settle(octokit, repo, ours, mine, body) {
+    const [oldest, ...newer] = ours;
+    for (const extra of newer)
+        await deleteIfPresent(octokit, repo, extra.id);
+    if (!oldest || oldest.id === mine.id)
+        return { id: mine.id, url: mine.html_url, created: true };
+    return edit(octokit, repo, oldest, body);
+}
+/**
+ * Edits the sticky comment with `marker` on the issue or PR, or creates it. `body` should start
+ * with the marker (the rendered report does); it is added when missing.
+ */
+async function upsertStickyComment(octokit, { repo, issueNumber, marker }, body) {
+    const text = body.startsWith(marker) ? body : `${marker}\n${body}`;
+    const identity = await tokenIdentity(octokit);
+    const [existing, ...extras] = await listOurs(octokit, repo, issueNumber, identity, marker);
+    if (existing) {
+        for (const extra of extras)
+            await deleteIfPresent(octokit, repo, extra.id);
+        return edit(octokit, repo, existing, text);
+    }
+    const { data: mine } = await octokit.rest.issues.createComment({
+        owner: repo.owner,
+        repo: repo.repo,
+        issue_number: issueNumber,
+        body: text
+    });
+    // The new comment's author is the identity for certain, even when GET /user was refused.
+    const author = mine.user?.login ?? identity;
+    const ours = await listOurs(octokit, repo, issueNumber, author, marker);
+    return settle(octokit, repo, ours, mine, text);
 }
 
 ;// CONCATENATED MODULE: ./src/format.ts
@@ -54250,6 +54519,293 @@ function shorten(text, max) {
         out += char;
     }
     return `${out}…`;
+}
+
+;// CONCATENATED MODULE: ./src/github/deployments.ts
+/**
+ * GitHub deployments for activations (DESIGN.md §6): one deployment per activation, ref = the
+ * commit sha, no auto-merge, no required contexts; statuses in_progress → success / failure /
+ * inactive carry `environment_url` and `log_url`.
+ */
+
+
+/** GitHub refuses deployment status descriptions longer than this. */
+const MAX_STATUS_DESCRIPTION = 140;
+/** Reads a deployment payload written by `createDeployment` (or anything else, leniently). */
+function deployments_readPayload(payload) {
+    let value = payload;
+    if (typeof value === 'string') {
+        try {
+            value = JSON.parse(value);
+        }
+        catch {
+            return {};
+        }
+    }
+    if (typeof value !== 'object' || value === null)
+        return {};
+    const { release, rollback } = value;
+    return {
+        ...(typeof release === 'string' ? { release } : {}),
+        ...(typeof rollback === 'boolean' ? { rollback } : {})
+    };
+}
+/** Creates the deployment for one activation and returns its id. */
+async function createDeployment(octokit, repo, deployment) {
+    const payload = {
+        release: deployment.release,
+        rollback: deployment.rollback ?? false
+    };
+    const { data } = await octokit.rest.repos.createDeployment({
+        owner: repo.owner,
+        repo: repo.repo,
+        ref: deployment.sha,
+        task: 'deploy',
+        environment: deployment.environment,
+        description: shorten(deployment.description, MAX_STATUS_DESCRIPTION),
+        auto_merge: false,
+        required_contexts: [],
+        payload: { ...payload },
+        transient_environment: false,
+        production_environment: deployment.environment === 'production'
+    });
+    if (!('id' in data)) {
+        throw new DeployError(`GitHub did not create a deployment of ${deployment.sha.slice(0, 12)} to "${deployment.environment}": ${data.message ?? 'no reason given'}`);
+    }
+    return data.id;
+}
+/** Adds a status to a deployment; the description is cut to GitHub's 140 characters. */
+async function setDeploymentStatus(octokit, repo, deploymentId, update) {
+    await octokit.rest.repos.createDeploymentStatus({
+        owner: repo.owner,
+        repo: repo.repo,
+        deployment_id: deploymentId,
+        state: update.state,
+        log_url: update.logUrl,
+        description: shorten(update.description, MAX_STATUS_DESCRIPTION),
+        ...(update.environmentUrl === undefined ? {} : { environment_url: update.environmentUrl })
+    });
+}
+
+;// CONCATENATED MODULE: ./src/github/deployment-history.ts
+/**
+ * An environment's deployment history for the delivery metrics, in at most `MAX_PAGES` GraphQL
+ * requests whatever its length (issue 14: the REST way costs 1 + N + N requests for N
+ * deployments, against a token limit of 1,000 an hour shared by every workflow of the repository).
+ *
+ * One query returns 100 deployments, newest first, each with its statuses (the first success and
+ * the last final state both matter: GitHub marks a superseded success `inactive`, so
+ * `latestStatus` alone would lose it) and its commit's date (the lead time), so no
+ * `GET /commits/{sha}` is made at all.
+ */
+
+/** Pages of 100 deployments read at most: 3 requests per run, 300 deployments. */
+const MAX_PAGES = 3;
+const PAGE_SIZE = 100;
+/** Statuses read per deployment; gated-deploy writes three (in_progress, final, inactive). */
+const STATUSES_PER_DEPLOYMENT = 50;
+const DAY = 86_400_000;
+const DEPLOYMENT_HISTORY_QUERY = `query DeploymentHistory($owner: String!, $name: String!, $environment: String!, $after: String) {
+  repository(owner: $owner, name: $name) {
+    deployments(environments: [$environment], orderBy: {field: CREATED_AT, direction: DESC}, first: ${PAGE_SIZE}, after: $after) {
+      pageInfo { hasNextPage endCursor }
+      nodes {
+        databaseId
+        createdAt
+        commitOid
+        payload
+        commit { committedDate }
+        statuses(first: ${STATUSES_PER_DEPLOYMENT}) { nodes { state createdAt } }
+      }
+    }
+  }
+}`;
+// ---- the answer, checked at the trust boundary -------------------------------------------------
+class ShapeError extends Error {
+    name = 'ShapeError';
+}
+function record(value, where) {
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+        throw new ShapeError(`GitHub's GraphQL answer has no object at ${where}`);
+    }
+    return Object.fromEntries(Object.entries(value));
+}
+function list(value, where) {
+    if (!Array.isArray(value))
+        throw new ShapeError(`GitHub's GraphQL answer has no list at ${where}`);
+    return value;
+}
+function deployment_history_text(value, where) {
+    if (typeof value !== 'string')
+        throw new ShapeError(`GitHub's GraphQL answer lacks ${where}`);
+    return value;
+}
+function deployment_history_status(value, where) {
+    const node = record(value, where);
+    return {
+        state: deployment_history_text(node['state'], `${where}.state`).toLowerCase(),
+        createdAt: deployment_history_text(node['createdAt'], `${where}.createdAt`)
+    };
+}
+function entry(value, where) {
+    const node = record(value, where);
+    const id = node['databaseId'];
+    if (typeof id !== 'number')
+        return undefined;
+    const statusNodes = list(record(node['statuses'], `${where}.statuses`)['nodes'], where);
+    const statuses = statusNodes
+        .map((s, i) => deployment_history_status(s, `${where}.statuses.nodes[${i}]`))
+        .sort((a, b) => Date.parse(a.createdAt) - Date.parse(b.createdAt));
+    const commit = node['commit'];
+    const committed = typeof commit === 'object' && commit !== null ? record(commit, where)['committedDate'] : null;
+    return {
+        id,
+        sha: deployment_history_text(node['commitOid'], `${where}.commitOid`),
+        createdAt: deployment_history_text(node['createdAt'], `${where}.createdAt`),
+        statuses,
+        ...(typeof committed === 'string' ? { commitTime: committed } : {}),
+        rollback: deployments_readPayload(node['payload']).rollback ?? false
+    };
+}
+function page(answer) {
+    const repository = record(answer, 'data')['repository'];
+    if (repository === null)
+        throw new ShapeError('GitHub says the repository does not exist');
+    const deployments = record(record(repository, 'repository')['deployments'], 'deployments');
+    const info = record(deployments['pageInfo'], 'pageInfo');
+    const nodes = list(deployments['nodes'], 'deployments.nodes');
+    const cursor = info['endCursor'];
+    return {
+        entries: nodes.flatMap((n, i) => entry(n, `deployments.nodes[${i}]`) ?? []),
+        endCursor: info['hasNextPage'] === true && typeof cursor === 'string' ? cursor : undefined
+    };
+}
+/**
+ * The environment's deployments, newest first, until one older than `windowDays` days before
+ * `now`, the end of the history, or `MAX_PAGES` pages. Errors are thrown: the caller reports
+ * without delivery metrics.
+ */
+async function readDeploymentHistory(octokit, repo, environment, options) {
+    const start = options.now.getTime() - options.windowDays * DAY;
+    const entries = [];
+    let after;
+    for (let pages = 0; pages < MAX_PAGES; pages++) {
+        const answer = await octokit.graphql(DEPLOYMENT_HISTORY_QUERY, {
+            owner: repo.owner,
+            name: repo.repo,
+            environment,
+            after: after ?? null
+        });
+        const { entries: found, endCursor } = page(answer);
+        entries.push(...found);
+        after = endCursor;
+        if (after === undefined || found.some(d => Date.parse(d.createdAt) < start))
+            break;
+    }
+    return entries;
+}
+
+;// CONCATENATED MODULE: ./src/github/publish.ts
+/**
+ * Reporting to GitHub: the deployment record around an activation, the delivery-metrics history
+ * and the sticky pull-request comment. Reporting never fails a run: an API error becomes one
+ * warning line, and an unreachable API one warning for the whole run (client.ts).
+ *
+ * What is reported comes in rendered (the report's text and marker): this module knows GitHub,
+ * not the report's format.
+ */
+
+
+
+
+
+
+
+/** Runs a reporting call; a failure is a warning (none for an unreachable API: already said). */
+async function safely(what, fn) {
+    try {
+        return await fn();
+    }
+    catch (error) {
+        if (isUnreachable(error))
+            return undefined;
+        core/* warning */.$e(`Reporting: could not ${what}: ${errorMessage(error)}. The deploy itself is not affected.`);
+        return undefined;
+    }
+}
+/**
+ * A GitHub deployment per activation: in_progress, then success or failure, with the URLs.
+ * (Structurally an `ActivationTracker` of deploy/fleet.ts.)
+ */
+class DeploymentRecord {
+    octokit;
+    repo;
+    options;
+    id;
+    constructor(octokit, repo, options) {
+        this.octokit = octokit;
+        this.repo = repo;
+        this.options = options;
+    }
+    async started(release, sha) {
+        const { environment, rollback, logUrl } = this.options;
+        this.id = await safely('create the GitHub deployment', async () => {
+            const id = await createDeployment(this.octokit, this.repo, {
+                sha,
+                environment,
+                release,
+                description: rollback ? `Roll back to ${release}` : `Activate ${release}`,
+                rollback
+            });
+            await setDeploymentStatus(this.octokit, this.repo, id, {
+                state: 'in_progress',
+                logUrl,
+                description: `Switching to ${release}`
+            });
+            return id;
+        });
+    }
+    async finished(ok, detail) {
+        const id = this.id;
+        if (id === undefined)
+            return;
+        await safely('update the GitHub deployment', () => setDeploymentStatus(this.octokit, this.repo, id, {
+            state: ok ? 'success' : 'failure',
+            logUrl: this.options.logUrl,
+            description: detail,
+            ...(this.options.environmentUrl === undefined
+                ? {}
+                : { environmentUrl: this.options.environmentUrl })
+        }));
+    }
+}
+/** The environment's deployment history for the delivery metrics; undefined when unreadable. */
+async function deliveryHistory(octokit, repo, environment, options) {
+    return safely('read the deployment history for delivery metrics', () => readDeploymentHistory(octokit, repo, environment, options));
+}
+/** The pull request this run is about: the event's own, or on `push` the PR of the commit. */
+async function pullNumber(octokit, repo, context) {
+    const { payload } = context;
+    if (typeof payload.number === 'number')
+        return payload.number;
+    const issue = payload.issue;
+    if (typeof issue === 'object' && issue !== null && 'number' in issue && 'pull_request' in issue) {
+        if (typeof issue.number === 'number' && issue.pull_request)
+            return issue.number;
+    }
+    if (context.eventName !== 'push' || context.sha === '')
+        return undefined;
+    return (await safely('find the pull request of the commit', () => pullForCommit(octokit, repo, context.sha)))?.number;
+}
+/** Writes or updates the sticky comment; returns its URL. */
+async function commentOnPullRequest(octokit, repo, context, comment) {
+    const number = await pullNumber(octokit, repo, context);
+    if (number === undefined) {
+        core/* info */.pq('No pull request for this run: the report is in the job summary only.');
+        return undefined;
+    }
+    const sticky = await safely(`comment on #${number}`, () => upsertStickyComment(octokit, { repo, issueNumber: number, marker: comment.marker }, comment.body));
+    return sticky?.url;
 }
 
 ;// CONCATENATED MODULE: ./src/stage-log.ts
@@ -56253,7 +56809,7 @@ function parseObject(text) {
 }
 const trust_text = (value) => (typeof value === 'string' ? value : undefined);
 const whole = (value) => typeof value === 'number' && Number.isSafeInteger(value) && value >= 0 ? value : undefined;
-function entry(value) {
+function trust_entry(value) {
     if (typeof value !== 'object' || value === null)
         return undefined;
     const e = value;
@@ -56294,7 +56850,7 @@ function parseRemoteManifest(json, expected) {
         return { problem: 'it has no list of entries' };
     const entries = [];
     for (const raw of m.entries) {
-        const parsed = entry(raw);
+        const parsed = trust_entry(raw);
         if (!parsed)
             return { problem: `entry ${JSON.stringify(raw)?.slice(0, 120)} is not valid` };
         entries.push(parsed);
@@ -58386,6 +58942,103 @@ async function readTestReport(glob, cwd, options = {}) {
     return { summary, files: read, warnings };
 }
 
+;// CONCATENATED MODULE: ./src/report/dora.ts
+const DORA_WINDOW_DAYS = 90;
+const dora_DAY = 86_400_000;
+const WEEK = 7 * dora_DAY;
+/** Fewer finished changes than this and the figures would mean nothing. */
+const MIN_FINISHED = 2;
+function judge(fact) {
+    const statuses = fact.statuses
+        .map(s => ({ state: s.state, at: Date.parse(s.createdAt) }))
+        .sort((a, b) => a.at - b.at);
+    const liveAt = statuses.find(s => s.state === 'success')?.at;
+    const last = statuses.filter(s => s.state !== 'inactive').pop();
+    const final = last?.state === 'success'
+        ? 'success'
+        : last?.state === 'failure' || last?.state === 'error'
+            ? 'failure'
+            : 'pending';
+    return { fact, created: Date.parse(fact.createdAt), liveAt, final, finalAt: last?.at ?? NaN };
+}
+function median(values) {
+    if (values.length === 0)
+        return undefined;
+    const sorted = [...values].sort((a, b) => a - b);
+    const middle = Math.floor(sorted.length / 2);
+    const upper = sorted[middle] ?? 0;
+    return sorted.length % 2 === 1 ? upper : ((sorted[middle - 1] ?? 0) + upper) / 2;
+}
+/** Walks deployments in time order: which changes failed, and how long each restore took. */
+function incidents(deployments) {
+    const failed = new Set();
+    const restores = [];
+    let openSince;
+    let lastLive;
+    for (const d of deployments) {
+        if (d.final === 'failure') {
+            if (!d.fact.rollback)
+                failed.add(d);
+            openSince ??= d.finalAt;
+            continue;
+        }
+        if (d.final !== 'success' || d.liveAt === undefined)
+            continue;
+        if (d.fact.rollback && openSince === undefined && lastLive?.liveAt !== undefined) {
+            failed.add(lastLive);
+            openSince = lastLive.liveAt;
+        }
+        if (openSince !== undefined)
+            restores.push(Math.max(0, d.liveAt - openSince));
+        openSince = undefined;
+        lastLive = d.fact.rollback ? undefined : d;
+    }
+    return { failed, restores };
+}
+function leadTimes(changes) {
+    return changes.flatMap(d => {
+        const committed = d.fact.commitTime === undefined ? NaN : Date.parse(d.fact.commitTime);
+        return d.liveAt === undefined || Number.isNaN(committed)
+            ? []
+            : [Math.max(0, d.liveAt - committed)];
+    });
+}
+/**
+ * DORA figures from a deployment history (any order; deployments older than the window only
+ * tell that the history goes back further). `now` ends the window.
+ */
+function computeDora(deployments, now, windowDays = DORA_WINDOW_DAYS) {
+    const end = now.getTime();
+    const start = end - windowDays * dora_DAY;
+    const all = deployments.map(judge).sort((a, b) => a.created - b.created || a.fact.id - b.fact.id);
+    const inWindow = all.filter(d => d.created >= start && d.created <= end);
+    const changes = inWindow.filter(d => !d.fact.rollback && d.final !== 'pending');
+    if (changes.length < MIN_FINISHED) {
+        const count = changes.length === 1 ? '1 finished deployment' : `${changes.length} finished deployments`;
+        return {
+            insufficient: `${count} in the last ${windowDays} days; the figures need at least ${MIN_FINISHED}.`
+        };
+    }
+    const hasOlder = all.some(d => d.created < start);
+    const first = inWindow[0]?.created ?? start;
+    const windowMs = hasOlder ? windowDays * dora_DAY : Math.max(WEEK, end - first);
+    const { failed, restores } = incidents(inWindow);
+    const live = changes.filter(d => d.liveAt !== undefined).length;
+    const leads = leadTimes(changes);
+    return {
+        windowDays: Math.round(windowMs / dora_DAY),
+        deployments: live,
+        deploymentsPerWeek: live / (windowMs / WEEK),
+        leadTimeMs: median(leads),
+        leadTimeSamples: leads.length,
+        changeFailureRate: failed.size / changes.length,
+        failedChanges: failed.size,
+        finishedChanges: changes.length,
+        timeToRestoreMs: median(restores),
+        restoreSamples: restores.length
+    };
+}
+
 ;// CONCATENATED MODULE: ./src/report/render.ts
 
 
@@ -58657,482 +59310,20 @@ function renderReport(report, options = {}) {
     return assemble(minimal(report), marker);
 }
 
-;// CONCATENATED MODULE: ./src/github/comments.ts
-/**
- * The sticky PR comment (DESIGN.md §6): one per environment, found by its hidden marker *and* by
- * the token's own identity, so a comment anyone else wrote with the marker is never edited.
- *
- * Two runs at once: both may see no comment and both create one. After creating, the list is
- * read again; when two or more of ours carry the marker, the oldest is kept, the newer ones are
- * deleted (a 404 means the other run deleted it first) and, when the kept one is not the one just
- * created, it is edited to this run's body. Either way one comment remains.
- */
-
-
-/** Who a GITHUB_TOKEN acts as; `GET /user` is refused to it. */
-const ACTIONS_BOT_LOGIN = 'github-actions[bot]';
-/** The login the token acts as: `GET /user`, or github-actions[bot] when that is refused. */
-async function tokenIdentity(octokit) {
-    try {
-        const { data } = await octokit.rest.users.getAuthenticated();
-        return data.login;
-    }
-    catch (error) {
-        const status = httpStatus(error);
-        if (status === 403 || status === 404)
-            return ACTIONS_BOT_LOGIN;
-        throw error;
-    }
-}
-function isOurs(comment, identity, marker) {
-    return (comment.user?.login.toLowerCase() === identity.toLowerCase() &&
-        (comment.body ?? '').trimStart().startsWith(marker));
-}
-/** Our marked comments on the issue, oldest first, over every page. */
-async function listOurs(octokit, repo, issueNumber, identity, marker) {
-    const ours = [];
-    const iterator = octokit.paginate.iterator(octokit.rest.issues.listComments, {
-        ...repo,
-        issue_number: issueNumber,
-        per_page: 100
-    });
-    for await (const { data } of iterator) {
-        ours.push(...data.filter(comment => isOurs(comment, identity, marker)));
-    }
-    return ours.sort((a, b) => a.id - b.id);
-}
-async function deleteIfPresent(octokit, repo, commentId) {
-    try {
-        await octokit.rest.issues.deleteComment({ ...repo, comment_id: commentId });
-    }
-    catch (error) {
-        if (httpStatus(error) !== 404)
-            throw error;
-    }
-}
-async function edit(octokit, repo, comment, body) {
-    const { data } = await octokit.rest.issues.updateComment({
-        ...repo,
-        comment_id: comment.id,
-        body
-    });
-    return { id: data.id, url: data.html_url, created: false };
-}
-/** Keeps the oldest of ours, deletes the rest, and makes sure the kept one has `body`. */
-async function settle(octokit, repo, ours, mine, body) {
-    const [oldest, ...newer] = ours;
-    for (const extra of newer)
-        await deleteIfPresent(octokit, repo, extra.id);
-    if (!oldest || oldest.id === mine.id)
-        return { id: mine.id, url: mine.html_url, created: true };
-    return edit(octokit, repo, oldest, body);
-}
-/**
- * Edits this environment's sticky comment on the issue or PR, or creates it. `body` should start
- * with the environment's marker (renderReport's output does); it is added when missing.
- */
-async function upsertStickyComment(octokit, repo, issueNumber, environment, body) {
-    const marker = stickyMarker(environment);
-    const text = body.startsWith(marker) ? body : `${marker}\n${body}`;
-    const identity = await tokenIdentity(octokit);
-    const [existing, ...extras] = await listOurs(octokit, repo, issueNumber, identity, marker);
-    if (existing) {
-        for (const extra of extras)
-            await deleteIfPresent(octokit, repo, extra.id);
-        return edit(octokit, repo, existing, text);
-    }
-    const { data: mine } = await octokit.rest.issues.createComment({
-        ...repo,
-        issue_number: issueNumber,
-        body: text
-    });
-    // The new comment's author is the identity for certain, even when GET /user was refused.
-    const author = mine.user?.login ?? identity;
-    const ours = await listOurs(octokit, repo, issueNumber, author, marker);
-    return settle(octokit, repo, ours, mine, text);
-}
-function rank(pull, sha) {
-    const same = (other) => other?.toLowerCase() === sha.toLowerCase();
-    if (pull.merged_at !== null && same(pull.merge_commit_sha))
-        return 0;
-    if (pull.state === 'open' && same(pull.head.sha))
-        return 1;
-    if (same(pull.head.sha))
-        return 2;
-    if (pull.merged_at !== null)
-        return 3;
-    return pull.state === 'open' ? 4 : 5;
-}
-/**
- * The pull request a commit belongs to: the merged one whose merge commit it is, else the open
- * one whose head it is, else the best other GitHub associates with it; undefined when none.
- */
-async function findPullForCommit(octokit, repo, sha) {
-    let pulls;
-    try {
-        const response = await octokit.rest.repos.listPullRequestsAssociatedWithCommit({
-            ...repo,
-            commit_sha: sha,
-            per_page: 100
-        });
-        pulls = response.data;
-    }
-    catch (error) {
-        const status = httpStatus(error);
-        if (status === 404 || status === 422)
-            return undefined;
-        throw error;
-    }
-    const best = [...pulls].sort((a, b) => rank(a, sha) - rank(b, sha))[0];
-    if (!best)
-        return undefined;
-    return {
-        number: best.number,
-        url: best.html_url,
-        state: best.state === 'open' ? 'open' : 'closed',
-        merged: best.merged_at !== null,
-        headSha: best.head.sha
-    };
-}
-
-;// CONCATENATED MODULE: ./src/github/deployments.ts
-/**
- * GitHub deployments for activations (DESIGN.md §6): one deployment per activation, ref = the
- * commit sha, no auto-merge, no required contexts; statuses in_progress → success / failure /
- * inactive carry `environment_url` and `log_url`.
- */
-
-
-/** GitHub refuses deployment status descriptions longer than this. */
-const MAX_STATUS_DESCRIPTION = 140;
-/** Reads a deployment payload written by `createDeployment` (or anything else, leniently). */
-function deployments_readPayload(payload) {
-    let value = payload;
-    if (typeof value === 'string') {
-        try {
-            value = JSON.parse(value);
-        }
-        catch {
-            return {};
-        }
-    }
-    if (typeof value !== 'object' || value === null)
-        return {};
-    const { release, rollback } = value;
-    return {
-        ...(typeof release === 'string' ? { release } : {}),
-        ...(typeof rollback === 'boolean' ? { rollback } : {})
-    };
-}
-/** Creates the deployment for one activation and returns its id. */
-async function createDeployment(octokit, repo, deployment) {
-    const payload = {
-        release: deployment.release,
-        rollback: deployment.rollback ?? false
-    };
-    const { data } = await octokit.rest.repos.createDeployment({
-        ...repo,
-        ref: deployment.sha,
-        task: 'deploy',
-        environment: deployment.environment,
-        description: shorten(deployment.description, MAX_STATUS_DESCRIPTION),
-        auto_merge: false,
-        required_contexts: [],
-        payload: { ...payload },
-        transient_environment: false,
-        production_environment: deployment.environment === 'production'
-    });
-    if (!('id' in data)) {
-        throw new DeployError(`GitHub did not create a deployment of ${deployment.sha.slice(0, 12)} to "${deployment.environment}": ${data.message ?? 'no reason given'}`);
-    }
-    return data.id;
-}
-/** Adds a status to a deployment; the description is cut to GitHub's 140 characters. */
-async function setDeploymentStatus(octokit, repo, deploymentId, update) {
-    await octokit.rest.repos.createDeploymentStatus({
-        ...repo,
-        deployment_id: deploymentId,
-        state: update.state,
-        log_url: update.logUrl,
-        description: shorten(update.description, MAX_STATUS_DESCRIPTION),
-        ...(update.environmentUrl === undefined ? {} : { environment_url: update.environmentUrl })
-    });
-}
-
-;// CONCATENATED MODULE: ./src/report/dora.ts
-
-
-const DORA_WINDOW_DAYS = 90;
-const DAY = 86_400_000;
-const WEEK = 7 * DAY;
-/** Fewer finished changes than this and the figures would mean nothing. */
-const MIN_FINISHED = 2;
-function judge(fact) {
-    const statuses = fact.statuses
-        .map(s => ({ state: s.state, at: Date.parse(s.createdAt) }))
-        .sort((a, b) => a.at - b.at);
-    const liveAt = statuses.find(s => s.state === 'success')?.at;
-    const last = statuses.filter(s => s.state !== 'inactive').pop();
-    const final = last?.state === 'success'
-        ? 'success'
-        : last?.state === 'failure' || last?.state === 'error'
-            ? 'failure'
-            : 'pending';
-    return { fact, created: Date.parse(fact.createdAt), liveAt, final, finalAt: last?.at ?? NaN };
-}
-function median(values) {
-    if (values.length === 0)
-        return undefined;
-    const sorted = [...values].sort((a, b) => a - b);
-    const middle = Math.floor(sorted.length / 2);
-    const upper = sorted[middle] ?? 0;
-    return sorted.length % 2 === 1 ? upper : ((sorted[middle - 1] ?? 0) + upper) / 2;
-}
-/** Walks deployments in time order: which changes failed, and how long each restore took. */
-function incidents(deployments) {
-    const failed = new Set();
-    const restores = [];
-    let openSince;
-    let lastLive;
-    for (const d of deployments) {
-        if (d.final === 'failure') {
-            if (!d.fact.rollback)
-                failed.add(d);
-            openSince ??= d.finalAt;
-            continue;
-        }
-        if (d.final !== 'success' || d.liveAt === undefined)
-            continue;
-        if (d.fact.rollback && openSince === undefined && lastLive?.liveAt !== undefined) {
-            failed.add(lastLive);
-            openSince = lastLive.liveAt;
-        }
-        if (openSince !== undefined)
-            restores.push(Math.max(0, d.liveAt - openSince));
-        openSince = undefined;
-        lastLive = d.fact.rollback ? undefined : d;
-    }
-    return { failed, restores };
-}
-function leadTimes(changes) {
-    return changes.flatMap(d => {
-        const committed = d.fact.commitTime === undefined ? NaN : Date.parse(d.fact.commitTime);
-        return d.liveAt === undefined || Number.isNaN(committed)
-            ? []
-            : [Math.max(0, d.liveAt - committed)];
-    });
-}
-/**
- * DORA figures from a deployment history (any order; deployments older than the window only
- * tell that the history goes back further). `now` ends the window.
- */
-function computeDora(deployments, now, windowDays = DORA_WINDOW_DAYS) {
-    const end = now.getTime();
-    const start = end - windowDays * DAY;
-    const all = deployments.map(judge).sort((a, b) => a.created - b.created || a.fact.id - b.fact.id);
-    const inWindow = all.filter(d => d.created >= start && d.created <= end);
-    const changes = inWindow.filter(d => !d.fact.rollback && d.final !== 'pending');
-    if (changes.length < MIN_FINISHED) {
-        const count = changes.length === 1 ? '1 finished deployment' : `${changes.length} finished deployments`;
-        return {
-            insufficient: `${count} in the last ${windowDays} days; the figures need at least ${MIN_FINISHED}.`
-        };
-    }
-    const hasOlder = all.some(d => d.created < start);
-    const first = inWindow[0]?.created ?? start;
-    const windowMs = hasOlder ? windowDays * DAY : Math.max(WEEK, end - first);
-    const { failed, restores } = incidents(inWindow);
-    const live = changes.filter(d => d.liveAt !== undefined).length;
-    const leads = leadTimes(changes);
-    return {
-        windowDays: Math.round(windowMs / DAY),
-        deployments: live,
-        deploymentsPerWeek: live / (windowMs / WEEK),
-        leadTimeMs: median(leads),
-        leadTimeSamples: leads.length,
-        changeFailureRate: failed.size / changes.length,
-        failedChanges: failed.size,
-        finishedChanges: changes.length,
-        timeToRestoreMs: median(restores),
-        restoreSamples: restores.length
-    };
-}
-const CONCURRENCY = 4;
-async function mapLimited(items, limit, fn) {
-    const results = [];
-    for (let i = 0; i < items.length; i += limit) {
-        results.push(...(await Promise.all(items.slice(i, i + limit).map(fn))));
-    }
-    return results;
-}
-/** Newest first, until a page reaches past `start` or `maxPages` pages were read. */
-async function listDeployments(octokit, repo, environment, start, maxPages) {
-    const listed = [];
-    let pages = 0;
-    const iterator = octokit.paginate.iterator(octokit.rest.repos.listDeployments, {
-        ...repo,
-        environment,
-        per_page: 100
-    });
-    for await (const { data } of iterator) {
-        pages++;
-        for (const d of data) {
-            const rollback = deployments_readPayload(d.payload).rollback ?? false;
-            listed.push({ id: d.id, sha: d.sha, createdAt: d.created_at, rollback });
-        }
-        if (pages >= maxPages || data.some(d => Date.parse(d.created_at) < start))
-            break;
-    }
-    return listed;
-}
-async function statusesOf(octokit, repo, id) {
-    const { data } = await octokit.rest.repos.listDeploymentStatuses({
-        ...repo,
-        deployment_id: id,
-        per_page: 100
-    });
-    return [...data]
-        .sort((a, b) => a.id - b.id)
-        .map(s => ({ state: s.state, createdAt: s.created_at }));
-}
-/** The commit's committer date; undefined when GitHub no longer has the commit. */
-async function commitTime(octokit, repo, sha) {
-    try {
-        const { data } = await octokit.rest.repos.getCommit({ ...repo, ref: sha, per_page: 1 });
-        return data.commit.committer?.date ?? data.commit.author?.date ?? undefined;
-    }
-    catch (error) {
-        const status = httpStatus(error);
-        if (status === 404 || status === 422 || status === 409)
-            return undefined;
-        throw error;
-    }
-}
-/**
- * The environment's deployments of the last `windowDays` days with their statuses, and commit
- * times for those that went live (one lookup per sha, at most `maxCommits`). Deployments from
- * the last page that are older than the window come back without statuses. API errors are
- * thrown: DORA is optional, so the caller logs a warning and reports without it.
- */
-async function fetchDeploymentHistory(octokit, repo, environment, now, options = {}) {
-    const start = now.getTime() - (options.windowDays ?? DORA_WINDOW_DAYS) * DAY;
-    const listed = await listDeployments(octokit, repo, environment, start, options.maxPages ?? 3);
-    const recent = listed.filter(d => Date.parse(d.createdAt) >= start);
-    const older = listed.filter(d => Date.parse(d.createdAt) < start);
-    const statuses = await mapLimited(recent, CONCURRENCY, d => statusesOf(octokit, repo, d.id));
-    const withStatuses = recent.map((d, i) => ({ ...d, statuses: statuses[i] ?? [] }));
-    const shas = [
-        ...new Set(withStatuses
-            .filter(d => !d.rollback && d.statuses.some(s => s.state === 'success'))
-            .map(d => d.sha))
-    ].slice(0, options.maxCommits ?? 50);
-    const times = await mapLimited(shas, CONCURRENCY, sha => commitTime(octokit, repo, sha));
-    const timeOf = new Map(shas.map((sha, i) => [sha, times[i]]));
-    return [
-        ...withStatuses.map(d => {
-            const time = timeOf.get(d.sha);
-            return time === undefined ? d : { ...d, commitTime: time };
-        }),
-        ...older.map(d => ({ ...d, statuses: [] }))
-    ];
-}
-
 ;// CONCATENATED MODULE: ./src/report/publish.ts
-/**
- * Reporting to GitHub: the deployment record around an activation, the delivery metrics, the
- * sticky pull-request comment and the job summary. Reporting never fails a run: an API error
- * becomes one warning line.
- */
+/** The job summary (`core.summary`): the rendered report, without the PR comment's marker. */
 
 
 
-
-
-
-async function safely(what, fn) {
-    try {
-        return await fn();
-    }
-    catch (error) {
-        core/* warning */.$e(`Reporting: could not ${what}: ${errorMessage(error)}. The deploy itself is not affected.`);
-        return undefined;
-    }
-}
-/** A GitHub deployment per activation: in_progress, then success or failure, with the URLs. */
-class DeploymentRecord {
-    octokit;
-    repo;
-    options;
-    id;
-    constructor(octokit, repo, options) {
-        this.octokit = octokit;
-        this.repo = repo;
-        this.options = options;
-    }
-    async started(release, sha) {
-        const { environment, rollback, logUrl } = this.options;
-        this.id = await safely('create the GitHub deployment', async () => {
-            const id = await createDeployment(this.octokit, this.repo, {
-                sha,
-                environment,
-                release,
-                description: rollback ? `Roll back to ${release}` : `Activate ${release}`,
-                rollback
-            });
-            await setDeploymentStatus(this.octokit, this.repo, id, {
-                state: 'in_progress',
-                logUrl,
-                description: `Switching to ${release}`
-            });
-            return id;
-        });
-    }
-    async finished(ok, detail) {
-        const id = this.id;
-        if (id === undefined)
-            return;
-        await safely('update the GitHub deployment', () => setDeploymentStatus(this.octokit, this.repo, id, {
-            state: ok ? 'success' : 'failure',
-            logUrl: this.options.logUrl,
-            description: detail,
-            ...(this.options.environmentUrl === undefined
-                ? {}
-                : { environmentUrl: this.options.environmentUrl })
-        }));
-    }
-}
-/** The pull request this run is about: the event's own, or the one that merged the pushed commit. */
-async function pullNumber(octokit, context) {
-    const { payload } = context;
-    if (typeof payload.number === 'number')
-        return payload.number;
-    const issue = payload.issue;
-    if (typeof issue?.number === 'number' && issue.pull_request)
-        return issue.number;
-    if (context.eventName !== 'push' || context.sha === '')
-        return undefined;
-    return (await safely('find the pull request of the commit', () => findPullForCommit(octokit, context, context.sha)))?.number;
-}
-async function deliveryMetrics(octokit, repo, environment) {
-    return safely('read the deployment history for delivery metrics', async () => {
-        const now = new Date();
-        return computeDora(await fetchDeploymentHistory(octokit, repo, environment, now), now);
-    });
-}
-/** Writes or updates the sticky comment; returns its URL. */
-async function commentOnPullRequest(octokit, context, report) {
-    const number = await pullNumber(octokit, context);
-    if (number === undefined) {
-        core/* info */.pq('No pull request for this run: the report is in the job summary only.');
-        return undefined;
-    }
-    const comment = await safely(`comment on #${number}`, () => upsertStickyComment(octokit, context, number, report.environment, renderReport(report)));
-    return comment?.url;
-}
 async function writeJobSummary(report) {
     if (!process.env.GITHUB_STEP_SUMMARY)
         return;
-    await safely('write the job summary', () => core/* summary */.z.addRaw(renderReport(report, { marker: false }), true).write());
+    try {
+        await core/* summary */.z.addRaw(renderReport(report, { marker: false }), true).write();
+    }
+    catch (error) {
+        core/* warning */.$e(`Could not write the job summary: ${errorMessage(error)}.`);
+    }
 }
 
 ;// CONCATENATED MODULE: ./src/main.ts
@@ -59140,6 +59331,9 @@ async function writeJobSummary(report) {
  * The orchestrator: the whole flow of DESIGN.md §1, one call per step. Handlers return one
  * RunResult; this module alone turns it into outputs, the job summary and the PR report.
  */
+
+
+
 
 
 
@@ -59227,9 +59421,14 @@ async function report(run, forkPullRequest) {
     const { settings, context, octokit, result } = run;
     const environment = settings?.environment ?? 'production';
     const activated = result.status === 'deployed' || result.status === 'rolled-back';
-    const dora = octokit && context && activated
-        ? await deliveryMetrics(octokit, context, environment)
+    const now = new Date();
+    const history = octokit && context && activated
+        ? await deliveryHistory(octokit, repoOf(context), environment, {
+            now,
+            windowDays: DORA_WINDOW_DAYS
+        })
         : undefined;
+    const dora = history && computeDora(history, now);
     const shipped = result.shipped;
     const body = {
         status: result.status,
@@ -59273,7 +59472,10 @@ async function report(run, forkPullRequest) {
         core/* info */.pq('Pull request from a fork: its token is read-only, so no comment and no deployment; see this job summary.');
     }
     else if (octokit && context && wanted && !quietSkip) {
-        const url = await commentOnPullRequest(octokit, context, body);
+        const url = await commentOnPullRequest(octokit, repoOf(context), context, {
+            marker: stickyMarker(environment),
+            body: renderReport(body)
+        });
         if (url)
             extra['comment-url'] = url;
     }
@@ -59312,10 +59514,10 @@ async function run() {
             api: () => {
                 if (!client)
                     throw new Error('`github-token` is empty: the gate needs the GitHub API.');
-                return gateApi(client, runContext);
+                return gateApi(client, repoOf(runContext));
             },
             tracker: rollback => client && runSettings.report.deploymentRecord
-                ? new DeploymentRecord(client, runContext, {
+                ? new DeploymentRecord(client, repoOf(runContext), {
                     environment: runSettings.environment,
                     environmentUrl: runSettings.report.environmentUrl,
                     logUrl: runContext.runUrl,
@@ -59690,6 +59892,7 @@ __nccwpck_require__.d(__webpack_exports__, {
   Os: () => (/* binding */ group),
   pq: () => (/* binding */ info),
   _o: () => (/* binding */ isDebug),
+  lm: () => (/* binding */ notice),
   C1: () => (/* binding */ setFailed),
   uH: () => (/* binding */ setOutput),
   Pq: () => (/* binding */ core_setSecret),
@@ -59697,7 +59900,7 @@ __nccwpck_require__.d(__webpack_exports__, {
   $e: () => (/* binding */ warning)
 });
 
-// UNUSED EXPORTS: ExitCode, addPath, endGroup, exportVariable, getIDToken, getMultilineInput, getState, markdownSummary, notice, platform, saveState, setCommandEcho, startGroup, toPlatformPath, toPosixPath, toWin32Path
+// UNUSED EXPORTS: ExitCode, addPath, endGroup, exportVariable, getIDToken, getMultilineInput, getState, markdownSummary, platform, saveState, setCommandEcho, startGroup, toPlatformPath, toPosixPath, toWin32Path
 
 // EXTERNAL MODULE: external "os"
 var external_os_ = __nccwpck_require__(857);
@@ -59723,7 +59926,7 @@ function utils_toCommandValue(input) {
  * @returns The command properties to send with the actual annotation command
  * See IssueCommandProperties: https://github.com/actions/runner/blob/main/src/Runner.Worker/ActionCommandManager.cs#L646
  */
-function utils_toCommandProperties(annotationProperties) {
+function toCommandProperties(annotationProperties) {
     if (!Object.keys(annotationProperties).length) {
         return {};
     }
@@ -60538,7 +60741,7 @@ function core_debug(message) {
  * @param properties optional properties to add to the annotation.
  */
 function error(message, properties = {}) {
-    command_issueCommand('error', utils_toCommandProperties(properties), message instanceof Error ? message.toString() : message);
+    command_issueCommand('error', toCommandProperties(properties), message instanceof Error ? message.toString() : message);
 }
 /**
  * Adds a warning issue
@@ -60546,7 +60749,7 @@ function error(message, properties = {}) {
  * @param properties optional properties to add to the annotation.
  */
 function warning(message, properties = {}) {
-    command_issueCommand('warning', utils_toCommandProperties(properties), message instanceof Error ? message.toString() : message);
+    command_issueCommand('warning', toCommandProperties(properties), message instanceof Error ? message.toString() : message);
 }
 /**
  * Adds a notice issue
@@ -60554,7 +60757,7 @@ function warning(message, properties = {}) {
  * @param properties optional properties to add to the annotation.
  */
 function notice(message, properties = {}) {
-    issueCommand('notice', toCommandProperties(properties), message instanceof Error ? message.toString() : message);
+    command_issueCommand('notice', toCommandProperties(properties), message instanceof Error ? message.toString() : message);
 }
 /**
  * Writes info to log with console.log.
