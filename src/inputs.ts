@@ -6,6 +6,7 @@ import * as core from '@actions/core'
 import { existsSync, statSync } from 'node:fs'
 import path from 'node:path'
 import type { InputName } from './action-io.js'
+import { registerSecrets } from './mask.js'
 import { parseHostKeyPins, type HostKeyPin } from './ssh/host-keys.js'
 import { checkPrivateKey } from './ssh/keys.js'
 import { parseTarget, type Target } from './ssh/target.js'
@@ -151,19 +152,31 @@ function getCache(): CacheSettings | undefined {
   return { paths, key: get('cache-key') || undefined, restoreKeys: getList('cache-restore-keys') }
 }
 
-/** Masks a credential, line by line too, so a multi-line key never shows in a log. */
-function secret(value: string): string | undefined {
-  if (value === '') return undefined
-  core.setSecret(value)
-  for (const line of value.split(/\r?\n/)) if (line.trim().length > 8) core.setSecret(line.trim())
-  return value
+/**
+ * Reads the credentials and registers them with the masking function (and the runner's log
+ * masking) at once, whether or not this run ships: a build may print them.
+ */
+function readSecrets(): {
+  privateKey: string
+  passphrase: string
+  password: string
+  token: string
+} {
+  const read = {
+    privateKey: get('private-key'),
+    passphrase: get('passphrase'),
+    password: get('password'),
+    token: get('github-token')
+  }
+  registerSecrets([read.privateKey, read.passphrase, read.password, read.token])
+  return read
 }
 
 function getCredentials(problems: Problems, secretsExpected: boolean): Credentials {
-  const rawKey = get('private-key')
-  const passphrase = secret(get('passphrase'))
-  const password = secret(get('password'))
-  let privateKey = secret(rawKey)
+  const raw = readSecrets()
+  const passphrase = raw.passphrase || undefined
+  const password = raw.password || undefined
+  let privateKey = raw.privateKey || undefined
   if (privateKey !== undefined) {
     const checked = checkPrivateKey(privateKey, passphrase)
     if (checked.ok) privateKey = checked.key
@@ -332,7 +345,7 @@ export function readSettings(
   options: { forkPullRequest: boolean } = { forkPullRequest: false }
 ): Settings {
   const problems = new Problems()
-  const githubToken = secret(get('github-token')) ?? ''
+  const githubToken = readSecrets().token
   const workingDirectory = getWorkingDirectory(problems)
   const settings: Settings = {
     mode: getMode(problems),

@@ -6,6 +6,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { INPUTS } from '../../src/action-io.js'
 import { InputError, readSettings } from '../../src/inputs.js'
+import { clearSecrets, mask } from '../../src/mask.js'
 import { inputEnv } from '../rig/runner.js'
 
 const keyDir = mkdtempSync(path.join(os.tmpdir(), 'gd-keys-'))
@@ -45,6 +46,7 @@ const ship = {
 
 beforeEach(() => {
   process.env.GITHUB_WORKSPACE = os.tmpdir()
+  clearSecrets()
   jest.spyOn(process.stdout, 'write').mockImplementation(() => true) // ::add-mask:: lines
   return undefined
 })
@@ -160,5 +162,12 @@ describe('readSettings', () => {
     expect(writes.some(w => w.startsWith('::add-mask::-----BEGIN OPENSSH PRIVATE KEY-----'))).toBe(
       true
     )
+    expect(mask(`hunter2-password ghs_abcdefghijklmnop\n${plainKey}`)).toBe('*** ***\n***\n')
+  })
+
+  it('registers credentials for masking even when nothing ships', () => {
+    withInputs({ password: 'hunter2-password', passphrase: 'open sesame' })
+    expect(readSettings().ship).toBeUndefined()
+    expect(mask('hunter2-password / open sesame')).toBe('*** / ***')
   })
 })
