@@ -6,6 +6,8 @@ import * as core from '@actions/core'
 import { existsSync, statSync } from 'node:fs'
 import path from 'node:path'
 import type { InputName } from './action-io.js'
+import { checkExcludePattern, excludePatterns } from './artifact/glob.js'
+import { registerSecrets } from './mask.js'
 import { parseHostKeyPins, type HostKeyPin } from './ssh/host-keys.js'
 import { checkPrivateKey } from './ssh/keys.js'
 import { parseTarget, type Target } from './ssh/target.js'
@@ -151,19 +153,49 @@ function getCache(): CacheSettings | undefined {
   return { paths, key: get('cache-key') || undefined, restoreKeys: getList('cache-restore-keys') }
 }
 
-/** Masks a credential, line by line too, so a multi-line key never shows in a log. */
-function secret(value: string): string | undefined {
-  if (value === '') return undefined
-  core.setSecret(value)
-  for (const line of value.split(/\r?\n/)) if (line.trim().length > 8) core.setSecret(line.trim())
-  return value
+interface RawSecrets {
+  readonly privateKey: string
+  readonly passphrase: string
+  readonly password: string
+  readonly token: string
 }
 
-function getCredentials(problems: Problems, secretsExpected: boolean): Credentials {
-  const rawKey = get('private-key')
-  const passphrase = secret(get('passphrase'))
-  const password = secret(get('password'))
-  let privateKey = secret(rawKey)
+/**
+ * An input left as a workflow expression, as local runners (`@github/local-action`) pass
+ * action.yml defaults such as `${{ github.token }}`: nothing was given.
+ */
+const UNEXPANDED = /^\$\{\{[\s\S]*\}\}$/
+
+/**
+ * Reads the credentials and registers them with the masking function (and the runner's log
+ * masking) at once, whether or not this run ships: a build may print them.
+ */
+function readSecrets(): RawSecrets {
+  let token = get('github-token')
+  if (UNEXPANDED.test(token)) {
+    core.notice(
+      `\`github-token\` is the unexpanded expression ${token}: running without a token, so nothing is reported to GitHub. Pass a token to report.`
+    )
+    token = ''
+  }
+  const read = {
+    privateKey: get('private-key'),
+    passphrase: get('passphrase'),
+    password: get('password'),
+    token
+  }
+  registerSecrets([read.privateKey, read.passphrase, read.password, read.token])
+  return read
+}
+
+function getCredentials(
+  raw: RawSecrets,
+  problems: Problems,
+  secretsExpected: boolean
+): Credentials {
+  const passphrase = raw.passphrase || undefined
+  const password = raw.password || undefined
+  let privateKey = raw.privateKey || undefined
   if (privateKey !== undefined) {
     const checked = checkPrivateKey(privateKey, passphrase)
     if (checked.ok) privateKey = checked.key
@@ -172,14 +204,22 @@ function getCredentials(problems: Problems, secretsExpected: boolean): Credentia
   if (privateKey === undefined && password === undefined && secretsExpected) {
     problems.add('private-key', 'give a private key (or a `password`) to log in to `hosts`.')
   }
+  if (raw.privateKey !== '' && password !== undefined) {
+    core.notice(
+      'Both `private-key` and `password` are given: each host is offered the key first, and the password only if it refuses the key.'
+    )
+  }
   return { privateKey, passphrase, password }
 }
 
-function getTargets(problems: Problems): { hosts: Target[]; jumpHost: Target | undefined } {
+function getTargets(
+  specs: readonly string[],
+  problems: Problems
+): { hosts: Target[]; jumpHost: Target | undefined } {
   const port = getInteger('port', { min: 1, max: 65535, fallback: 22 }, problems)
   const username = get('username')
   const hosts: Target[] = []
-  for (const spec of getList('hosts', /[\r\n,]+/)) {
+  for (const spec of specs) {
     const parsed = parseTarget(spec, { port, username })
     if (typeof parsed === 'string') problems.add('hosts', parsed)
     else hosts.push(parsed)
@@ -193,24 +233,60 @@ function getTargets(problems: Problems): { hosts: Target[]; jumpHost: Target | u
   return { hosts, jumpHost }
 }
 
+/**
+ * `shared-paths` entries, normalised (`./uploads/.` and `uploads/` are `uploads`), or refused
+ * by name: absolute, `..`, naming the release itself, or one inside another (linking the inner
+ * one would write through the outer link into shared/).
+ */
+function getSharedPaths(problems: Problems): string[] {
+  const paths: string[] = []
+  for (const entry of getList('shared-paths')) {
+    const segments = entry.split('/').filter(s => s !== '' && s !== '.')
+    const normal = segments.join('/')
+    const problem = entry.startsWith('/')
+      ? 'must be relative to the release directory.'
+      : checkRelativeRemotePath(normal)
+    if (problem) problems.add('shared-paths', `"${entry}": ${problem}`)
+    else if (!paths.includes(normal)) paths.push(normal)
+  }
+  for (const inner of paths) {
+    const outer = paths.find(p => inner.startsWith(p + '/'))
+    if (outer !== undefined) {
+      problems.add(
+        'shared-paths',
+        `"${inner}" is inside "${outer}", which is already shared as a whole; list only "${outer}".`
+      )
+    }
+  }
+  return paths
+}
+
+function getExclude(problems: Problems): string[] {
+  const patterns = excludePatterns(get('exclude'))
+  for (const pattern of patterns) {
+    const problem = checkExcludePattern(pattern)
+    if (problem) problems.add('exclude', problem)
+  }
+  return patterns
+}
+
+/** Undefined when no `hosts` are given; every ship input is checked even when `hosts` are bad. */
 function getShip(
   workingDirectory: string,
+  secrets: RawSecrets,
   problems: Problems,
   secretsExpected: boolean
 ): ShipSettings | undefined {
-  const { hosts, jumpHost } = getTargets(problems)
-  if (hosts.length === 0) return undefined
+  const specs = getList('hosts', /[\r\n,]+/)
+  if (specs.length === 0) return undefined
+  const { hosts, jumpHost } = getTargets(specs, problems)
 
   // Remote commands start in the login user's home, so "~/app" is just "app".
   const remotePath = get('remote-path').replace(/^~\/+/, '')
   const remoteProblem = checkRemotePath(remotePath)
   if (remoteProblem) problems.add('remote-path', remoteProblem)
 
-  const sharedPaths = getList('shared-paths').map(p => p.replace(/\/+$/, ''))
-  for (const shared of sharedPaths) {
-    const problem = checkRelativeRemotePath(shared)
-    if (problem) problems.add('shared-paths', `"${shared}": ${problem}`)
-  }
+  const sharedPaths = getSharedPaths(problems)
 
   const pins = parseHostKeyPins(get('known-hosts'))
   for (const problem of pins.problems) problems.add('known-hosts', problem)
@@ -220,13 +296,13 @@ function getShip(
 
   return {
     hosts,
-    credentials: getCredentials(problems, secretsExpected),
+    credentials: getCredentials(secrets, problems, secretsExpected),
     hostKeys: pins.pins,
     insecureSkipHostKeyCheck: getBoolean('insecure-skip-host-key-check', problems),
     jumpHost,
     remotePath,
     artifact: path.resolve(workingDirectory, artifact),
-    exclude: getList('exclude'),
+    exclude: getExclude(problems),
     keepReleases: getInteger('keep-releases', { min: 2, max: 1000, fallback: 5 }, problems),
     sharedPaths,
     beforeActivate: get('before-activate'),
@@ -332,7 +408,7 @@ export function readSettings(
   options: { forkPullRequest: boolean } = { forkPullRequest: false }
 ): Settings {
   const problems = new Problems()
-  const githubToken = secret(get('github-token')) ?? ''
+  const secrets = readSecrets()
   const workingDirectory = getWorkingDirectory(problems)
   const settings: Settings = {
     mode: getMode(problems),
@@ -340,8 +416,8 @@ export function readSettings(
     test: get('test'),
     workingDirectory,
     cache: getCache(),
-    githubToken,
-    ship: getShip(workingDirectory, problems, !options.forkPullRequest),
+    githubToken: secrets.token,
+    ship: getShip(workingDirectory, secrets, problems, !options.forkPullRequest),
     environment: getEnvironment(problems),
     gate: getGate(problems),
     report: getReport(problems)

@@ -1,6 +1,6 @@
 /** End-to-end through the bundle: build and test stages, failures, bad input. */
 import { describe, expect, it } from '@jest/globals'
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { examplePayload } from '../rig/payloads.js'
@@ -96,5 +96,47 @@ describe('build and test through dist/index.js', () => {
     })
     expect(result.exitCode).toBe(0)
     expect(result.log).toContain('cache skipped: the runner offers no cache service here')
+  })
+
+  it('gives build and test the environment of a run: step: no credentials, no runner tokens', async () => {
+    const ws = workspace()
+    const credentials = {
+      'private-key': 'not-a-key-but-secret-KEY-CANARY',
+      passphrase: 'PASSPHRASE-CANARY',
+      password: 'PASSWORD-CANARY',
+      'github-token': 'ghs_TOKENCANARY0123456789'
+    }
+    const runner = {
+      ACTIONS_RUNTIME_URL: 'https://pipelines.invalid/RUNTIME-URL-CANARY/',
+      ACTIONS_RUNTIME_TOKEN: 'RUNTIME-TOKEN-CANARY',
+      ACTIONS_CACHE_URL: 'https://cache.invalid/CACHE-URL-CANARY/',
+      ACTIONS_RESULTS_URL: 'https://results.invalid/RESULTS-URL-CANARY/',
+      ACTIONS_ID_TOKEN_REQUEST_URL: 'https://oidc.invalid/ID-URL-CANARY',
+      ACTIONS_ID_TOKEN_REQUEST_TOKEN: 'ID-TOKEN-CANARY'
+    }
+    const result = await runAction({
+      workspace: ws,
+      inputs: { ...credentials, build: 'env > build-env.txt', test: 'env > test-env.txt' },
+      env: runner
+    })
+    expect(result.exitCode).toBe(0)
+    for (const file of ['build-env.txt', 'test-env.txt']) {
+      const dumped = readFileSync(path.join(ws, file), 'utf8')
+      expect(dumped).toMatch(/^GITHUB_WORKSPACE=/m) // the dump is real
+      expect(dumped).not.toMatch(/^INPUT_/m)
+      expect(dumped).not.toMatch(/^ACTIONS_(RUNTIME|CACHE|RESULTS|ID_TOKEN)/m)
+      expect(dumped).not.toContain('CANARY')
+    }
+  })
+
+  it('keeps a script from setting the action outputs', async () => {
+    const ws = workspace()
+    const result = await runAction({
+      workspace: ws,
+      inputs: { build: 'echo "release=20200101000000-deadbeefcafe" >> "$GITHUB_OUTPUT"' }
+    })
+    expect(result.exitCode).toBe(0)
+    expect(result.outputs.status).toBe('tested')
+    expect(result.outputs.release).toBeUndefined()
   })
 })

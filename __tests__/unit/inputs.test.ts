@@ -6,6 +6,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { INPUTS } from '../../src/action-io.js'
 import { InputError, readSettings } from '../../src/inputs.js'
+import { clearSecrets, mask } from '../../src/mask.js'
 import { inputEnv } from '../rig/runner.js'
 
 const keyDir = mkdtempSync(path.join(os.tmpdir(), 'gd-keys-'))
@@ -45,6 +46,7 @@ const ship = {
 
 beforeEach(() => {
   process.env.GITHUB_WORKSPACE = os.tmpdir()
+  clearSecrets()
   jest.spyOn(process.stdout, 'write').mockImplementation(() => true) // ::add-mask:: lines
   return undefined
 })
@@ -160,5 +162,104 @@ describe('readSettings', () => {
     expect(writes.some(w => w.startsWith('::add-mask::-----BEGIN OPENSSH PRIVATE KEY-----'))).toBe(
       true
     )
+    expect(mask(`hunter2-password ghs_abcdefghijklmnop\n${plainKey}`)).toBe('*** ***\n***\n')
+  })
+
+  it('registers credentials for masking even when nothing ships', () => {
+    withInputs({ password: 'hunter2-password', passphrase: 'open sesame' })
+    expect(readSettings().ship).toBeUndefined()
+    expect(mask('hunter2-password / open sesame')).toBe('*** / ***')
+  })
+
+  it('names every bad input even when hosts cannot be parsed', () => {
+    const message = problemsOf({
+      hosts: 'bad host!',
+      'private-key': 'not a key',
+      'remote-path': '',
+      'known-hosts': 'garbage',
+      exclude: '*.{map,ts}',
+      'shared-paths': '../up',
+      'keep-releases': '1',
+      promote: 'zz'
+    })
+    for (const input of [
+      'hosts',
+      'private-key',
+      'remote-path',
+      'known-hosts',
+      'exclude',
+      'shared-paths',
+      'keep-releases',
+      'promote'
+    ]) {
+      expect(message).toContain(`\`${input}\``)
+    }
+    expect(message).not.toContain('needs `hosts`') // hosts were given, only unparsable
+  })
+
+  it('refuses an exclude pattern git would not read as meant, naming `exclude`', () => {
+    const message = problemsOf({ ...ship, exclude: 'node_modules/\n*.{map,ts}\nsrc/[ab' })
+    expect(message).toContain('`exclude`: "*.{map,ts}" uses {a,b} alternatives')
+    expect(message).toContain('`exclude`: "src/[ab" opens a character class')
+    expect(message).not.toContain('node_modules/')
+  })
+
+  it('keeps exclude patterns as gitignore reads them', () => {
+    withInputs({ ...ship, exclude: '*.map\n!keep.map\n  # comment\n\\#literal\n/dist/' })
+    expect(readSettings().ship?.exclude).toEqual(['*.map', '!keep.map', '\\#literal', '/dist/'])
+  })
+
+  it('normalises shared-paths entries', () => {
+    withInputs({ ...ship, 'shared-paths': 'uploads/.\nstorage/\n./logs\nvar//cache\nuploads' })
+    expect(readSettings().ship?.sharedPaths).toEqual(['uploads', 'storage', 'logs', 'var/cache'])
+  })
+
+  it.each([
+    ['/srv/data', 'must be relative'],
+    ['a/../../etc', 'must not contain ".."'],
+    ['./.', 'must name a path inside the release'],
+    ['/', 'must be relative']
+  ])('refuses the shared path %j by name', (entry, why) => {
+    expect(problemsOf({ ...ship, 'shared-paths': entry })).toContain(
+      `\`shared-paths\`: "${entry}": ${why}`
+    )
+  })
+
+  it('refuses a shared path inside another one', () => {
+    expect(problemsOf({ ...ship, 'shared-paths': 'storage\nstorage/logs/' })).toContain(
+      '`shared-paths`: "storage/logs" is inside "storage"'
+    )
+  })
+
+  it('says which login comes first when both a key and a password are given', () => {
+    const writes: string[] = []
+    jest
+      .spyOn(process.stdout, 'write')
+      .mockImplementation(chunk => (writes.push(String(chunk)), true))
+    withInputs({ ...ship, password: 'hunter2-password' })
+    const credentials = readSettings().ship?.credentials
+    expect(credentials?.password).toBe('hunter2-password')
+    expect(credentials?.privateKey).toBe(plainKey)
+    expect(writes.join('')).toMatch(
+      /::notice::Both `private-key` and `password` are given: each host is offered the key first/
+    )
+  })
+
+  it('reads an unexpanded ${{ github.token }} as no token, with a notice', () => {
+    const writes: string[] = []
+    jest
+      .spyOn(process.stdout, 'write')
+      .mockImplementation(chunk => (writes.push(String(chunk)), true))
+    withInputs({ 'github-token': '${{ github.token }}' })
+    expect(readSettings().githubToken).toBe('')
+    expect(writes.join('')).toContain(
+      '::notice::`github-token` is the unexpanded expression ${{ github.token }}: running without a token'
+    )
+    expect(writes.join('')).not.toContain('::add-mask::${{')
+  })
+
+  it('keeps a real token as it is', () => {
+    withInputs({ 'github-token': 'ghs_${{not-an-expression' })
+    expect(readSettings().githubToken).toBe('ghs_${{not-an-expression')
   })
 })

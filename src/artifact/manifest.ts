@@ -14,7 +14,7 @@ import {
   type Dirent
 } from 'node:fs'
 import path from 'node:path'
-import { compileExclude, isExcluded } from './glob.js'
+import { compileExclude } from './glob.js'
 
 export type Entry =
   | { readonly type: 'dir'; readonly path: string; readonly mode: number }
@@ -117,12 +117,12 @@ export async function buildManifest(options: {
   exclude: readonly string[]
   sharedPaths: readonly string[]
 }): Promise<Manifest> {
-  const rules = ['.git/', ...options.exclude].map(compileExclude)
+  const rules = compileExclude([...options.exclude, '.git/']) // last: a `!` cannot bring .git back
   const entries: Entry[] = []
   await walk(
     options.root,
     '',
-    (rel, isDir) => isExcluded(rules, rel, isDir) || underShared(rel, options.sharedPaths),
+    (rel, isDir) => rules.excludes(rel, isDir) || underShared(rel, options.sharedPaths),
     entries,
     { buffer: Buffer.allocUnsafe(CHUNK_BYTES), slices: new TimeSlices() }
   )

@@ -1,5 +1,6 @@
 /** The `build` and `test` stages: a user script each, failing the run with its exit code and tail. */
 import type { Settings } from '../inputs.js'
+import { mask } from '../mask.js'
 import { StageFailure, type StageLog } from '../stage-log.js'
 import { runScript } from './script.js'
 
@@ -17,7 +18,9 @@ export async function runUserScript(
     const result = await runScript({
       script,
       cwd: settings.workingDirectory,
-      output: process.stdout
+      output: process.stdout,
+      // The tail ends up in the PR comment and the job summary, which the runner does not mask.
+      maskTail: mask
     })
     if (result.exitCode !== 0) {
       throw new StageFailure(

@@ -4,7 +4,7 @@
  * comment from someone allowed to approve.
  */
 import * as core from '@actions/core'
-import type { GateApi } from '../github/gate-api.js'
+import type { GateApi, IssueComment } from '../github/gate-api.js'
 import { authorize, isApproval } from './authorize.js'
 
 export interface WaitOptions {
@@ -17,6 +17,17 @@ export interface WaitOptions {
   readonly allowSelfApproval: boolean
   readonly author: string | undefined
   readonly sleep?: (ms: number) => Promise<void>
+}
+
+/**
+ * A comment as the wait reads it. GitHub moves `updated_at` past `created_at` when a comment is
+ * edited; an edited comment never counts, as with the `issue_comment` trigger (someone could
+ * turn a harmless comment, or one written before a push, into an approval).
+ */
+type PolledComment = IssueComment & { readonly updatedAt?: string }
+
+function wasEdited(comment: PolledComment): boolean {
+  return comment.updatedAt !== undefined && comment.updatedAt !== comment.createdAt
 }
 
 const FIRST_POLL_MS = 2000
@@ -33,12 +44,22 @@ export async function waitForApproval(
   const judged = new Set<number>()
   let delay = FIRST_POLL_MS
   for (;;) {
-    const comments = await api.commentsSince(options.issueNumber, options.since.toISOString())
+    const comments: readonly PolledComment[] = await api.commentsSince(
+      options.issueNumber,
+      options.since.toISOString()
+    )
     for (const comment of comments) {
       if (judged.has(comment.id) || Date.parse(comment.createdAt) < options.since.getTime())
         continue
       judged.add(comment.id)
       if (!isApproval(comment, options.command)) continue
+      if (wasEdited(comment)) {
+        core.info(
+          `Ignored ${options.command} from ${comment.login}: an edited comment never counts; post a new comment.`
+        )
+        await api.react(comment.id, 'confused').catch(() => undefined)
+        continue
+      }
       const verdict = await authorize(api, {
         login: comment.login,
         approvers: options.approvers,

@@ -9,7 +9,7 @@
 import { readdir, readFile, stat } from 'node:fs/promises'
 import path from 'node:path'
 import { errorMessage } from '../errors.js'
-import { compileExclude } from '../artifact/glob.js'
+import { globToRegex } from '../artifact/glob.js'
 import type { TestFailure, TestSummary } from './model.js'
 
 export interface TestReport {
@@ -233,7 +233,7 @@ function compilePattern(pattern: string, cwd: string): Pattern {
   const root = path.resolve(absolute ? path.parse(path.resolve(pattern)).root : cwd, ...fixed)
   return {
     root,
-    matcher: rest.length === 0 ? undefined : compileExclude(`/${rest.join('/')}`).regex,
+    matcher: rest.length === 0 ? undefined : globToRegex(rest.join('/')),
     depth: rest.includes('**') || rest.some(s => s.includes('**')) ? Infinity : rest.length,
     entersSkipped: segments.some(s => SKIPPED_DIRECTORIES.has(s))
   }
