@@ -21,6 +21,7 @@ import { computeDora, DORA_WINDOW_DAYS } from './report/dora.js'
 import type { RunReport, TestSummary } from './report/model.js'
 import { writeJobSummary } from './report/publish.js'
 import { renderReport, stickyMarker } from './report/render.js'
+import { mask, maskDeep } from './mask.js'
 import { denied, type RunResult } from './result.js'
 import { StageLog } from './stage-log.js'
 
@@ -116,7 +117,8 @@ async function report(
       : undefined
   const dora = history && computeDora(history, now)
   const shipped = result.shipped
-  const body: RunReport = {
+  // Every text of the report is masked before it is rendered: escaping could split a secret.
+  const body = maskDeep<RunReport>({
     status: result.status,
     decision: result.decision,
     reason: result.reason,
@@ -147,7 +149,7 @@ async function report(
     rollbackCommand: settings?.gate.rollbackCommand ?? '/rollback',
     dora,
     error: result.failure
-  }
+  })
   await writeJobSummary(body)
   const extra: Partial<Record<OutputName, string>> = {}
   if (settings?.report.environmentUrl) extra['environment-url'] = settings.report.environmentUrl
@@ -224,6 +226,6 @@ export async function run(): Promise<void> {
     core.warning(`Reporting failed: ${errorMessage(error)}`)
   }
   const outputs = outputsOf(result, extra, Date.now() - started)
-  for (const [name, value] of Object.entries(outputs)) core.setOutput(name, value)
-  if (result.failure) core.setFailed(result.failure)
+  for (const [name, value] of Object.entries(outputs)) core.setOutput(name, mask(value))
+  if (result.failure) core.setFailed(mask(result.failure))
 }

@@ -46,6 +46,18 @@ export function mask(text: string): string {
   return out
 }
 
+/** `value` with every string in it (in arrays and plain objects, at any depth) masked. */
+export function maskDeep<T>(value: T): T {
+  if (typeof value === 'string') return mask(value) as T
+  if (Array.isArray(value)) return value.map(item => maskDeep<unknown>(item)) as T
+  if (typeof value === 'object' && value !== null) {
+    return Object.fromEntries(
+      Object.entries(value).map(([key, item]) => [key, maskDeep<unknown>(item)])
+    ) as T
+  }
+  return value
+}
+
 /** Forgets every registered secret (tests only; a run registers once). */
 export function clearSecrets(): void {
   secrets.clear()

@@ -28,7 +28,14 @@ function fakeApi(polls: Polled[][]): { api: GateApi; reactions: [number, Reactio
 }
 
 function comment(id: number, body: string, times: { updatedAt?: string } = {}): Polled {
-  return { id, body, login: 'maintainer', userType: 'User', createdAt: LATER, ...times }
+  return {
+    id,
+    body,
+    login: 'maintainer',
+    userType: 'User',
+    createdAt: LATER,
+    updatedAt: times.updatedAt ?? LATER
+  }
 }
 
 const options: WaitOptions = {

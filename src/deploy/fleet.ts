@@ -10,6 +10,7 @@ import type { RunContext } from '../context.js'
 import { DeployError, errorMessage, Refusal } from '../errors.js'
 import { formatBytes, plural } from '../format.js'
 import type { ShipSettings } from '../inputs.js'
+import { mask } from '../mask.js'
 import type { StageLog } from '../stage-log.js'
 import { openSession, type SshSession } from '../ssh/session.js'
 import { describeTarget } from '../ssh/target.js'
@@ -80,15 +81,17 @@ export function historyLine(
   context: { sha: string; actor: string; runUrl: string },
   extra: Record<string, string> = {}
 ): string {
-  return JSON.stringify({
-    event,
-    release,
-    sha: context.sha,
-    at: new Date().toISOString(),
-    by: context.actor,
-    run: context.runUrl,
-    ...extra
-  })
+  return mask(
+    JSON.stringify({
+      event,
+      release,
+      sha: context.sha,
+      at: new Date().toISOString(),
+      by: context.actor,
+      run: context.runUrl,
+      ...extra
+    })
+  )
 }
 
 /** Settles every promise; throws one error listing every failure. */

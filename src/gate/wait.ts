@@ -24,10 +24,10 @@ export interface WaitOptions {
  * edited; an edited comment never counts, as with the `issue_comment` trigger (someone could
  * turn a harmless comment, or one written before a push, into an approval).
  */
-type PolledComment = IssueComment & { readonly updatedAt?: string }
+type PolledComment = IssueComment
 
 function wasEdited(comment: PolledComment): boolean {
-  return comment.updatedAt !== undefined && comment.updatedAt !== comment.createdAt
+  return comment.updatedAt !== comment.createdAt
 }
 
 const FIRST_POLL_MS = 2000

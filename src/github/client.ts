@@ -17,6 +17,7 @@
  * - writes go out as they come, not spaced by a fixed second.
  */
 import * as core from '@actions/core'
+import { maskDeep } from '../mask.js'
 import type { getOctokit } from '@actions/github'
 
 export type Octokit = ReturnType<typeof getOctokit>
@@ -108,10 +109,29 @@ function causeOf(error: unknown): string {
 
 const sleep = (ms: number): Promise<void> => new Promise(resolve => setTimeout(resolve, ms))
 
-/** Adds the retry and unreachable-API rules of this module's header to a client. */
+/** What a request is addressed with, not what it says: never masked. */
+const ADDRESSING = new Set([
+  'method',
+  'url',
+  'baseUrl',
+  'headers',
+  'request',
+  'mediaType',
+  'owner',
+  'repo'
+])
+
+/**
+ * Adds the retry and unreachable-API rules of this module's header to a client, and masks every
+ * secret in what each request says (comment and issue bodies, deployment descriptions and
+ * payloads): the runner masks the log, not what the action sends.
+ */
 export function applyRequestPolicy(octokit: Octokit, apiUrl: string): void {
   let unreachable: string | undefined
   octokit.hook.wrap('request', async (request, options) => {
+    for (const [key, value] of Object.entries(options)) {
+      if (!ADDRESSING.has(key)) options[key] = maskDeep(value)
+    }
     const what = `${options.method} ${options.url}`
     if (unreachable !== undefined) {
       throw new GitHubUnreachable(`GitHub API unreachable (${unreachable}); skipped ${what}`)

@@ -16,6 +16,8 @@ export interface IssueComment {
   readonly login: string
   readonly userType: string
   readonly createdAt: string
+  /** Differs from `createdAt` when the comment was edited after it was written. */
+  readonly updatedAt: string
 }
 
 export type Reaction = 'eyes' | 'rocket' | 'confused'
@@ -86,7 +88,8 @@ export function gateApi(octokit: Octokit, repo: Repo): GateApi {
         body: c.body ?? '',
         login: c.user?.login ?? '',
         userType: c.user?.type ?? '',
-        createdAt: c.created_at
+        createdAt: c.created_at,
+        updatedAt: c.updated_at
       }))
     },
     async pullForCommit(sha) {

@@ -15,6 +15,7 @@ import type { LockOwner } from '../deploy/trust.js'
 import { DeployError, errorMessage } from '../errors.js'
 import { formatBytes, plural } from '../format.js'
 import type { ShipSettings } from '../inputs.js'
+import { mask } from '../mask.js'
 import { failedWith, type RunResult } from '../result.js'
 import type { ShipRun } from './services.js'
 
@@ -114,7 +115,7 @@ export async function deploy(
       // The verified release is stored by the same exec that activates it, or that unlocks.
       const store = fleet.storeFor(
         release,
-        JSON.stringify(remoteManifest(release, manifest, context))
+        mask(JSON.stringify(remoteManifest(release, manifest, context)))
       )
       if (activate) {
         await fleet.activate({ release, sha: context.sha, log, tracker, store })

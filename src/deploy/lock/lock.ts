@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs'
 import { PassThrough } from 'node:stream'
 import { RELEASE_ID, type RemoteManifest } from '../../artifact/plan.js'
 import { DeployError } from '../../errors.js'
+import { mask } from '../../mask.js'
 import type { SshSession } from '../../ssh/session.js'
 import { describeTarget } from '../../ssh/target.js'
 import { MARK, program, runChecked, runProgram, unframe, type ProgramResult } from '../program.js'
@@ -186,7 +187,7 @@ export async function lockAndInspect(
       session,
       [
         remotePath,
-        JSON.stringify(options.owner),
+        mask(JSON.stringify(options.owner)),
         mode,
         ...(stage ? [stage.release, ...stage.shared.flatMap(sharedArgs)] : [])
       ],
