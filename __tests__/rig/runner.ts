@@ -19,7 +19,7 @@ export interface RunOptions {
   /** The workspace (cwd and GITHUB_WORKSPACE). */
   readonly workspace: string
   readonly env?: Readonly<Record<string, string>>
-  /** Called with the child's pid once it runs (e.g. to kill a server mid-upload). */
+  /** Called with each chunk of the action's output as it is printed (to watch a run live). */
   readonly onOutput?: (chunk: string) => void
 }
 
