@@ -60041,6 +60041,8 @@ async function waitForApproval(api, options) {
 
 
 
+
+
 function promote_parseTarget(text) {
     if (text === 'previous')
         return { kind: 'previous' };
@@ -60060,7 +60062,9 @@ async function activateStaged(run, target, options) {
     try {
         const resolved = fleet.resolve(target);
         if (settings.ship.dryRun) {
-            log.skip('activate', `dry run: would switch current to ${resolved.id}`);
+            const would = `dry run: would switch current to ${resolved.id}`;
+            core/* info */.pq(`${would} on ${plural(settings.ship.hosts.length, 'host')}; nothing was changed.`);
+            log.skip('activate', would);
             return fleet.report('dry-run', resolved.id, resolved.sha);
         }
         id = resolved.id;

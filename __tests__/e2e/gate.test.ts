@@ -445,3 +445,56 @@ describe('forks', () => {
     expect(existsSync('/nonexistent/never')).toBe(false)
   })
 })
+
+describe('dry-run', () => {
+  it('holds for promote, rollback and /deploy: each resolves its release and switches nothing', async () => {
+    const remote = await makeTestDir()
+    const sha = nextSha()
+    const staged = await stageForPull(remote, 31, sha)
+    const first = staged.outputs.release ?? ''
+    const dry = { 'dry-run': 'true' }
+    const before = history(remote).length
+
+    const promoted = await runAction({
+      workspace: workspaceWith({}),
+      inputs: { ...sshInputs(sshd, remote), promote: first, ...dry },
+      env: env(nextSha())
+    })
+    expect(promoted.log).not.toContain('::error::')
+    expect(promoted.outputs).toMatchObject({ status: 'dry-run', release: first })
+    expect(promoted.log).toContain(`dry run: would switch current to ${first}`)
+    expect(liveRelease(remote)).toBeUndefined()
+
+    github.state.setRole('alice', 'write')
+    const { payload } = commentPayload({ number: 31, body: '/deploy' })
+    const approved = await comment(remote, payload, dry)
+    expect(approved.outputs).toMatchObject({ status: 'dry-run', release: first })
+    expect(liveRelease(remote)).toBeUndefined()
+    expect(writes().filter(w => /deployment/i.test(w))).toEqual([])
+
+    // Make it live for real, then a dry rollback leaves it live.
+    const real = await runAction({
+      workspace: workspaceWith({}),
+      inputs: { ...sshInputs(sshd, remote), promote: first },
+      env: env(nextSha())
+    })
+    expect(real.outputs.status).toBe('deployed')
+    const second = await stageForPull(remote, 32, nextSha())
+    await runAction({
+      workspace: workspaceWith({}),
+      inputs: { ...sshInputs(sshd, remote), promote: second.outputs.release ?? '' },
+      env: env(nextSha())
+    })
+    expect(liveRelease(remote)).toBe(second.outputs.release)
+    const lines = history(remote).length
+    const rolledBack = await runAction({
+      workspace: workspaceWith({}),
+      inputs: { ...sshInputs(sshd, remote), rollback: 'true', ...dry },
+      env: env(nextSha())
+    })
+    expect(rolledBack.outputs).toMatchObject({ status: 'dry-run', release: first })
+    expect(liveRelease(remote)).toBe(second.outputs.release)
+    expect(history(remote).length).toBe(lines)
+    expect(history(remote).length).toBeGreaterThan(before)
+  })
+})

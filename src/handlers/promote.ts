@@ -3,8 +3,10 @@
  * an approving comment, the in-run wait) or the previous release (rollback). Every host must
  * hold the same one.
  */
+import * as core from '@actions/core'
 import { Fleet, type PromoteTarget, type ShipResult } from '../deploy/fleet.js'
 import { errorMessage, Refusal } from '../errors.js'
+import { plural } from '../format.js'
 import { denied, failedWith, type RunResult } from '../result.js'
 import { lockOwner } from './deploy.js'
 import type { DeploymentTracker, ShipRun } from './services.js'
@@ -32,7 +34,9 @@ export async function activateStaged(
   try {
     const resolved = fleet.resolve(target)
     if (settings.ship.dryRun) {
-      log.skip('activate', `dry run: would switch current to ${resolved.id}`)
+      const would = `dry run: would switch current to ${resolved.id}`
+      core.info(`${would} on ${plural(settings.ship.hosts.length, 'host')}; nothing was changed.`)
+      log.skip('activate', would)
       return fleet.report('dry-run', resolved.id, resolved.sha)
     }
     id = resolved.id
