@@ -58932,7 +58932,8 @@ function parseListing(out) {
         const record = field();
         if (record === MARK.GD_HASHES)
             break;
-        const match = /^([fdl]) (\d+) ([\s\S]*)$/.exec(record);
+        // `?`: a mode the artifact does not have (servers without GNU find list by expected mode).
+        const match = /^([fdl]) (\d+|\?) (?:\.\/)?([\s\S]*)$/.exec(record);
         if (!match)
             continue;
         const [, type, mode = '', p = ''] = match;
@@ -59018,13 +59019,22 @@ const REPAIR = program('repair', LISTING, (0,external_node_fs_.readFileSync)(__n
 function sharedArgs(shared) {
     return [shared.path, shared.kind, sharedLinkTarget(shared.path)];
 }
+/** The modes (octal) the manifest's files and directories have: how a server without GNU find lists them. */
+function modesOf(manifest) {
+    const modes = new Set();
+    for (const entry of manifest.entries)
+        if (entry.type !== 'symlink')
+            modes.add(entry.mode.toString(8));
+    return [...modes].sort();
+}
 /**
- * The stdin of stage.sh, ahead of the tar: a line with the reuse list's length and the base
- * release, then the NUL-separated files to hard-link from that base.
+ * The stdin of stage.sh, ahead of the tar: a line with the reuse list's length, the base release
+ * (`-` for none) and the artifact's modes, then the NUL-separated files to hard-link from that base.
  */
-function stageHeader(base, reuse) {
+function stageHeader(base, reuse, modes = []) {
     const list = Buffer.from(reuse.map(p => p + '\0').join(''), 'utf8');
-    return Buffer.concat([Buffer.from(`${list.length} ${base ?? ''}\n`), list]);
+    const line = [String(list.length), base ?? '-', ...modes].join(' ');
+    return Buffer.concat([Buffer.from(`${line}\n`), list]);
 }
 /**
  * Waits for a program fed by a local tar, and for that tar. Whenever the program ends first (it
@@ -59102,7 +59112,7 @@ class Upload {
         });
         meter.stream.pipe(this.input);
         // One exec: the base and the files to hard-link from it, then the tar of the rest.
-        meter.stream.write(stageHeader(options.base, options.plan.reuse));
+        meter.stream.write(stageHeader(options.base, options.plan.reuse, modesOf(options.manifest)));
         packed.stream.pipe(meter.stream);
         const staged = await untilUploaded(this.result, packed);
         if (staged.code !== 0) {
@@ -59113,7 +59123,7 @@ class Upload {
         const stale = staleReused(options.manifest, listing, options.plan.reuse);
         if (stale.length > 0) {
             options.warn(`${this.where}: ${plural(stale.length, 'file')} of ${options.base ?? '?'} changed on the server after it was verified (e.g. ${stale[0]?.path ?? '?'}); sending ${stale.length === 1 ? 'it' : 'them'} instead of reusing.`);
-            const repaired = await this.repair(options.root, stale);
+            const repaired = await this.repair(options.root, stale, modesOf(options.manifest));
             listing = repaired.listing;
             bytes += repaired.bytes;
         }
@@ -59125,11 +59135,11 @@ class Upload {
         return { bytes, resent: stale.length };
     }
     /** Sends `entries` into the partial release and lists and hashes it again. */
-    async repair(root, entries) {
+    async repair(root, entries, modes) {
         const packed = packEntries(root, entries);
         const meter = progressMeter({ expectedBytes: 0, intervalMs: Infinity, report: () => undefined });
         packed.stream.pipe(meter.stream);
-        const running = runProgram(this.session, REPAIR, [this.options.remotePath, this.options.release], {
+        const running = runProgram(this.session, REPAIR, [this.options.remotePath, this.options.release, ...modes], {
             stdin: meter.stream
         });
         const repaired = await untilUploaded(running, packed);

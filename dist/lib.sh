@@ -125,11 +125,31 @@ is_release() {
   return 1
 }
 
+# Extracts the tar on stdin into directory $1, whichever tar the server has. Every flavour must
+# unlink an existing file before writing it (never write through a hard link into the release it
+# was linked from): GNU tar and BusyBox tar do by default, bsdtar with -U. -B (GNU) reads whole
+# records from a pipe; the owner is the login user's (GNU and bsdtar --no-same-owner, BusyBox -o).
+extract_into() {
+  case $(tar --version 2> /dev/null || true) in
+    *GNU*) tar -x -f - -B -p --no-same-owner -C "$1" ;;
+    *bsdtar* | *libarchive*) tar -x -f - -U -p --no-same-owner -C "$1" ;;
+    *) tar -x -o -f - -C "$1" ;;
+  esac
+}
+
+# Renames $1 over the symlink $2 in one step, never into the directory $2 points at: `mv -T`
+# (GNU, BusyBox) or `mv -h` (BSD).
+replace_link() {
+  if mv -T "$1" "$2" 2> /dev/null; then return 0; fi
+  if [ -e "$1" ] || [ -L "$1" ]; then mv -h "$1" "$2"; else return 1; fi
+}
+
 # Stores the verified releases/$1.partial as release $1: its manifest from stdin, then the rename.
 commit_release() {
   manifest=.gated-deploy/releases/$1.json
   cat > "$manifest.tmp" || fail "cannot write the manifest of $1"
-  mv -T "releases/$1.partial" "releases/$1" || fail "cannot rename releases/$1.partial into place"
+  if [ -e "releases/$1" ] || [ -L "releases/$1" ]; then fail "release $1 already exists"; fi
+  mv "releases/$1.partial" "releases/$1" || fail "cannot rename releases/$1.partial into place"
   mv "$manifest.tmp" "$manifest" || fail "cannot store the manifest of $1"
 }
 

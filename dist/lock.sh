@@ -77,11 +77,11 @@ done
 inspect
 if [ -n "$release" ]; then
   echo "$GD_READY"
-  if ! IFS=' ' read -r reuse_bytes base; then
+  if ! IFS=' ' read -r reuse_bytes base modes; then
     unlock
     echo "$GD_UNLOCKED"
     done_ok
   fi
-  stage_release "$release" "$reuse_bytes" "$base" "$@"
+  stage_release "$release" "$reuse_bytes" "$base" "$modes" "$@"
 fi
 done_ok

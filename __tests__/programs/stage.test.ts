@@ -126,7 +126,7 @@ describe.each(SHELLS)('stage.sh, run by lock.sh, under $name', shell => {
       spawnSync('/bin/sh', ['-c', 'command -v openssl'], { env: { PATH: box.path() } }).status
     ).toBe(0)
     const header = stageHeader(undefined, [])
-    expect(header.toString()).toBe('0 \n')
+    expect(header.toString()).toBe('0 -\n')
     const run = await stage(Buffer.concat([header, fullTar]))
     expect(run.error).toBe('no error output')
     expect(run.code).toBe(0)

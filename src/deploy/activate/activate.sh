@@ -20,7 +20,7 @@ run_hook() {
 switch_to() {
   rm -f current.gd-new || fail 'cannot remove current.gd-new'
   ln -s "$1" current.gd-new || fail 'cannot create current.gd-new'
-  mv -T current.gd-new current || fail "cannot switch current to $1"
+  replace_link current.gd-new current || fail "cannot switch current to $1 (the server's mv needs -T or -h)"
 }
 
 is_release "$release" || fail "bad release id: $release"

@@ -47,7 +47,8 @@ export function parseListing(out: Buffer): Listing {
   while (at < text.length) {
     const record = field()
     if (record === MARK.GD_HASHES) break
-    const match = /^([fdl]) (\d+) ([\s\S]*)$/.exec(record)
+    // `?`: a mode the artifact does not have (servers without GNU find list by expected mode).
+    const match = /^([fdl]) (\d+|\?) (?:\.\/)?([\s\S]*)$/.exec(record)
     if (!match) continue
     const [, type, mode = '', p = ''] = match
     if (type === 'l') entries.set(p, { type, mode, target: field() })

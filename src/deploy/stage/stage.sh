@@ -6,11 +6,15 @@
 # else of the base is copied (files a hook made there stay there), and a changed file arrives as
 # a new file, never written through a link, so the base stays intact. Then the shared paths are
 # linked in, and every entry and every file's sha256 is listed for the local side to check.
-# Runs in the remote path. $1 release id  $2 reuse list bytes  $3 base release  then triples:
-# shared path, `file` or `dir`, link target.
+# The header line ends with the modes the artifact has (octal), for listing on servers without
+# GNU find; `-` stands for no base release.
+# Runs in the remote path. $1 release id  $2 reuse list bytes  $3 base release  $4 modes  then
+# triples: shared path, `file` or `dir`, link target.
 stage_release() {
-  release=$1 reuse_bytes=$2 base=$3
-  shift 3
+  release=$1 reuse_bytes=$2 base=$3 modes=$4
+  shift 4
+  if [ "$base" = - ]; then base=; fi
+  case $modes in *[!0-7\ ]*) fail "bad modes: $modes" ;; esac
   case $reuse_bytes in '' | *[!0-9]*) fail "bad reuse list length: $reuse_bytes" ;; esac
   is_release "$release" || fail "bad release id: $release"
   if [ -n "$base" ] && ! is_release "$base"; then fail "bad base release: $base"; fi
@@ -22,13 +26,31 @@ stage_release() {
   if [ -e "$partial" ] || [ -L "$partial" ]; then rm -rf "$partial" || fail "cannot remove an old $partial"; fi
   if ! why=$(mkdir "$partial" 2>&1); then fail "cannot create $PWD/$partial: $why"; fi
   if [ "$reuse_bytes" -gt 0 ]; then
-    # `read` took the header line byte by byte; dd reads exactly the list's bytes.
-    if ! dd iflag=count_bytes,fullblock bs=65536 count="$reuse_bytes" 2> /dev/null |
-      (cd "releases/$base" && xargs -0 -r cp -l --parents -t "../$release.partial" --); then
-      fail "cannot link the unchanged files from releases/$base"
+    # `read` took the header line byte by byte; dd reads exactly the list's bytes (in 64 KiB reads
+    # where dd knows count_bytes, GNU and BusyBox; else one byte at a time), then each file is
+    # hard-linked from the base: in one cp where cp has --parents (GNU), else one ln a file.
+    if dd iflag=count_bytes,fullblock bs=65536 count=0 < /dev/null 2> /dev/null; then
+      read_list() { dd iflag=count_bytes,fullblock bs=65536 count="$reuse_bytes" 2> /dev/null; }
+    else
+      read_list() { dd bs=1 count="$reuse_bytes" 2> /dev/null; }
+    fi
+    if cp --parents --version > /dev/null 2>&1; then
+      read_list | (cd "releases/$base" && xargs -0 cp -l --parents -t "../$release.partial" --) ||
+        fail "cannot link the unchanged files from releases/$base"
+    else
+      # shellcheck disable=SC2016 # the inner program expands its own arguments
+      read_list | (cd "releases/$base" && xargs -0 sh -c '
+        into=$1
+        shift
+        for file; do
+          case $file in */*) dir=${file%/*} ;; *) dir=. ;; esac
+          if [ ! -d "$into/$dir" ]; then mkdir -p "$into/$dir" || exit 1; fi
+          ln "./$file" "$into/$file" || exit 1
+        done' sh "../$release.partial") ||
+        fail "cannot link the unchanged files from releases/$base"
     fi
   fi
-  tar -x -f - -B -p --no-same-owner -C "$partial" || fail "unpacking the upload into $PWD/$partial failed"
+  extract_into "$partial" || fail "unpacking the upload into $PWD/$partial failed"
   while [ "$#" -ge 3 ]; do
     path=$1 kind=$2 target=$3
     shift 3
@@ -47,5 +69,6 @@ stage_release() {
     ln -s "$target" "$partial/$path" || fail "cannot link $partial/$path to the shared $path"
   done
   cd "$partial" || fail "cannot enter $partial"
-  list_and_hash
+  # shellcheck disable=SC2086 # one word a mode
+  list_and_hash $modes
 }

@@ -35,13 +35,26 @@ export function sharedArgs(shared: SharedPath): string[] {
   return [shared.path, shared.kind, sharedLinkTarget(shared.path)]
 }
 
+/** The modes (octal) the manifest's files and directories have: how a server without GNU find lists them. */
+export function modesOf(manifest: Manifest): string[] {
+  const modes = new Set<string>()
+  for (const entry of manifest.entries)
+    if (entry.type !== 'symlink') modes.add(entry.mode.toString(8))
+  return [...modes].sort()
+}
+
 /**
- * The stdin of stage.sh, ahead of the tar: a line with the reuse list's length and the base
- * release, then the NUL-separated files to hard-link from that base.
+ * The stdin of stage.sh, ahead of the tar: a line with the reuse list's length, the base release
+ * (`-` for none) and the artifact's modes, then the NUL-separated files to hard-link from that base.
  */
-export function stageHeader(base: string | undefined, reuse: readonly string[]): Buffer {
+export function stageHeader(
+  base: string | undefined,
+  reuse: readonly string[],
+  modes: readonly string[] = []
+): Buffer {
   const list = Buffer.from(reuse.map(p => p + '\0').join(''), 'utf8')
-  return Buffer.concat([Buffer.from(`${list.length} ${base ?? ''}\n`), list])
+  const line = [String(list.length), base ?? '-', ...modes].join(' ')
+  return Buffer.concat([Buffer.from(`${line}\n`), list])
 }
 
 /**
@@ -134,7 +147,7 @@ export class Upload {
     })
     meter.stream.pipe(this.input)
     // One exec: the base and the files to hard-link from it, then the tar of the rest.
-    meter.stream.write(stageHeader(options.base, options.plan.reuse))
+    meter.stream.write(stageHeader(options.base, options.plan.reuse, modesOf(options.manifest)))
     packed.stream.pipe(meter.stream)
     const staged = await untilUploaded(this.result, packed)
     if (staged.code !== 0) {
@@ -149,7 +162,7 @@ export class Upload {
       options.warn(
         `${this.where}: ${plural(stale.length, 'file')} of ${options.base ?? '?'} changed on the server after it was verified (e.g. ${stale[0]?.path ?? '?'}); sending ${stale.length === 1 ? 'it' : 'them'} instead of reusing.`
       )
-      const repaired = await this.repair(options.root, stale)
+      const repaired = await this.repair(options.root, stale, modesOf(options.manifest))
       listing = repaired.listing
       bytes += repaired.bytes
     }
@@ -170,7 +183,8 @@ export class Upload {
   /** Sends `entries` into the partial release and lists and hashes it again. */
   private async repair(
     root: string,
-    entries: readonly Entry[]
+    entries: readonly Entry[],
+    modes: readonly string[]
   ): Promise<{ listing: Listing; bytes: number }> {
     const packed = packEntries(root, entries)
     const meter = progressMeter({ expectedBytes: 0, intervalMs: Infinity, report: () => undefined })
@@ -178,7 +192,7 @@ export class Upload {
     const running = runProgram(
       this.session,
       REPAIR,
-      [this.options.remotePath, this.options.release],
+      [this.options.remotePath, this.options.release, ...modes],
       {
         stdin: meter.stream
       }
