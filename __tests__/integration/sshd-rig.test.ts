@@ -292,6 +292,21 @@ describe('sshd rig', () => {
     await again.stop()
   })
 
+  test('env sets session variables after the defaults of sshd, so PATH can be replaced', async () => {
+    const server = await startSshd({ env: { PATH: '/usr/bin:/bin', GD_RIG: 'a b' } })
+    const client = await connectTo(server, { privateKey: server.privateKey })
+    expect((await exec(client, 'echo "$PATH|$GD_RIG"')).stdout).toBe('/usr/bin:/bin|a b\n')
+    client.end()
+    await server.stop()
+    await expect(startSshd({ env: { 'BAD-NAME': 'x' } })).rejects.toThrow(/env "BAD-NAME"/)
+  })
+
+  test('only creates or changes accounts named gdtest…', async () => {
+    await expect(startSshd({ user: { name: 'root' } })).rejects.toThrow(
+      /Test user name "root" is not allowed/
+    )
+  })
+
   test('fails with the complaint of sshd when it cannot start', async () => {
     await expect(startSshd({ extraConfig: ['NoSuchOption yes'] })).rejects.toThrow(
       /sshd exited while starting[\s\S]*Bad configuration option: NoSuchOption/

@@ -64,6 +64,7 @@ export interface SshdOptions extends HostKeyOptions {
   /**
    * Environment of every session, as sshd_config `SetEnv` (applied after sshd's default
    * PATH, so `{ PATH: '/x' }` replaces it). Names [A-Za-z_][A-Za-z0-9_]*, values without `"`.
+   * sshd honours only its first SetEnv line: do not put another in `extraConfig`.
    */
   readonly env?: Readonly<Record<string, string>>
   /**
@@ -129,16 +130,18 @@ interface ConfigInput {
   readonly hasPerSourcePenalties: boolean
 }
 
+/** One SetEnv line: sshd honours only the first SetEnv directive of a config. */
 function setEnvLines(env: Readonly<Record<string, string>>): string[] {
-  return Object.entries(env).map(([name, value]) => {
+  const pairs = Object.entries(env).map(([name, value]) => {
     if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name) || value.includes('"') || value.includes('\n')) {
       throw new Error(
         `startSshd env ${JSON.stringify(name)}=${JSON.stringify(value)}: names must be ` +
           '[A-Za-z_][A-Za-z0-9_]* and values must hold no double quote or newline'
       )
     }
-    return `SetEnv "${name}=${value}"`
+    return `"${name}=${value}"`
   })
+  return pairs.length === 0 ? [] : [`SetEnv ${pairs.join(' ')}`]
 }
 
 function renderConfig(input: ConfigInput): string {
