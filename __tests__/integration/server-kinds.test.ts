@@ -22,6 +22,7 @@ import {
   startFlakyServer,
   startFleet,
   startGreetingServer,
+  startHomelessServer,
   startJumpHost,
   startKeyboardInteractiveServer,
   startMaxSessionsServer,
@@ -432,6 +433,14 @@ describe('server kinds', () => {
     expect((await run(closing, 'id -un')).stdout).toBe(`${KIND_USERS.dash.name}\n`)
     await closing.stop()
     expect((await run(s.dash, 'echo target still up')).code).toBe(0)
+  })
+
+  test('homeless user: sshd cannot chdir to the missing home and runs commands in /', async () => {
+    const server = await startHomelessServer()
+    const result = await run(server, 'pwd; echo "HOME=$HOME"')
+    expect(result.stdout).toBe(`/\nHOME=${server.home}\n`)
+    expect(result.stderr).toContain(`Could not chdir to home directory ${server.home}`)
+    await server.stop()
   })
 
   test('fleet: three servers, each with its own user and a test dir that user owns', async () => {

@@ -301,6 +301,31 @@ describe('sshd rig', () => {
     await expect(startSshd({ env: { 'BAD-NAME': 'x' } })).rejects.toThrow(/env "BAD-NAME"/)
   })
 
+  test('extraHostKeyTypes: several host keys, the one a client asks for first is offered', async () => {
+    const server = await startSshd({ extraHostKeyTypes: ['rsa', 'ecdsa'] })
+    expect(server.hostKeys.map(key => key.type)).toEqual([
+      'ssh-ed25519',
+      'ssh-rsa',
+      'ecdsa-sha2-nistp256'
+    ])
+    expect(server.hostKeys[0]?.knownHostsLine).toBe(server.knownHostsLine)
+    for (const [algorithm, index] of [
+      ['rsa-sha2-512', 1],
+      ['ecdsa-sha2-nistp256', 2],
+      ['ssh-ed25519', 0]
+    ] as const) {
+      const offered: string[] = []
+      const client = await connectTo(server, {
+        privateKey: server.privateKey,
+        algorithms: { serverHostKey: [algorithm] },
+        hostVerifier: (key: Buffer): boolean => offered.push(sha256Fingerprint(key)) > 0
+      })
+      client.end()
+      expect(offered).toEqual([server.hostKeys[index]?.fingerprint])
+    }
+    await server.stop()
+  })
+
   test('only creates or changes accounts named gdtest…', async () => {
     await expect(startSshd({ user: { name: 'root' } })).rejects.toThrow(
       /Test user name "root" is not allowed/

@@ -8,6 +8,7 @@
  * of one user authorises the same client key, made once per machine (kept root-only next
  * to the temp dirs); host keys, ports and dirs are still fresh per server.
  */
+import { randomBytes } from 'node:crypto'
 import { chmod, chown, mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -112,7 +113,7 @@ async function authorise(user: LoginUser, client: KeyPair): Promise<void> {
   await chmod(sshDir, 0o700)
   const path = join(sshDir, 'authorized_keys')
   // Same content from every worker; written aside and renamed, so readers never see half.
-  const draft = `${path}.${process.pid}.tmp`
+  const draft = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`
   await writeFile(draft, `${client.publicKey}\n`, { mode: 0o600 })
   await chown(draft, user.uid, user.gid)
   await rename(draft, path)

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { rmSync } from 'node:fs'
 import { HOST } from './proc.js'
-import { register, unregister, type Sshd, type Stoppable } from './server.js'
+import { register, unregister, type HostKey, type Sshd, type Stoppable } from './server.js'
 
 export interface RefusingProxyOptions {
   /** How many connections to refuse before forwarding (default 2). */
@@ -98,6 +98,12 @@ class Proxy implements RefusingProxy, Stoppable {
   }
   get hostKeyFingerprint(): string {
     return this.target.hostKeyFingerprint
+  }
+  get hostKeys(): readonly HostKey[] {
+    return this.target.hostKeys.map(key => ({
+      ...key,
+      knownHostsLine: `[${HOST}]:${this.port} ${key.publicKey}`
+    }))
   }
   get pid(): number {
     return this.target.pid

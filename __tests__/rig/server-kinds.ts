@@ -6,7 +6,8 @@
  * server of one kind shares that account, whose dotfiles the rig writes identically each
  * time. stopAllSshd() stops them all.
  */
-import { chmod, chown, mkdir, rename, writeFile } from 'node:fs/promises'
+import { randomBytes } from 'node:crypto'
+import { chmod, chown, mkdir, rename, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { startDropbear } from './dropbear.js'
 import { startRefusingProxy, type RefusingProxy, type RefusingProxyOptions } from './flaky-proxy.js'
@@ -31,6 +32,7 @@ export const KIND_USERS = {
   greetingBash: { name: 'gdtest-greet', shell: '/bin/bash' },
   greetingSh: { name: 'gdtest-greet-sh', shell: '/bin/sh' },
   keyboardInteractive: { name: 'gdtest-kbd', shell: '/bin/bash' },
+  homeless: { name: 'gdtest-nohome', shell: '/bin/sh' },
   dropbear: { name: 'gdtest-dropbear', shell: '/bin/sh' }
 } as const satisfies Record<string, UserSpec>
 
@@ -90,7 +92,7 @@ async function writeDotfile(user: LoginUser, relative: string, text: string): Pr
     await mkdir(dir, { recursive: true, mode: 0o700 })
     await chown(dir, user.uid, user.gid)
   }
-  const draft = `${path}.${process.pid}.tmp`
+  const draft = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`
   await writeFile(draft, text, { mode: 0o644 })
   await chown(draft, user.uid, user.gid)
   await chmod(draft, 0o644)
@@ -155,6 +157,16 @@ export function startKeyboardInteractiveServer(options: KindOptions = {}): Promi
     keyboardInteractive: true,
     passwordAuthentication: false
   })
+}
+
+/**
+ * OpenSSH whose login user's home directory (in /etc/passwd) does not exist: sshd says
+ * "Could not chdir to home directory …" on stderr and runs commands in `/`.
+ */
+export async function startHomelessServer(options: KindOptions = {}): Promise<Sshd> {
+  const user = await ensureLoginUser(KIND_USERS.homeless)
+  await rm(user.home, { recursive: true, force: true })
+  return startSshd({ ...options, user: KIND_USERS.homeless })
 }
 
 /**

@@ -45,7 +45,9 @@ export interface Sshd {
   readonly hostKeyFingerprint: string
   /** "[127.0.0.1]:PORT ssh-ed25519 AAAA..." */
   readonly knownHostsLine: string
-  /** A known_hosts file holding `knownHostsLine`. */
+  /** Every host key the server has, the primary one (above) first. */
+  readonly hostKeys: readonly HostKey[]
+  /** A known_hosts file holding `knownHostsLine` (the primary key only). */
   readonly knownHostsPath: string
   /** The server's temp dir (config, keys, pid file); removed by stop(). */
   readonly dir: string
@@ -57,6 +59,30 @@ export interface Sshd {
   kill(): Promise<void>
   /** What the server wrote to stderr so far (sshd: LogLevel VERBOSE). */
   logs(): string
+}
+
+export interface HostKey {
+  /** "ssh-ed25519", "ecdsa-sha2-nistp256", "ssh-rsa". */
+  readonly type: string
+  /** "TYPE AAAA..." (no comment). */
+  readonly publicKey: string
+  /** "SHA256:..." exactly as OpenSSH prints it. */
+  readonly fingerprint: string
+  /** "[127.0.0.1]:PORT TYPE AAAA..." */
+  readonly knownHostsLine: string
+}
+
+/** The host keys of a server reached on `port`. */
+export function hostKeysAt(port: number, keys: readonly KeyPair[]): HostKey[] {
+  return keys.map(key => {
+    const publicKey = withoutComment(key.publicKey)
+    return {
+      type: publicKey.split(' ')[0] ?? '',
+      publicKey,
+      fingerprint: key.fingerprint,
+      knownHostsLine: `[${HOST}]:${port} ${publicKey}`
+    }
+  })
 }
 
 // ---------------------------------------------------------------------------------------
@@ -140,6 +166,8 @@ export interface ServerFields {
   readonly user: LoginUser
   readonly client: KeyPair
   readonly host: KeyPair
+  /** More host keys besides `host` (sshd's extraHostKeyTypes). */
+  readonly extraHostKeys?: readonly KeyPair[]
   readonly password: string | undefined
   readonly dir: string
   readonly launched: Launched
@@ -160,6 +188,7 @@ export class RunningServer implements Sshd, Stoppable {
   readonly hostPublicKey: string
   readonly hostKeyFingerprint: string
   readonly knownHostsLine: string
+  readonly hostKeys: readonly HostKey[]
   readonly knownHostsPath: string
   readonly dir: string
   readonly pid: number
@@ -180,6 +209,7 @@ export class RunningServer implements Sshd, Stoppable {
     this.hostPublicKey = withoutComment(fields.host.publicKey)
     this.hostKeyFingerprint = fields.host.fingerprint
     this.knownHostsLine = `[${HOST}]:${fields.port} ${this.hostPublicKey}`
+    this.hostKeys = hostKeysAt(fields.port, [fields.host, ...(fields.extraHostKeys ?? [])])
     this.knownHostsPath = join(fields.dir, 'known_hosts')
     this.dir = fields.dir
     this.pid = fields.launched.pid

@@ -23,7 +23,8 @@ import {
   makeKeyPair,
   prepareHostKey,
   type HostKeyOptions,
-  type KeyPair
+  type KeyPair,
+  type KeyType
 } from './keys.js'
 import { HOST, installHint, isExecutable, launch, startOnFreePort } from './proc.js'
 import { RunningServer, type Sshd } from './server.js'
@@ -38,12 +39,17 @@ import {
 
 export { makeKeyPair, type KeyPair, type KeyPairOptions, type KeyType } from './keys.js'
 export { portIsClosed } from './proc.js'
-export { makeTestDir, stopAllSshd, type Sshd } from './server.js'
+export { makeTestDir, stopAllSshd, type HostKey, type Sshd } from './server.js'
 export type { UserSpec } from './users.js'
 
 export const SSHD_PATH = '/usr/sbin/sshd'
 
 export interface SshdOptions extends HostKeyOptions {
+  /**
+   * More host keys of these types besides the primary one (`hostKeyType`/`hostKey`), all
+   * offered by sshd; the client's algorithm order picks one. See `Sshd.hostKeys`.
+   */
+  readonly extraHostKeyTypes?: readonly KeyType[]
   /** More public keys (authorized_keys lines) allowed to log in besides the rig's own. */
   readonly authorizedKeys?: readonly string[]
   /**
@@ -94,10 +100,12 @@ interface Layout {
   readonly pidPath: string
   readonly hostKeyPath: string
   readonly authorizedKeysPath: string
+  readonly extraHostKeyPaths: readonly string[]
 }
 
-function layoutOf(dir: string): Layout {
+function layoutOf(dir: string, extraHostKeyTypes: readonly KeyType[]): Layout {
   return {
+    extraHostKeyPaths: extraHostKeyTypes.map((type, i) => join(dir, `ssh_host_key_${i}_${type}`)),
     dir,
     configPath: join(dir, 'sshd_config'),
     pidPath: join(dir, 'sshd.pid'),
@@ -152,6 +160,7 @@ function renderConfig(input: ConfigInput): string {
     `Port ${input.port}`,
     `ListenAddress ${HOST}`,
     `HostKey ${input.layout.hostKeyPath}`,
+    ...input.layout.extraHostKeyPaths.map(path => `HostKey ${path}`),
     `PidFile ${input.layout.pidPath}`,
     `AuthorizedKeysFile ${input.layout.authorizedKeysPath}`,
     `AllowUsers ${input.user}`,
@@ -199,13 +208,17 @@ export async function startSshd(options: SshdOptions = {}): Promise<Sshd> {
   await assertReachable(tmpdir(), user)
   // sshd running as root needs its privilege-separation directory.
   if (isRoot()) await mkdir('/run/sshd', { recursive: true, mode: 0o755 })
-  const layout = layoutOf(await mkdtemp(join(tmpdir(), 'gdtest-sshd-')))
+  const extraTypes = options.extraHostKeyTypes ?? []
+  const layout = layoutOf(await mkdtemp(join(tmpdir(), 'gdtest-sshd-')), extraTypes)
   try {
     await chmod(layout.dir, 0o711)
-    const [host, client, version] = await Promise.all([
+    const [host, client, version, ...extraHostKeys] = await Promise.all([
       prepareHostKey(layout.hostKeyPath, options),
       makeKeyPair(),
-      sshdVersion(sshdPath)
+      sshdVersion(sshdPath),
+      ...extraTypes.map((type, i) =>
+        prepareHostKey(layout.extraHostKeyPaths[i] ?? '', { hostKeyType: type })
+      )
     ])
     await writeAuthorizedKeys(layout, client, options)
     const config = {
@@ -228,7 +241,7 @@ export async function startSshd(options: SshdOptions = {}): Promise<Sshd> {
         })
       }
     )
-    const fields = { port, user, client, host, password, dir: layout.dir, launched }
+    const fields = { port, user, client, host, extraHostKeys, password, dir: layout.dir, launched }
     return await new RunningServer({ software: 'OpenSSH', ...fields }).register()
   } catch (error) {
     await rm(layout.dir, { recursive: true, force: true })
