@@ -95,6 +95,15 @@ function forwardOut(client: Client, port: number): Promise<ClientChannel> {
   })
 }
 
+/** The server's log once it holds `text` (stderr arrives apart from the SSH traffic). */
+async function waitForLog(server: Sshd, text: string, timeoutMs = 5000): Promise<string> {
+  const deadline = Date.now() + timeoutMs
+  while (!server.logs().includes(text) && Date.now() < deadline) {
+    await new Promise(resolve => setTimeout(resolve, 20))
+  }
+  return server.logs()
+}
+
 async function retry<T>(attempt: () => Promise<T>, times = 20): Promise<T> {
   for (let i = 1; ; i++) {
     try {
@@ -294,7 +303,7 @@ describe('server kinds', () => {
       message: expect.stringMatching(/open fail/i),
       reason: 2
     })
-    expect(s.maxSessions.logs()).toContain('no more sessions')
+    expect(await waitForLog(s.maxSessions, 'no more sessions')).toContain('no more sessions')
     const firstClosed = new Promise(resolve => first.once('close', resolve))
     first.end()
     await firstClosed
@@ -317,7 +326,9 @@ describe('server kinds', () => {
       message: expect.stringMatching(/open failed/),
       reason: 1
     })
-    expect(s.closedJump.logs()).toContain('refused local port forward')
+    expect(await waitForLog(s.closedJump, 'refused local port forward')).toContain(
+      'refused local port forward'
+    )
     closed.end()
 
     const open = await connectTo(s.openJump)
