@@ -292,6 +292,46 @@ describe('sshd rig', () => {
     await again.stop()
   })
 
+  test('env sets session variables after the defaults of sshd, so PATH can be replaced', async () => {
+    const server = await startSshd({ env: { PATH: '/usr/bin:/bin', GD_RIG: 'a b' } })
+    const client = await connectTo(server, { privateKey: server.privateKey })
+    expect((await exec(client, 'echo "$PATH|$GD_RIG"')).stdout).toBe('/usr/bin:/bin|a b\n')
+    client.end()
+    await server.stop()
+    await expect(startSshd({ env: { 'BAD-NAME': 'x' } })).rejects.toThrow(/env "BAD-NAME"/)
+  })
+
+  test('extraHostKeyTypes: several host keys, the one a client asks for first is offered', async () => {
+    const server = await startSshd({ extraHostKeyTypes: ['rsa', 'ecdsa'] })
+    expect(server.hostKeys.map(key => key.type)).toEqual([
+      'ssh-ed25519',
+      'ssh-rsa',
+      'ecdsa-sha2-nistp256'
+    ])
+    expect(server.hostKeys[0]?.knownHostsLine).toBe(server.knownHostsLine)
+    for (const [algorithm, index] of [
+      ['rsa-sha2-512', 1],
+      ['ecdsa-sha2-nistp256', 2],
+      ['ssh-ed25519', 0]
+    ] as const) {
+      const offered: string[] = []
+      const client = await connectTo(server, {
+        privateKey: server.privateKey,
+        algorithms: { serverHostKey: [algorithm] },
+        hostVerifier: (key: Buffer): boolean => offered.push(sha256Fingerprint(key)) > 0
+      })
+      client.end()
+      expect(offered).toEqual([server.hostKeys[index]?.fingerprint])
+    }
+    await server.stop()
+  })
+
+  test('only creates or changes accounts named gdtest…', async () => {
+    await expect(startSshd({ user: { name: 'root' } })).rejects.toThrow(
+      /Test user name "root" is not allowed/
+    )
+  })
+
   test('fails with the complaint of sshd when it cannot start', async () => {
     await expect(startSshd({ extraConfig: ['NoSuchOption yes'] })).rejects.toThrow(
       /sshd exited while starting[\s\S]*Bad configuration option: NoSuchOption/
