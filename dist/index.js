@@ -58377,6 +58377,8 @@ class Session {
                         resolve({ code, stdout: Buffer.concat(stdout), stderr: stderr.join('') });
                     }
                 });
+                if (options.stdinPrefix)
+                    channel.write(options.stdinPrefix);
                 const stdin = options.stdin;
                 if (stdin === undefined)
                     channel.end();
@@ -58538,8 +58540,10 @@ function checkRelativeRemotePath(p) {
 ;// CONCATENATED MODULE: ./src/deploy/program.ts
 /**
  * How a remote program runs: its text (src/deploy/lib.sh followed by the operation's own `.sh`
- * files, bundled into dist/ as files) goes to the login shell as `sh -c '<text>' gated-deploy
- * ARGS...`, so every value it works on arrives as a quoted positional parameter. Its output is
+ * files, bundled into dist/ as files) travels first on the exec's stdin, read by a one-line
+ * bootstrap (`sh -c '<read it, then eval it>' gated-deploy ARGS...`), so every value it works on
+ * arrives as a quoted positional parameter and the command line stays short (Dropbear refuses
+ * commands over 9,000 bytes). What the program reads from stdin follows its text. Its output is
  * framed by markers, so whatever the login shell prints around it (a greeting in ~/.bashrc) is
  * ignored, and a failed step names itself in a GD-ERROR line on stderr.
  */
@@ -58587,12 +58591,36 @@ function assignments(names) {
 const MARK = assignments(MARKER_NAMES);
 /** The exit codes the programs use, as lib.sh defines them. */
 const EXIT = Object.fromEntries(Object.entries(assignments(EXIT_NAMES)).map(([name, value]) => [name, Number(value)]));
-function program(name, ...parts) {
-    return { name, text: [LIB, ...parts].join('\n') };
+/** The line that ends a program's text on stdin (a comment, were it ever run). */
+const END = '#gd-end';
+/**
+ * The program's text as it is sent: without comment lines, indentation and blank lines (a
+ * third of the bytes the bootstrap reads one at a time), ending with the END line.
+ */
+function compact(text) {
+    const lines = text
+        .split('\n')
+        .map(line => line.trimStart())
+        .filter(line => line !== '' && !line.startsWith('#'));
+    return `${lines.join('\n')}\n${END}\n`;
 }
-/** The one-line command that runs `program` with `args` under `sh`, whatever the login shell. */
-function invocation(program, args) {
-    return ['sh', '-c', quote(program.text), 'gated-deploy', ...args.map(quote)].join(' ');
+function program(name, ...parts) {
+    const source = [LIB, ...parts].join('\n');
+    return { name, source, text: compact(source) };
+}
+/**
+ * Reads the program's text from stdin up to the END line (the shell's `read` takes one byte at
+ * a time from a pipe, so not a byte of what follows), refuses a text cut short, and runs it.
+ */
+const BOOTSTRAP = `p=;while IFS= read -r l;do [ "$l" = '${END}' ]&&break;p="$p$l
+";done;[ "$l" = '${END}' ]||exit 97;eval "$p"`;
+/** The command that runs `program` with `args` under `sh`, whatever the login shell. */
+function invocation(args) {
+    return ['sh', '-c', quote(BOOTSTRAP), 'gated-deploy', ...args.map(quote)].join(' ');
+}
+/** What the exec's stdin carries when its input is bytes: the program's text, then the input. */
+function stdinFor(program, input = '') {
+    return Buffer.concat([Buffer.from(program.text, 'utf8'), Buffer.from(input)]);
 }
 function indexOf(haystack, needle, from = 0) {
     return haystack.indexOf(Buffer.from(needle), from);
@@ -58623,10 +58651,17 @@ function errorOf(stderr) {
 }
 /** Runs `program` on `session`; a result whatever its exit code (the caller names failures). */
 async function runProgram(session, program, args, options = {}) {
-    const result = await session.exec(invocation(program, args), options);
+    // The text goes ahead of the input at once: a streamed input is sent in batches.
+    const result = await session.exec(invocation(args), {
+        ...options,
+        stdinPrefix: Buffer.from(program.text, 'utf8')
+    });
     const output = unframe(result.stdout);
     if (output === undefined) {
         const said = result.stderr.trim() || result.stdout.toString('utf8').trim();
+        if (/allows sftp connections only/i.test(`${said}`)) {
+            throw new DeployError(`${describeTarget(session.target)}: the account allows SFTP only (ForceCommand internal-sftp), so it runs no commands; gated-deploy needs a shell account (a POSIX \`sh\`) to lock, verify and switch releases. Give the deploy user a shell, or a Match block without ForceCommand.`);
+        }
         throw new DeployError(`${describeTarget(session.target)}: the ${program.name} program did not start (exit ${result.code})` +
             `${said ? `: ${said.split('\n').slice(-5).join('\n')}` : ''}. The account needs a POSIX \`sh\`.`);
     }

@@ -10,7 +10,7 @@ is_release "$release" || fail "bad release id: $release"
 enter "$remote_path" existing
 partial=releases/$release.partial
 [ -d "$partial" ] || fail "$remote_path/$partial is gone"
-extract_into "$partial" || fail "unpacking the changed files into $remote_path/$partial failed"
+extract_into "$partial" || fail "unpacking the changed files into $remote_path/$partial failed$(space_note "$partial")"
 cd "$partial" || fail "cannot enter $partial"
 list_and_hash "$@"
 done_ok

@@ -50,7 +50,7 @@ stage_release() {
         fail "cannot link the unchanged files from releases/$base"
     fi
   fi
-  extract_into "$partial" || fail "unpacking the upload into $PWD/$partial failed"
+  extract_into "$partial" || fail "unpacking the upload into $PWD/$partial failed$(space_note "$partial")"
   while [ "$#" -ge 3 ]; do
     path=$1 kind=$2 target=$3
     shift 3

@@ -1,6 +1,6 @@
 /**
  * `npm run lint` runs `shellcheck -s sh` on each .sh file on its own. This checks each program as
- * it is sent (lib.sh followed by its parts), where a name one part uses and another defines, or
+ * it is assembled (lib.sh followed by its parts, before comments are stripped for sending), where a name one part uses and another defines, or
  * a part that no longer parses after lib.sh, would show: no warning at all.
  */
 import { describe, expect, it } from '@jest/globals'
@@ -21,7 +21,7 @@ describe('shellcheck -s sh', () => {
       }
       // Info-level SC2317 ("unreachable": lib.sh functions this program does not call) is expected.
       const result = spawnSync(SHELLCHECK, ['-s', 'sh', '--severity=warning', '-'], {
-        input: prog.text,
+        input: prog.source,
         encoding: 'utf8'
       })
       if (result.error) throw result.error

@@ -125,6 +125,14 @@ is_release() {
   return 1
 }
 
+# ": no space left on the device (N KiB free)" when the file system holding $1 is (nearly) full:
+# GNU tar says only "Wrote only 8704 of 10240 bytes" when the disk fills up.
+space_note() {
+  avail=$(df -P "$1" 2> /dev/null | awk 'NR == 2 { print $4 }') || return 0
+  case $avail in '' | *[!0-9]*) return 0 ;; esac
+  if [ "$avail" -lt 1024 ]; then printf ': no space left on the device (%s KiB free)' "$avail"; fi
+}
+
 # Extracts the tar on stdin into directory $1, whichever tar the server has. Every flavour must
 # unlink an existing file before writing it (never write through a hard link into the release it
 # was linked from): GNU tar and BusyBox tar do by default, bsdtar with -U. -B (GNU) reads whole

@@ -24,6 +24,8 @@ export interface ExecResult {
 export interface ExecOptions {
   /** Sent to the command's stdin (a stream is piped with backpressure), then EOF. */
   readonly stdin?: Readable | Buffer | string
+  /** Written to stdin at once, ahead of `stdin` (which a stream may batch and hold back). */
+  readonly stdinPrefix?: Buffer
   /** Live stderr, e.g. hook output. */
   readonly onStderr?: (text: string) => void
   /** Live stdout, for a program that answers before it ends (all of it is in the result too). */
@@ -147,6 +149,7 @@ class Session implements SshSession {
             resolve({ code, stdout: Buffer.concat(stdout), stderr: stderr.join('') })
           }
         })
+        if (options.stdinPrefix) channel.write(options.stdinPrefix)
         const stdin = options.stdin
         if (stdin === undefined) channel.end()
         else if (typeof stdin === 'string' || Buffer.isBuffer(stdin)) channel.end(stdin)
