@@ -14,24 +14,21 @@ export interface Credentials {
   readonly password: string | undefined
 }
 
-/** The type, SHA256 fingerprint and authorized_keys line of the key in `private-key`. */
+/**
+ * The type and SHA256 fingerprint of the key in `private-key`. Not its public key line: that
+ * shares base64 runs with the private key file, whose lines the log masks.
+ */
 export interface PublicKeyInfo {
   readonly type: string
   readonly fingerprint: string
-  readonly line: string
 }
 
 export function publicKeyInfo(privateKey: string, passphrase: string | undefined): PublicKeyInfo {
   const key = parsePrivateKey(privateKey, passphrase)
   if (key === undefined || key instanceof Error) {
-    return { type: 'unreadable', fingerprint: 'unknown', line: '' }
+    return { type: 'unreadable', fingerprint: 'unknown' }
   }
-  const blob = key.getPublicSSH()
-  return {
-    type: key.type,
-    fingerprint: fingerprintOf(blob),
-    line: `${key.type} ${blob.toString('base64')}`
-  }
+  return { type: key.type, fingerprint: fingerprintOf(key.getPublicSSH()) }
 }
 
 /**
@@ -134,12 +131,16 @@ export class Login {
         const key = publicKeyInfo(privateKey, passphrase)
         parts.push(
           `${where} refused the login with the \`private-key\` (its ${key.type} key ${key.fingerprint}) for user ${user}. ` +
-            `The public key must be in ~${user}/.ssh/authorized_keys on ${this.target.host} (or the server's AuthorizedKeysFile), ` +
-            `and \`username\` must be the account it is authorised for. The line to add:\n${key.line}`
+            `Its public key must be in ~${user}/.ssh/authorized_keys on ${this.target.host} (or where the server's AuthorizedKeysFile says): ` +
+            `\`ssh-keygen -y -f KEYFILE\` prints the line to add, and \`ssh-keygen -lf ~/.ssh/authorized_keys\` run as ${user} on the server lists the fingerprints there. ` +
+            `Check too that \`username\` is the account the key is authorised for.`
         )
       } else {
         parts.push(
-          `${where} does not accept keys (it offers: ${offers}): the \`private-key\` was not tried.`
+          `${where} does not accept keys (it offers: ${offers}): the \`private-key\` was not tried. ` +
+            (password === undefined
+              ? `Give a \`password\`, or set \`PubkeyAuthentication yes\` for ${user} in the server's sshd_config.`
+              : `Set \`PubkeyAuthentication yes\` for ${user} in the server's sshd_config to use it.`)
         )
       }
     }

@@ -5,7 +5,6 @@
 import type { NodeSSH } from 'node-ssh'
 import { connect, type Socket } from 'node:net'
 import { Transform, type Readable } from 'node:stream'
-import { setTimeout as sleep } from 'node:timers/promises'
 import type { Client, ClientChannel } from 'ssh2'
 import { DeployError, errorMessage } from '../errors.js'
 import { connectOne, type ConnectSettings } from './connect.js'
@@ -109,7 +108,11 @@ class Session implements SshSession {
         client.off('error', lost)
         client.off('close', closed)
       }
-      this.open(client, command).then(
+      // Handlers go on the channel in the open callback itself: ssh2 may parse the command's
+      // output, exit status and close from the same packet batch, before any promise settles.
+      this.open(
+        client,
+        command,
         channel => {
           const stdout: Buffer[] = []
           const stderr: string[] = []
@@ -147,9 +150,9 @@ class Session implements SshSession {
             stdin.pipe(batched(this.socket)).pipe(channel)
           }
         },
-        (error: unknown) => {
+        error => {
           settle()
-          reject(error instanceof Error ? error : new DeployError(errorMessage(error)))
+          reject(error)
         }
       )
     })
@@ -160,30 +163,38 @@ class Session implements SshSession {
    * previous channel a moment after its close, and refuses an open in between ("open
    * failed"): retried after each of OPEN_RETRY_MS, then the refusal is reported.
    */
-  private async open(client: Client, command: string): Promise<ClientChannel> {
-    for (let attempt = 0; ; attempt++) {
-      try {
-        return await new Promise<ClientChannel>((resolve, reject) => {
-          client.exec(command, (error: Error | undefined, channel: ClientChannel) =>
-            error ? reject(error) : resolve(channel)
-          )
-        })
-      } catch (error: unknown) {
-        const wait = OPEN_RETRY_MS[attempt]
-        if (channelOpenRefused(error) && wait !== undefined) {
-          await sleep(wait)
-          continue
-        }
-        const where = describeTarget(this.target)
-        if (channelOpenRefused(error)) {
-          throw new DeployError(
-            `${where}: the server refused to open a session channel ${attempt + 1} times in a row (${errorMessage(error)}), though the action uses one at a time. ` +
+  private open(
+    client: Client,
+    command: string,
+    opened: (channel: ClientChannel) => void,
+    failed: (error: DeployError) => void,
+    attempt = 0
+  ): void {
+    const where = describeTarget(this.target)
+    const refusedOrFailed = (error: Error): void => {
+      const wait = OPEN_RETRY_MS[attempt]
+      if (channelOpenRefused(error) && wait !== undefined) {
+        setTimeout(() => this.open(client, command, opened, failed, attempt + 1), wait)
+      } else if (channelOpenRefused(error)) {
+        failed(
+          new DeployError(
+            `${where}: the server refused to open a session channel ${attempt + 1} times in a row (${error.message}), though the action uses one at a time. ` +
               `Its sshd limits sessions per connection (\`MaxSessions\` in /etc/ssh/sshd_config, or a \`Match\` block for ${this.target.username}): set it to 1 or more, ` +
               `and check that no other program holds sessions open on this login.`
           )
-        }
-        throw new DeployError(`${where}: could not run a command (${errorMessage(error)}).`)
+        )
+      } else {
+        failed(new DeployError(`${where}: could not run a command (${error.message}).`))
       }
+    }
+    try {
+      client.exec(command, (error: Error | undefined, channel: ClientChannel) => {
+        if (error) refusedOrFailed(error)
+        else opened(channel)
+      })
+    } catch (error: unknown) {
+      // ssh2 throws at once on a connection that is gone.
+      failed(new DeployError(`${where}: could not run a command (${errorMessage(error)}).`))
     }
   }
 
