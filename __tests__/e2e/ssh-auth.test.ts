@@ -42,15 +42,11 @@ function opensslKey(algorithm: 'RSA' | 'EC' | 'ED25519', passphrase?: string): P
       ED25519: []
     }[algorithm]
     const cipher = passphrase === undefined ? [] : ['-aes-256-cbc', '-pass', `pass:${passphrase}`]
-    execFileSync('openssl', [
-      'genpkey',
-      '-algorithm',
-      algorithm,
-      ...options,
-      ...cipher,
-      '-out',
-      file
-    ])
+    execFileSync(
+      'openssl',
+      ['genpkey', '-algorithm', algorithm, ...options, ...cipher, '-out', file],
+      { stdio: 'pipe' }
+    )
     const privateKey = readFileSync(file, 'utf8')
     let publicKey: string
     if (algorithm === 'ED25519') {
