@@ -4,7 +4,8 @@ import { createHmac, randomBytes } from 'node:crypto'
 import {
   fingerprintOf,
   parseHostKeyPins,
-  pinnedKeyAlgorithms,
+  hostKeyAlgorithms,
+  noPinnedKeyMessage,
   verifyHostKey
 } from '../../src/ssh/host-keys.js'
 
@@ -78,19 +79,89 @@ describe('verifyHostKey', () => {
   })
 })
 
-describe('pinnedKeyAlgorithms', () => {
-  it('asks the server for the pinned key types, with the RSA signature variants', () => {
-    const rsa = `web1.example.com ssh-rsa ${Buffer.concat([Buffer.from([0, 0, 0, 7]), Buffer.from('ssh-rsa'), randomBytes(40)]).toString('base64')}`
-    const { pins } = parseHostKeyPins(`${line('web1.example.com')}\n${rsa}`)
-    expect(pinnedKeyAlgorithms(pins, target)).toEqual([
-      'ssh-ed25519',
+/** A syntactically valid public key blob of any type (the body is random). */
+function keyOfType(type: string): Buffer {
+  return Buffer.concat([Buffer.from([0, 0, 0, type.length]), Buffer.from(type), randomBytes(40)])
+}
+
+const ALL_DEFAULT = [
+  'ssh-ed25519',
+  'ecdsa-sha2-nistp256',
+  'ecdsa-sha2-nistp384',
+  'ecdsa-sha2-nistp521',
+  'rsa-sha2-512',
+  'rsa-sha2-256',
+  'ssh-rsa'
+]
+
+describe('hostKeyAlgorithms', () => {
+  it('asks first for the pinned key types (with the RSA signature variants), then for the others', () => {
+    const rsa = `web1.example.com ssh-rsa ${keyOfType('ssh-rsa').toString('base64')}`
+    const { pins } = parseHostKeyPins(`${rsa}\n${line('web1.example.com')}`)
+    expect(hostKeyAlgorithms(pins, target)).toEqual([
       'rsa-sha2-512',
       'rsa-sha2-256',
-      'ssh-rsa'
+      'ssh-rsa',
+      'ssh-ed25519',
+      'ecdsa-sha2-nistp256',
+      'ecdsa-sha2-nistp384',
+      'ecdsa-sha2-nistp521'
     ])
   })
 
-  it('lets the server choose when only fingerprints are pinned', () => {
-    expect(pinnedKeyAlgorithms(parseHostKeyPins(fingerprintOf(key)).pins, target)).toBeUndefined()
+  it("offers every type in ssh2's order when only fingerprints are pinned", () => {
+    expect(hostKeyAlgorithms(parseHostKeyPins(fingerprintOf(key)).pins, target)).toEqual(
+      ALL_DEFAULT
+    )
+  })
+
+  it('leaves out the types the server already presented, and runs out when all were', () => {
+    const { pins } = parseHostKeyPins(fingerprintOf(key))
+    expect(hostKeyAlgorithms(pins, target, ['ssh-ed25519', 'ssh-rsa'])).toEqual([
+      'ecdsa-sha2-nistp256',
+      'ecdsa-sha2-nistp384',
+      'ecdsa-sha2-nistp521'
+    ])
+    const allTypes = ['ssh-ed25519', 'ecdsa-sha2-nistp256', 'ecdsa-sha2-nistp384']
+    expect(
+      hostKeyAlgorithms(pins, target, [...allTypes, 'ecdsa-sha2-nistp521', 'ssh-rsa'])
+    ).toEqual([])
+  })
+
+  it('ignores lines pinned for other hosts', () => {
+    const rsa = `db.example.com ssh-rsa ${keyOfType('ssh-rsa').toString('base64')}`
+    expect(hostKeyAlgorithms(parseHostKeyPins(rsa).pins, target)).toEqual(ALL_DEFAULT)
+  })
+})
+
+describe('a pin of one key type while the server presents another', () => {
+  const ecdsa = keyOfType('ecdsa-sha2-nistp256')
+
+  it('is not a change when only a fingerprint (of unknown type) is pinned: ask for another type', () => {
+    const { pins } = parseHostKeyPins(fingerprintOf(ecdsa))
+    expect(verifyHostKey(pins, target, key)).toMatchObject({ ok: false, reason: 'other-type' })
+    expect(verifyHostKey(pins, target, ecdsa)).toEqual({ ok: true })
+  })
+
+  it('is not a change when the full line pinned is of another type', () => {
+    const { pins } = parseHostKeyPins(
+      `web1.example.com ecdsa-sha2-nistp256 ${ecdsa.toString('base64')}`
+    )
+    expect(verifyHostKey(pins, target, key)).toMatchObject({ ok: false, reason: 'other-type' })
+  })
+
+  it('is a change when a full line of the presented type pins another key, fingerprints or not', () => {
+    const { pins } = parseHostKeyPins(`${line('web1.example.com', other)}\n${fingerprintOf(ecdsa)}`)
+    expect(verifyHostKey(pins, target, key)).toMatchObject({ ok: false, reason: 'changed' })
+  })
+
+  it('ends, when every type was presented in vain, in a CHANGED alarm listing each key and its line', () => {
+    const message = noPinnedKeyMessage(target, [key, ecdsa])
+    expect(message).toContain('has CHANGED')
+    expect(message).toContain(
+      `ssh-ed25519 ${fingerprintOf(key)}, ecdsa-sha2-nistp256 ${fingerprintOf(ecdsa)}`
+    )
+    expect(message).toContain(line('web1.example.com'))
+    expect(message).toContain(`web1.example.com ecdsa-sha2-nistp256 ${ecdsa.toString('base64')}`)
   })
 })

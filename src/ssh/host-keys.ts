@@ -53,7 +53,7 @@ export function parseHostKeyPins(text: string): { pins: HostKeyPin[]; problems: 
 }
 
 /** The key type named inside an SSH wire-format public key. */
-function readKeyType(key: Buffer): string {
+export function readKeyType(key: Buffer): string {
   if (key.length < 4) return ''
   const length = key.readUInt32BE(0)
   return key.subarray(4, 4 + length).toString('latin1')
@@ -102,9 +102,45 @@ export type HostKeyVerdict =
   | { readonly ok: true }
   | {
       readonly ok: false
-      readonly reason: 'unknown' | 'changed' | 'revoked'
+      /**
+       * 'other-type': known-hosts pins this host, but no pin is of the presented key's type and
+       * no fingerprint matches it; the server may still hold the pinned key under another type
+       * (ask again for the other types, see hostKeyAlgorithms). The others are final.
+       */
+      readonly reason: 'unknown' | 'changed' | 'revoked' | 'other-type'
       readonly message: string
     }
+
+/** The host key's line as known_hosts holds it for a target. */
+function knownHostsLine(target: Pick<Target, 'host' | 'port'>, key: Buffer): string {
+  return `${knownHostsName(target)} ${readKeyType(key)} ${key.toString('base64')}`
+}
+
+function changedMessage(
+  target: Pick<Target, 'host' | 'port'>,
+  presented: readonly Buffer[]
+): string {
+  const where = describeTarget(target)
+  const keys = presented.map(key => `${readKeyType(key)} ${fingerprintOf(key)}`).join(', ')
+  const lines = presented.map(key => knownHostsLine(target, key)).join('\n')
+  const which = presented.length === 1 ? 'which matches' : 'none of which matches'
+  return (
+    `The host key of ${where} has CHANGED: it presented ${keys}, ${which} the keys pinned for it in \`known-hosts\`. ` +
+    `Someone may be intercepting the connection, or the server was reinstalled. Nothing was sent. ` +
+    `If the change is expected, replace the pinned key with:\n${lines}`
+  )
+}
+
+/**
+ * The final word when every host key type the server would present was tried (each with an
+ * 'other-type' verdict): none of its keys is pinned.
+ */
+export function noPinnedKeyMessage(
+  target: Pick<Target, 'host' | 'port'>,
+  presented: readonly Buffer[]
+): string {
+  return changedMessage(target, presented)
+}
 
 /** Decides whether a presented host key is trusted for a target. */
 export function verifyHostKey(
@@ -115,7 +151,6 @@ export function verifyHostKey(
   const name = knownHostsName(target)
   const fingerprint = fingerprintOf(key)
   const keyType = readKeyType(key)
-  const line = `${name} ${keyType} ${key.toString('base64')}`
   const where = describeTarget(target)
   const applicable = pins.filter(
     pin => pin.kind === 'fingerprint' || patternsMatch(pin.patterns, name)
@@ -138,20 +173,20 @@ export function verifyHostKey(
       message:
         `The host key of ${where} is not in \`known-hosts\`: it presented ${keyType} ${fingerprint}. ` +
         `If that is your server's key (check with \`ssh-keygen -lf /etc/ssh/ssh_host_${keyType.replace(/^ssh-/, '').replace(/-.*/, '')}_key.pub\` on it), ` +
-        `add this line to the \`known-hosts\` input:\n${line}`
+        `add this line to the \`known-hosts\` input:\n${knownHostsLine(target, key)}`
     }
   }
+  // A full line of this very type that differs is a real change, as OpenSSH sees it; a bare
+  // fingerprint does not say its type, so it may pin another of the server's keys.
+  const sameType = trusted.some(pin => pin.kind === 'key' && pin.keyType === keyType)
   return {
     ok: false,
-    reason: 'changed',
-    message:
-      `The host key of ${where} has CHANGED: it presented ${keyType} ${fingerprint}, which matches none of the keys pinned for it in \`known-hosts\`. ` +
-      `Someone may be intercepting the connection, or the server was reinstalled. Nothing was sent. ` +
-      `If the change is expected, replace the pinned key with:\n${line}`
+    reason: sameType ? 'changed' : 'other-type',
+    message: changedMessage(target, [key])
   }
 }
 
-/** The host key algorithms that present each pinned key type. */
+/** The host key algorithms that present each key type, in ssh2's order of preference. */
 const SIGNATURE_ALGORITHMS: Readonly<Record<string, readonly ServerHostKeyAlgorithm[]>> = {
   'ssh-ed25519': ['ssh-ed25519'],
   'ecdsa-sha2-nistp256': ['ecdsa-sha2-nistp256'],
@@ -161,24 +196,35 @@ const SIGNATURE_ALGORITHMS: Readonly<Record<string, readonly ServerHostKeyAlgori
   'ssh-dss': ['ssh-dss']
 }
 
+/** The key types ssh2 verifies by default (DSA only when pinned: OpenSSH dropped it). */
+const DEFAULT_KEY_TYPES = [
+  'ssh-ed25519',
+  'ecdsa-sha2-nistp256',
+  'ecdsa-sha2-nistp384',
+  'ecdsa-sha2-nistp521',
+  'ssh-rsa'
+]
+
 /**
- * Host key algorithms to ask a server for, so it presents a key type we have pinned
- * (undefined: let ssh2 choose, e.g. when only fingerprints are pinned).
+ * Host key algorithms to offer a server, most wanted first: those of the key types pinned by
+ * full lines for it (so it presents one of them, as OpenSSH asks), then every other type
+ * (a bare fingerprint, or a server that no longer has the pinned type, gets a key to check
+ * and to show). `ruledOut` lists the key types the server already presented in vain on this
+ * run; an empty result means every type was tried.
  */
-export function pinnedKeyAlgorithms(
+export function hostKeyAlgorithms(
   pins: readonly HostKeyPin[],
-  target: Pick<Target, 'host' | 'port'>
-): ServerHostKeyAlgorithm[] | undefined {
+  target: Pick<Target, 'host' | 'port'>,
+  ruledOut: readonly string[] = []
+): ServerHostKeyAlgorithm[] {
   const name = knownHostsName(target)
-  const keyPins = pins.filter(
-    pin => pin.kind === 'key' && !pin.revoked && patternsMatch(pin.patterns, name)
+  const pinnedTypes = pins.flatMap(pin =>
+    pin.kind === 'key' && !pin.revoked && patternsMatch(pin.patterns, name) ? [pin.keyType] : []
   )
-  if (keyPins.length === 0 || pins.some(pin => pin.kind === 'fingerprint')) return undefined
   const algorithms = new Set<ServerHostKeyAlgorithm>()
-  for (const pin of keyPins) {
-    if (pin.kind !== 'key') continue
-    for (const algorithm of SIGNATURE_ALGORITHMS[pin.keyType] ?? []) algorithms.add(algorithm)
+  for (const keyType of [...pinnedTypes, ...DEFAULT_KEY_TYPES]) {
+    if (ruledOut.includes(keyType)) continue
+    for (const algorithm of SIGNATURE_ALGORITHMS[keyType] ?? []) algorithms.add(algorithm)
   }
-  // Keys ssh2 cannot verify (security-key types) leave the choice to the server.
-  return algorithms.size > 0 ? [...algorithms] : undefined
+  return [...algorithms]
 }

@@ -2,18 +2,15 @@
  * One verified SSH connection per host (through a jump host when asked), and the one thing the
  * stages need from it: run a command, optionally streaming stdin, and collect its output.
  */
-import { NodeSSH } from 'node-ssh'
+import type { NodeSSH } from 'node-ssh'
 import { connect, type Socket } from 'node:net'
 import { Transform, type Readable } from 'node:stream'
-import type { ClientChannel, ConnectConfig } from 'ssh2'
+import type { Client, ClientChannel } from 'ssh2'
 import { DeployError, errorMessage } from '../errors.js'
-import {
-  pinnedKeyAlgorithms,
-  verifyHostKey,
-  type HostKeyPin,
-  type HostKeyVerdict
-} from './host-keys.js'
+import { connectOne, type ConnectSettings } from './connect.js'
 import { describeTarget, type Target } from './target.js'
+
+export type { ConnectSettings } from './connect.js'
 
 export interface ExecResult {
   readonly code: number
@@ -37,15 +34,6 @@ export interface SshSession {
   readonly target: Target
   exec(command: string, options?: ExecOptions): Promise<ExecResult>
   close(): void
-}
-
-export interface ConnectSettings {
-  readonly privateKey: string | undefined
-  readonly passphrase: string | undefined
-  readonly password: string | undefined
-  readonly hostKeys: readonly HostKeyPin[]
-  readonly insecureSkipHostKeyCheck: boolean
-  readonly timeoutSeconds: number
 }
 
 /**
@@ -83,6 +71,14 @@ function batched(socket: Socket | undefined): Transform {
   })
 }
 
+/** Waits before each retry of a refused channel open: 20 + 40 + … + 320 = 620 ms in all. */
+const OPEN_RETRY_MS = [20, 40, 80, 160, 320] as const
+
+/** SSH_OPEN_CONNECT_FAILED (2): what OpenSSH answers an open past `MaxSessions`. */
+function channelOpenRefused(error: unknown): boolean {
+  return typeof error === 'object' && error !== null && 'reason' in error && error.reason === 2
+}
+
 class Session implements SshSession {
   constructor(
     readonly target: Target,
@@ -114,123 +110,100 @@ class Session implements SshSession {
         client.off('error', lost)
         client.off('close', closed)
       }
-      client.exec(command, (error: Error | undefined, channel: ClientChannel) => {
-        if (error) {
-          settle()
-          reject(
-            new DeployError(
-              `${describeTarget(this.target)}: could not run a command (${error.message}).`
-            )
-          )
-          return
-        }
-        const stdout: Buffer[] = []
-        const stderr: string[] = []
-        let code: number | undefined
-        channel.on('data', (chunk: Buffer) => {
-          stdout.push(chunk)
-          options.onStdout?.(chunk)
-        })
-        channel.stderr.on('data', (chunk: Buffer) => {
-          const text = chunk.toString('utf8')
-          stderr.push(text)
-          options.onStderr?.(text)
-        })
-        channel.on('exit', (exitCode: number | null) => (code = exitCode ?? undefined))
-        channel.on('close', () => {
-          settle()
-          if (code === undefined) {
-            reject(
-              new DeployError(
-                `${describeTarget(this.target)}: the connection closed before the command finished.`
-              )
-            )
-          } else {
-            resolve({ code, stdout: Buffer.concat(stdout), stderr: stderr.join('') })
-          }
-        })
-        if (options.stdinPrefix) channel.write(options.stdinPrefix)
-        const stdin = options.stdin
-        if (stdin === undefined) channel.end()
-        else if (typeof stdin === 'string' || Buffer.isBuffer(stdin)) channel.end(stdin)
-        else {
-          stdin.on('error', (streamError: Error) => {
-            channel.destroy()
-            reject(streamError)
+      // Handlers go on the channel in the open callback itself: ssh2 may parse the command's
+      // output, exit status and close from the same packet batch, before any promise settles.
+      this.open(
+        client,
+        command,
+        channel => {
+          const stdout: Buffer[] = []
+          const stderr: string[] = []
+          let code: number | undefined
+          channel.on('data', (chunk: Buffer) => {
+            stdout.push(chunk)
+            options.onStdout?.(chunk)
           })
-          stdin.pipe(batched(this.socket)).pipe(channel)
+          channel.stderr.on('data', (chunk: Buffer) => {
+            const text = chunk.toString('utf8')
+            stderr.push(text)
+            options.onStderr?.(text)
+          })
+          channel.on('exit', (exitCode: number | null) => (code = exitCode ?? undefined))
+          channel.on('close', () => {
+            settle()
+            if (code === undefined) {
+              reject(
+                new DeployError(
+                  `${describeTarget(this.target)}: the connection closed before the command finished.`
+                )
+              )
+            } else {
+              resolve({ code, stdout: Buffer.concat(stdout), stderr: stderr.join('') })
+            }
+          })
+          if (options.stdinPrefix) channel.write(options.stdinPrefix)
+          const stdin = options.stdin
+          if (stdin === undefined) channel.end()
+          else if (typeof stdin === 'string' || Buffer.isBuffer(stdin)) channel.end(stdin)
+          else {
+            stdin.on('error', (streamError: Error) => {
+              channel.destroy()
+              reject(streamError)
+            })
+            stdin.pipe(batched(this.socket)).pipe(channel)
+          }
+        },
+        error => {
+          settle()
+          reject(error)
         }
-      })
+      )
     })
+  }
+
+  /**
+   * Opens the command's session channel. A server with `MaxSessions 1` frees the slot of the
+   * previous channel a moment after its close, and refuses an open in between ("open
+   * failed"): retried after each of OPEN_RETRY_MS, then the refusal is reported.
+   */
+  private open(
+    client: Client,
+    command: string,
+    opened: (channel: ClientChannel) => void,
+    failed: (error: DeployError) => void,
+    attempt = 0
+  ): void {
+    const where = describeTarget(this.target)
+    const refusedOrFailed = (error: Error): void => {
+      const wait = OPEN_RETRY_MS[attempt]
+      if (channelOpenRefused(error) && wait !== undefined) {
+        setTimeout(() => this.open(client, command, opened, failed, attempt + 1), wait)
+      } else if (channelOpenRefused(error)) {
+        failed(
+          new DeployError(
+            `${where}: the server refused to open a session channel ${attempt + 1} times in a row (${error.message}), though the action uses one at a time. ` +
+              `Its sshd limits sessions per connection (\`MaxSessions\` in /etc/ssh/sshd_config, or a \`Match\` block for ${this.target.username}): set it to 1 or more, ` +
+              `and check that no other program holds sessions open on this login.`
+          )
+        )
+      } else {
+        failed(new DeployError(`${where}: could not run a command (${error.message}).`))
+      }
+    }
+    try {
+      client.exec(command, (error: Error | undefined, channel: ClientChannel) => {
+        if (error) refusedOrFailed(error)
+        else opened(channel)
+      })
+    } catch (error: unknown) {
+      // ssh2 throws at once on a connection that is gone.
+      failed(new DeployError(`${where}: could not run a command (${errorMessage(error)}).`))
+    }
   }
 
   close(): void {
     this.ssh.dispose()
     this.via?.dispose()
-  }
-}
-
-function authError(target: Target, settings: ConnectSettings, message: string): DeployError {
-  const method = settings.privateKey ? 'the `private-key`' : 'the `password`'
-  return new DeployError(
-    `${target.username}@${describeTarget(target)} refused the login with ${method} (${message}). ` +
-      `Check the user name and that the matching public key is in ~${target.username}/.ssh/authorized_keys on the server.`
-  )
-}
-
-async function connectOne(
-  target: Target,
-  settings: ConnectSettings,
-  sock: NonNullable<ConnectConfig['sock']>
-): Promise<NodeSSH> {
-  // Written by ssh2's hostVerifier callback, read when the handshake fails.
-  const check: { verdict: HostKeyVerdict } = { verdict: { ok: true } }
-  const algorithms = settings.insecureSkipHostKeyCheck
-    ? undefined
-    : pinnedKeyAlgorithms(settings.hostKeys, target)
-  const config: ConnectConfig = {
-    host: target.host,
-    port: target.port,
-    username: target.username,
-    readyTimeout: settings.timeoutSeconds * 1000,
-    keepaliveInterval: 5000,
-    keepaliveCountMax: 3,
-    hostVerifier: (key: Buffer): boolean => {
-      if (settings.insecureSkipHostKeyCheck) return true
-      check.verdict = verifyHostKey(settings.hostKeys, target, key)
-      return check.verdict.ok
-    },
-    ...(algorithms ? { algorithms: { serverHostKey: algorithms } } : {}),
-    ...(settings.privateKey ? { privateKey: settings.privateKey } : {}),
-    ...(settings.passphrase ? { passphrase: settings.passphrase } : {}),
-    ...(settings.password ? { password: settings.password } : {}),
-    sock,
-    // Straight to the methods we have: ssh2 would first try "none", one more round trip.
-    authHandler: [
-      ...(settings.privateKey ? ['publickey' as const] : []),
-      ...(settings.password ? ['password' as const] : [])
-    ]
-  }
-  const ssh = new NodeSSH()
-  try {
-    // node-ssh's Config type predates exactOptionalPropertyTypes; ours sets no undefined fields.
-    await ssh.connect(config as Parameters<NodeSSH['connect']>[0])
-    return ssh
-  } catch (error: unknown) {
-    ssh.dispose()
-    sock.destroy()
-    if (!check.verdict.ok) throw new DeployError(check.verdict.message)
-    const message = errorMessage(error)
-    const level = (error as { level?: string }).level
-    if (level === 'client-authentication' || /authentication methods failed/i.test(message)) {
-      throw authError(target, settings, message)
-    }
-    if (/timed out/i.test(message)) {
-      throw new DeployError(
-        `${describeTarget(target)}: no SSH handshake within ${settings.timeoutSeconds} s (\`ssh-timeout\`). Is the host reachable from the runner?`
-      )
-    }
-    throw new DeployError(`${describeTarget(target)}: cannot connect (${message}).`)
   }
 }
 
@@ -243,6 +216,26 @@ function tcp(target: Target): Socket {
   return connect({ host: target.host, port: target.port, noDelay: true })
 }
 
+/** SSH_OPEN_ADMINISTRATIVELY_PROHIBITED: sshd's answer when it may not forward. */
+const OPEN_PROHIBITED = 1
+
+function forwardError(jumpHost: Target, target: Target, error: Error): DeployError {
+  const jump = `${jumpHost.username}@${describeTarget(jumpHost)}`
+  const to = describeTarget(target)
+  const reason = 'reason' in error ? error.reason : undefined
+  if (reason === OPEN_PROHIBITED) {
+    return new DeployError(
+      `The jump host ${jump} refused to forward to ${to} (AllowTcpForwarding): its sshd does not let ${jumpHost.username} open TCP forwards (${error.message}). ` +
+        `On the jump host, set \`AllowTcpForwarding yes\` (or \`local\`) in /etc/ssh/sshd_config (a \`Match User ${jumpHost.username}\` block is enough) and reload sshd; ` +
+        `check too that \`PermitOpen\` and the key's options in authorized_keys (no-port-forwarding, permitopen=) allow ${to}. ` +
+        `Or leave \`jump-host\` empty if the runner reaches ${to} directly.`
+    )
+  }
+  return new DeployError(
+    `The jump host ${jump} could not connect to ${to} (${error.message}): check the host and port in \`hosts\` as the jump host sees them, and that sshd listens there.`
+  )
+}
+
 /** Opens a verified session to `target`, through `jumpHost` when given. */
 export async function openSession(
   target: Target,
@@ -250,25 +243,22 @@ export async function openSession(
   settings: ConnectSettings
 ): Promise<SshSession> {
   if (!jumpHost) {
-    const socket = tcp(target)
-    return new Session(target, await connectOne(target, settings, socket), undefined, socket)
+    const { ssh, sock } = await connectOne(target, settings, () => Promise.resolve(tcp(target)))
+    return new Session(target, ssh, undefined, sock)
   }
-  const jump = await connectOne(jumpHost, settings, tcp(jumpHost))
+  const jump = (await connectOne(jumpHost, settings, () => Promise.resolve(tcp(jumpHost)))).ssh
   try {
     const client = jump.connection
     if (!client) throw new DeployError(`${describeTarget(jumpHost)}: jump host not connected.`)
-    const stream = await new Promise<ClientChannel>((resolve, reject) => {
-      client.forwardOut('127.0.0.1', 0, target.host, target.port, (error, channel) => {
-        if (error) {
-          reject(
-            new DeployError(
-              `jump host ${describeTarget(jumpHost)} could not reach ${describeTarget(target)} (${error.message}).`
-            )
-          )
-        } else resolve(channel)
+    const forward = (): Promise<ClientChannel> =>
+      new Promise<ClientChannel>((resolve, reject) => {
+        client.forwardOut('127.0.0.1', 0, target.host, target.port, (error, channel) => {
+          if (error) reject(forwardError(jumpHost, target, error))
+          else resolve(channel)
+        })
       })
-    })
-    return new Session(target, await connectOne(target, settings, stream), jump, undefined)
+    const { ssh } = await connectOne(target, settings, forward)
+    return new Session(target, ssh, jump, undefined)
   } catch (error: unknown) {
     jump.dispose()
     throw error
