@@ -55648,7 +55648,7 @@ globals.__dirname ??= (0,node_path__WEBPACK_IMPORTED_MODULE_0__.dirname)((0,node
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
 /* harmony import */ var _dirname_shim_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(6065);
-/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(159);
+/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(9200);
 /** Entry point of the bundled action: only calls run(). */
 
 
@@ -55659,7 +55659,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 159:
+/***/ 9200:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -57178,6 +57178,10 @@ function sharedLinkTarget(sharedPath) {
     return '../'.repeat(depth + 2) + 'shared/' + sharedPath;
 }
 
+// EXTERNAL MODULE: external "node:net"
+var external_node_net_ = __nccwpck_require__(7030);
+// EXTERNAL MODULE: external "node:stream"
+var external_node_stream_ = __nccwpck_require__(7075);
 // EXTERNAL MODULE: external "assert"
 var external_assert_ = __nccwpck_require__(2613);
 // EXTERNAL MODULE: external "fs"
@@ -58067,10 +58071,6 @@ class NodeSSH {
     }
 }
 
-// EXTERNAL MODULE: external "node:net"
-var external_node_net_ = __nccwpck_require__(7030);
-// EXTERNAL MODULE: external "node:stream"
-var external_node_stream_ = __nccwpck_require__(7075);
 ;// CONCATENATED MODULE: ./src/ssh/target.ts
 const HOSTNAME = /^[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?$/;
 const IPV6 = /^[0-9A-Fa-f:.]+$/;
@@ -58208,12 +58208,31 @@ function patternsMatch(patterns, name) {
     }
     return matched;
 }
+/** The host key's line as known_hosts holds it for a target. */
+function knownHostsLine(target, key) {
+    return `${knownHostsName(target)} ${readKeyType(key)} ${key.toString('base64')}`;
+}
+function changedMessage(target, presented) {
+    const where = describeTarget(target);
+    const keys = presented.map(key => `${readKeyType(key)} ${fingerprintOf(key)}`).join(', ');
+    const lines = presented.map(key => knownHostsLine(target, key)).join('\n');
+    const which = presented.length === 1 ? 'which matches' : 'none of which matches';
+    return (`The host key of ${where} has CHANGED: it presented ${keys}, ${which} the keys pinned for it in \`known-hosts\`. ` +
+        `Someone may be intercepting the connection, or the server was reinstalled. Nothing was sent. ` +
+        `If the change is expected, replace the pinned key with:\n${lines}`);
+}
+/**
+ * The final word when every host key type the server would present was tried (each with an
+ * 'other-type' verdict): none of its keys is pinned.
+ */
+function noPinnedKeyMessage(target, presented) {
+    return changedMessage(target, presented);
+}
 /** Decides whether a presented host key is trusted for a target. */
 function verifyHostKey(pins, target, key) {
     const name = knownHostsName(target);
     const fingerprint = fingerprintOf(key);
     const keyType = readKeyType(key);
-    const line = `${name} ${keyType} ${key.toString('base64')}`;
     const where = describeTarget(target);
     const applicable = pins.filter(pin => pin.kind === 'fingerprint' || patternsMatch(pin.patterns, name));
     const same = (pin) => pin.kind === 'fingerprint' ? pin.fingerprint === fingerprint : pin.key.equals(key);
@@ -58233,18 +58252,19 @@ function verifyHostKey(pins, target, key) {
             reason: 'unknown',
             message: `The host key of ${where} is not in \`known-hosts\`: it presented ${keyType} ${fingerprint}. ` +
                 `If that is your server's key (check with \`ssh-keygen -lf /etc/ssh/ssh_host_${keyType.replace(/^ssh-/, '').replace(/-.*/, '')}_key.pub\` on it), ` +
-                `add this line to the \`known-hosts\` input:\n${line}`
+                `add this line to the \`known-hosts\` input:\n${knownHostsLine(target, key)}`
         };
     }
+    // A full line of this very type that differs is a real change, as OpenSSH sees it; a bare
+    // fingerprint does not say its type, so it may pin another of the server's keys.
+    const sameType = trusted.some(pin => pin.kind === 'key' && pin.keyType === keyType);
     return {
         ok: false,
-        reason: 'changed',
-        message: `The host key of ${where} has CHANGED: it presented ${keyType} ${fingerprint}, which matches none of the keys pinned for it in \`known-hosts\`. ` +
-            `Someone may be intercepting the connection, or the server was reinstalled. Nothing was sent. ` +
-            `If the change is expected, replace the pinned key with:\n${line}`
+        reason: sameType ? 'changed' : 'other-type',
+        message: changedMessage(target, [key])
     };
 }
-/** The host key algorithms that present each pinned key type. */
+/** The host key algorithms that present each key type, in ssh2's order of preference. */
 const SIGNATURE_ALGORITHMS = {
     'ssh-ed25519': ['ssh-ed25519'],
     'ecdsa-sha2-nistp256': ['ecdsa-sha2-nistp256'],
@@ -58253,32 +58273,440 @@ const SIGNATURE_ALGORITHMS = {
     'ssh-rsa': ['rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa'],
     'ssh-dss': ['ssh-dss']
 };
+/** The key types ssh2 verifies by default (DSA only when pinned: OpenSSH dropped it). */
+const DEFAULT_KEY_TYPES = [
+    'ssh-ed25519',
+    'ecdsa-sha2-nistp256',
+    'ecdsa-sha2-nistp384',
+    'ecdsa-sha2-nistp521',
+    'ssh-rsa'
+];
 /**
- * Host key algorithms to ask a server for, so it presents a key type we have pinned
- * (undefined: let ssh2 choose, e.g. when only fingerprints are pinned).
+ * Host key algorithms to offer a server, most wanted first: those of the key types pinned by
+ * full lines for it (so it presents one of them, as OpenSSH asks), then every other type
+ * (a bare fingerprint, or a server that no longer has the pinned type, gets a key to check
+ * and to show). `ruledOut` lists the key types the server already presented in vain on this
+ * run; an empty result means every type was tried.
  */
-function pinnedKeyAlgorithms(pins, target) {
+function hostKeyAlgorithms(pins, target, ruledOut = []) {
     const name = knownHostsName(target);
-    const keyPins = pins.filter(pin => pin.kind === 'key' && !pin.revoked && patternsMatch(pin.patterns, name));
-    if (keyPins.length === 0 || pins.some(pin => pin.kind === 'fingerprint'))
-        return undefined;
+    const pinnedTypes = pins.flatMap(pin => pin.kind === 'key' && !pin.revoked && patternsMatch(pin.patterns, name) ? [pin.keyType] : []);
     const algorithms = new Set();
-    for (const pin of keyPins) {
-        if (pin.kind !== 'key')
+    for (const keyType of [...pinnedTypes, ...DEFAULT_KEY_TYPES]) {
+        if (ruledOut.includes(keyType))
             continue;
-        for (const algorithm of SIGNATURE_ALGORITHMS[pin.keyType] ?? [])
+        for (const algorithm of SIGNATURE_ALGORITHMS[keyType] ?? [])
             algorithms.add(algorithm);
     }
-    // Keys ssh2 cannot verify (security-key types) leave the choice to the server.
-    return algorithms.size > 0 ? [...algorithms] : undefined;
+    return [...algorithms];
+}
+
+;// CONCATENATED MODULE: ./src/ssh/keys.ts
+/**
+ * Private key checks done while reading inputs, so a bad key fails before any connection;
+ * PKCS8 keys (which ssh2 cannot read) are converted here to a format it reads.
+ */
+
+
+/** The first key of a key file (ssh2 returns an array for a file with several), or the error. */
+function parsePrivateKey(text, passphrase) {
+    const parsed = lib_default().utils.parseKey(text, passphrase);
+    // A key file with several keys parses to an array at run time, whatever the types say.
+    return Array.isArray(parsed) ? parsed[0] : parsed;
+}
+const NEW_KEY = 'Make a new key with `ssh-keygen -t ed25519 -f deploy_key -N ""`, add deploy_key.pub to ~/.ssh/authorized_keys of the deploy user on each server, and put the contents of deploy_key in the `private-key` secret.';
+const DSA_REFUSED = {
+    ok: false,
+    input: 'private-key',
+    message: `is a DSA (ssh-dss) key, which SSH servers refuse: OpenSSH disabled DSA in 7.0 (2015) and removed it in 9.8. ${NEW_KEY}`
+};
+/** An SSH wire-format string: uint32 length, then the bytes. */
+function sshString(data) {
+    const bytes = typeof data === 'string' ? Buffer.from(data) : data;
+    const length = Buffer.alloc(4);
+    length.writeUInt32BE(bytes.length);
+    return Buffer.concat([length, bytes]);
+}
+/**
+ * An Ed25519 key in OpenSSH's own format ("openssh-key-v1", unencrypted), the only one ssh2
+ * reads Ed25519 private keys in (PROTOCOL.key in OpenSSH's sources).
+ */
+function opensshEd25519(key) {
+    const jwk = key.export({ format: 'jwk' });
+    if (jwk.d === undefined || jwk.x === undefined)
+        return undefined;
+    const seed = Buffer.from(jwk.d, 'base64url');
+    const pub = Buffer.from(jwk.x, 'base64url');
+    const type = 'ssh-ed25519';
+    const publicBlob = Buffer.concat([sshString(type), sshString(pub)]);
+    const check = (0,external_node_crypto_.randomBytes)(4);
+    const unpadded = Buffer.concat([
+        check,
+        check,
+        sshString(type),
+        sshString(pub),
+        sshString(Buffer.concat([seed, pub])),
+        sshString('')
+    ]);
+    const padding = Buffer.from(Array.from({ length: (8 - (unpadded.length % 8)) % 8 }, (_, i) => i + 1));
+    const count = Buffer.alloc(4);
+    count.writeUInt32BE(1);
+    const body = Buffer.concat([
+        Buffer.from('openssh-key-v1\0', 'latin1'),
+        sshString('none'),
+        sshString('none'),
+        sshString(''),
+        count,
+        sshString(publicBlob),
+        sshString(Buffer.concat([unpadded, padding]))
+    ]);
+    const lines = body.toString('base64').match(/.{1,70}/g) ?? [];
+    return `-----BEGIN OPENSSH PRIVATE KEY-----\n${lines.join('\n')}\n-----END OPENSSH PRIVATE KEY-----\n`;
+}
+const SSH_CURVES = ['prime256v1', 'secp384r1', 'secp521r1'];
+/**
+ * A PKCS8 key (`BEGIN PRIVATE KEY`, or `BEGIN ENCRYPTED PRIVATE KEY` with `passphrase`), as
+ * `openssl genpkey` and Terraform's `private_key_pem_pkcs8` write them, decrypted by Node's
+ * crypto and written as ssh2 reads it: RSA as PKCS1, ECDSA as SEC1, Ed25519 as OpenSSH.
+ */
+function fromPkcs8(pem, passphrase) {
+    const encrypted = pem.startsWith('-----BEGIN ENCRYPTED PRIVATE KEY-----');
+    if (encrypted && passphrase === undefined) {
+        return {
+            ok: false,
+            input: 'passphrase',
+            message: 'the private key is encrypted (BEGIN ENCRYPTED PRIVATE KEY); give its passphrase in `passphrase`.'
+        };
+    }
+    let key;
+    try {
+        key = (0,external_node_crypto_.createPrivateKey)({
+            key: pem,
+            format: 'pem',
+            ...(encrypted && passphrase !== undefined ? { passphrase } : {})
+        });
+    }
+    catch (error) {
+        if (encrypted) {
+            return {
+                ok: false,
+                input: 'passphrase',
+                message: 'does not decrypt the private key (BEGIN ENCRYPTED PRIVATE KEY): wrong passphrase? Check the `passphrase` secret against the one the key was made with.'
+            };
+        }
+        const reason = error instanceof Error ? error.message : 'unreadable';
+        return {
+            ok: false,
+            input: 'private-key',
+            message: `cannot be read as a PKCS8 key (${reason}). Check that the whole key was pasted, with its BEGIN and END lines and nothing cut.`
+        };
+    }
+    const type = key.asymmetricKeyType;
+    if (type === 'rsa') {
+        return { ok: true, key: String(key.export({ type: 'pkcs1', format: 'pem' })) };
+    }
+    if (type === 'ec') {
+        const curve = key.asymmetricKeyDetails?.namedCurve ?? 'unknown';
+        if (SSH_CURVES.includes(curve)) {
+            return { ok: true, key: String(key.export({ type: 'sec1', format: 'pem' })) };
+        }
+        return {
+            ok: false,
+            input: 'private-key',
+            message: `is an EC key on curve ${curve}, which SSH does not use (only P-256, P-384 and P-521). ${NEW_KEY}`
+        };
+    }
+    if (type === 'ed25519') {
+        const text = opensshEd25519(key);
+        if (text !== undefined)
+            return { ok: true, key: text };
+    }
+    if (type === 'dsa')
+        return DSA_REFUSED;
+    return {
+        ok: false,
+        input: 'private-key',
+        message: `is a PKCS8 key of type ${type ?? 'unknown'}, which SSH cannot log in with (RSA, ECDSA and Ed25519 work). ${NEW_KEY}`
+    };
+}
+/**
+ * Normalises line endings and the trailing newline (a key pasted into a secret often loses it,
+ * which OpenSSH rejects), converts PKCS8, then parses the key with the given passphrase.
+ */
+function checkPrivateKey(raw, passphrase) {
+    let key = raw.replace(/\r\n?/g, '\n').trim() + '\n';
+    const fail = (input, message) => ({ ok: false, input, message });
+    if (/^(ssh-|ecdsa-|sk-)/.test(key)) {
+        return fail('private-key', 'this is a public key (one line starting with ssh-…). Give the private key file, e.g. the contents of ~/.ssh/id_ed25519, not id_ed25519.pub.');
+    }
+    if (!key.startsWith('-----BEGIN ')) {
+        return fail('private-key', 'does not look like a private key: expected the whole key file, from "-----BEGIN … PRIVATE KEY-----" to "-----END … PRIVATE KEY-----".');
+    }
+    if (/^-----BEGIN (ENCRYPTED )?PRIVATE KEY-----\n/.test(key)) {
+        const converted = fromPkcs8(key, passphrase);
+        if (!converted.ok)
+            return converted;
+        key = converted.key;
+    }
+    const parsed = parsePrivateKey(key, passphrase);
+    if (parsed instanceof Error) {
+        const message = parsed.message;
+        if (/no passphrase given/i.test(message)) {
+            return fail('passphrase', 'the private key is encrypted; give its passphrase in `passphrase`.');
+        }
+        if (/passphrase/i.test(message)) {
+            return fail('passphrase', 'does not decrypt the private key (wrong passphrase?).');
+        }
+        return fail('private-key', `cannot be read (${message}). Check that the whole key was pasted, with its BEGIN and END lines and nothing cut.`);
+    }
+    if (parsed === undefined || !parsed.isPrivateKey()) {
+        return fail('private-key', 'holds no private key.');
+    }
+    if (parsed.type === 'ssh-dss')
+        return DSA_REFUSED;
+    return { ok: true, key };
+}
+
+;// CONCATENATED MODULE: ./src/ssh/auth.ts
+
+
+
+function publicKeyInfo(privateKey, passphrase) {
+    const key = parsePrivateKey(privateKey, passphrase);
+    if (key === undefined || key instanceof Error) {
+        return { type: 'unreadable', fingerprint: 'unknown' };
+    }
+    return { type: key.type, fingerprint: fingerprintOf(key.getPublicSSH()) };
+}
+/**
+ * A keyboard-interactive prompt the password answers: any prompt with echo off, unless it
+ * asks for a one-time code. Prompts are in the server's language ("Password:", "Passwort:",
+ * "Password for alice@host:"), so the echo flag says more than the words.
+ */
+function asksForPassword(prompt) {
+    if (/\b(code|token|otp|one[- ]time|verification|2fa|factor|pin)\b/i.test(prompt.prompt)) {
+        return false;
+    }
+    return prompt.echo !== true || /pass/i.test(prompt.prompt);
+}
+/** One login to one host: the ssh2 auth handler, and what happened for the error message. */
+class Login {
+    target;
+    credentials;
+    /** What the server said it accepts (its list after the first refusal). */
+    offered;
+    tried = [];
+    unanswered = [];
+    constructor(target, credentials) {
+        this.target = target;
+        this.credentials = credentials;
+    }
+    /** ssh2's `authHandler`: returns the next method to try, or false when none is left. */
+    handler = (methodsLeft) => {
+        if (methodsLeft !== null)
+            this.offered = methodsLeft;
+        const method = this.next();
+        if (method === undefined)
+            return false;
+        this.tried.push(method);
+        const username = this.target.username;
+        const { privateKey, passphrase, password = '' } = this.credentials;
+        switch (method) {
+            case 'publickey':
+                return {
+                    type: method,
+                    username,
+                    key: privateKey ?? '',
+                    ...(passphrase === undefined ? {} : { passphrase })
+                };
+            case 'password':
+                return { type: method, username, password };
+            case 'keyboard-interactive':
+                return {
+                    type: method,
+                    username,
+                    prompt: (_name, _instructions, _lang, prompts, finish) => {
+                        finish(prompts.map(prompt => {
+                            if (asksForPassword(prompt))
+                                return password;
+                            this.unanswered.push(prompt.prompt.trim());
+                            return '';
+                        }));
+                    }
+                };
+        }
+    };
+    offers(method) {
+        return this.offered === undefined || this.offered.includes(method);
+    }
+    /**
+     * The key first; then the password by the `password` method; by keyboard-interactive only
+     * when the server does not take `password` (else a wrong password would be tried twice).
+     */
+    next() {
+        const { privateKey, password } = this.credentials;
+        const untried = (method) => !this.tried.includes(method);
+        if (privateKey !== undefined && untried('publickey') && this.offers('publickey')) {
+            return 'publickey';
+        }
+        if (password === undefined)
+            return undefined;
+        if (untried('password') && this.offers('password'))
+            return 'password';
+        if (untried('keyboard-interactive') &&
+            this.offered?.includes('keyboard-interactive') === true &&
+            !this.offered.includes('password')) {
+            return 'keyboard-interactive';
+        }
+        return undefined;
+    }
+    /** Why the login failed and what to do, naming the inputs, the user and the host. */
+    failure() {
+        const { privateKey, passphrase, password } = this.credentials;
+        const user = this.target.username;
+        const where = `${user}@${describeTarget(this.target)}`;
+        const offered = this.offered?.filter(method => method !== 'none') ?? [];
+        const offers = offered.length > 0 ? offered.join(', ') : 'nothing we can use';
+        const parts = [];
+        if (privateKey !== undefined) {
+            if (this.tried.includes('publickey')) {
+                const key = publicKeyInfo(privateKey, passphrase);
+                parts.push(`${where} refused the login with the \`private-key\` (its ${key.type} key ${key.fingerprint}) for user ${user}. ` +
+                    `Its public key must be in ~${user}/.ssh/authorized_keys on ${this.target.host} (or where the server's AuthorizedKeysFile says): ` +
+                    `\`ssh-keygen -y -f KEYFILE\` prints the line to add, and \`ssh-keygen -lf ~/.ssh/authorized_keys\` run as ${user} on the server lists the fingerprints there. ` +
+                    `Check too that \`username\` is the account the key is authorised for.`);
+            }
+            else {
+                parts.push(`${where} does not accept keys (it offers: ${offers}): the \`private-key\` was not tried. ` +
+                    (password === undefined
+                        ? `Give a \`password\`, or set \`PubkeyAuthentication yes\` for ${user} in the server's sshd_config.`
+                        : `Set \`PubkeyAuthentication yes\` for ${user} in the server's sshd_config to use it.`));
+            }
+        }
+        if (password !== undefined) {
+            const kbd = this.tried.includes('keyboard-interactive');
+            if (this.unanswered.length > 0) {
+                parts.push(`${where} asked ${this.unanswered.map(text => `"${text}"`).join(', ')} (keyboard-interactive), which the \`password\` cannot answer (a one-time code or a second factor?). ` +
+                    `Log in with a \`private-key\` instead.`);
+            }
+            else if (this.tried.includes('password') &&
+                !kbd &&
+                this.offered?.includes('password') !== false) {
+                parts.push(`${where} refused the \`password\` for user ${user}. Check the \`password\` secret and that \`username\` is the account it belongs to.`);
+            }
+            else if (kbd) {
+                parts.push(`${where} refused the \`password\` for user ${user} (asked by keyboard-interactive). Check the \`password\` secret and that \`username\` is the account it belongs to.`);
+            }
+            else {
+                parts.push(`${where} does not accept passwords (it offers: ${offers}). Log in with a \`private-key\` whose public key is authorised for ${user}.`);
+            }
+        }
+        return parts.join('\n');
+    }
+}
+
+;// CONCATENATED MODULE: ./src/ssh/connect.ts
+/**
+ * One verified, logged-in SSH connection to one host: host key checked against `known-hosts`
+ * before anything is sent (asking again for the server's other key types when a pin may be
+ * of another type), then the login of auth.ts.
+ */
+
+
+
+
+
+function hasLevel(error, level) {
+    return typeof error === 'object' && error !== null && 'level' in error && error.level === level;
+}
+async function attempt(target, settings, sock, algorithms) {
+    // Written by ssh2's hostVerifier callback, read when the handshake fails.
+    const check = {
+        verdict: { ok: true },
+        key: undefined
+    };
+    const login = new Login(target, settings);
+    const config = {
+        host: target.host,
+        port: target.port,
+        username: target.username,
+        readyTimeout: settings.timeoutSeconds * 1000,
+        keepaliveInterval: 5000,
+        keepaliveCountMax: 3,
+        hostVerifier: (key) => {
+            if (settings.insecureSkipHostKeyCheck)
+                return true;
+            check.key = key;
+            check.verdict = verifyHostKey(settings.hostKeys, target, key);
+            return check.verdict.ok;
+        },
+        ...(algorithms ? { algorithms: { serverHostKey: algorithms } } : {}),
+        sock,
+        // Straight to the methods we have (no "none" round trip); see Login.
+        authHandler: login.handler
+    };
+    const ssh = new NodeSSH();
+    try {
+        // node-ssh's Config type predates exactOptionalPropertyTypes; ours sets no undefined fields.
+        await ssh.connect(config);
+        return { ok: true, ssh };
+    }
+    catch (error) {
+        ssh.dispose();
+        sock.destroy();
+        const verdict = check.verdict;
+        if (!verdict.ok) {
+            if (verdict.reason === 'other-type' && check.key)
+                return { ok: false, otherType: check.key };
+            throw new DeployError(verdict.message);
+        }
+        const message = errorMessage(error);
+        if (hasLevel(error, 'client-authentication') ||
+            /authentication methods failed/i.test(message)) {
+            throw new DeployError(login.failure());
+        }
+        if (/timed out/i.test(message)) {
+            throw new DeployError(`${describeTarget(target)}: no SSH handshake within ${settings.timeoutSeconds} s (\`ssh-timeout\`). Is the host reachable from the runner?`);
+        }
+        throw new DeployError(`${describeTarget(target)}: cannot connect (${message}).`, {
+            cause: error
+        });
+    }
+}
+/**
+ * Connects and logs in to `target` over a transport from `openSock` (called again for each
+ * retry). A server whose key is of a type no full known_hosts line pins (a bare SHA256
+ * fingerprint does not say its type) is asked again for its other types, one connection per
+ * type, before the mismatch is called a change: no credential is sent until a key matches.
+ */
+async function connectOne(target, settings, openSock) {
+    const presented = [];
+    for (;;) {
+        const algorithms = settings.insecureSkipHostKeyCheck
+            ? undefined
+            : hostKeyAlgorithms(settings.hostKeys, target, presented.map(readKeyType));
+        if (algorithms?.length === 0) {
+            throw new DeployError(noPinnedKeyMessage(target, presented));
+        }
+        const sock = await openSock();
+        let outcome;
+        try {
+            outcome = await attempt(target, settings, sock, algorithms);
+        }
+        catch (error) {
+            // The server has none of the types left: every key it has was shown and none is pinned.
+            if (presented.length > 0 && /no matching host key/i.test(errorMessage(error))) {
+                throw new DeployError(noPinnedKeyMessage(target, presented));
+            }
+            throw error;
+        }
+        if (outcome.ok)
+            return { ssh: outcome.ssh, sock };
+        presented.push(outcome.otherType);
+    }
 }
 
 ;// CONCATENATED MODULE: ./src/ssh/session.ts
-/**
- * One verified SSH connection per host (through a jump host when asked), and the one thing the
- * stages need from it: run a command, optionally streaming stdin, and collect its output.
- */
-
 
 
 
@@ -58320,6 +58748,12 @@ function batched(socket) {
         }
     });
 }
+/** Waits before each retry of a refused channel open: 20 + 40 + … + 320 = 620 ms in all. */
+const OPEN_RETRY_MS = [20, 40, 80, 160, 320];
+/** SSH_OPEN_CONNECT_FAILED (2): what OpenSSH answers an open past `MaxSessions`. */
+function channelOpenRefused(error) {
+    return typeof error === 'object' && error !== null && 'reason' in error && error.reason === 2;
+}
 class Session {
     target;
     ssh;
@@ -58349,12 +58783,9 @@ class Session {
                 client.off('error', lost);
                 client.off('close', closed);
             };
-            client.exec(command, (error, channel) => {
-                if (error) {
-                    settle();
-                    reject(new DeployError(`${describeTarget(this.target)}: could not run a command (${error.message}).`));
-                    return;
-                }
+            // Handlers go on the channel in the open callback itself: ssh2 may parse the command's
+            // output, exit status and close from the same packet batch, before any promise settles.
+            this.open(client, command, channel => {
                 const stdout = [];
                 const stderr = [];
                 let code;
@@ -58391,69 +58822,49 @@ class Session {
                     });
                     stdin.pipe(batched(this.socket)).pipe(channel);
                 }
+            }, error => {
+                settle();
+                reject(error);
             });
         });
+    }
+    /**
+     * Opens the command's session channel. A server with `MaxSessions 1` frees the slot of the
+     * previous channel a moment after its close, and refuses an open in between ("open
+     * failed"): retried after each of OPEN_RETRY_MS, then the refusal is reported.
+     */
+    open(client, command, opened, failed, attempt = 0) {
+        const where = describeTarget(this.target);
+        const refusedOrFailed = (error) => {
+            const wait = OPEN_RETRY_MS[attempt];
+            if (channelOpenRefused(error) && wait !== undefined) {
+                setTimeout(() => this.open(client, command, opened, failed, attempt + 1), wait);
+            }
+            else if (channelOpenRefused(error)) {
+                failed(new DeployError(`${where}: the server refused to open a session channel ${attempt + 1} times in a row (${error.message}), though the action uses one at a time. ` +
+                    `Its sshd limits sessions per connection (\`MaxSessions\` in /etc/ssh/sshd_config, or a \`Match\` block for ${this.target.username}): set it to 1 or more, ` +
+                    `and check that no other program holds sessions open on this login.`));
+            }
+            else {
+                failed(new DeployError(`${where}: could not run a command (${error.message}).`));
+            }
+        };
+        try {
+            client.exec(command, (error, channel) => {
+                if (error)
+                    refusedOrFailed(error);
+                else
+                    opened(channel);
+            });
+        }
+        catch (error) {
+            // ssh2 throws at once on a connection that is gone.
+            failed(new DeployError(`${where}: could not run a command (${errorMessage(error)}).`));
+        }
     }
     close() {
         this.ssh.dispose();
         this.via?.dispose();
-    }
-}
-function authError(target, settings, message) {
-    const method = settings.privateKey ? 'the `private-key`' : 'the `password`';
-    return new DeployError(`${target.username}@${describeTarget(target)} refused the login with ${method} (${message}). ` +
-        `Check the user name and that the matching public key is in ~${target.username}/.ssh/authorized_keys on the server.`);
-}
-async function connectOne(target, settings, sock) {
-    // Written by ssh2's hostVerifier callback, read when the handshake fails.
-    const check = { verdict: { ok: true } };
-    const algorithms = settings.insecureSkipHostKeyCheck
-        ? undefined
-        : pinnedKeyAlgorithms(settings.hostKeys, target);
-    const config = {
-        host: target.host,
-        port: target.port,
-        username: target.username,
-        readyTimeout: settings.timeoutSeconds * 1000,
-        keepaliveInterval: 5000,
-        keepaliveCountMax: 3,
-        hostVerifier: (key) => {
-            if (settings.insecureSkipHostKeyCheck)
-                return true;
-            check.verdict = verifyHostKey(settings.hostKeys, target, key);
-            return check.verdict.ok;
-        },
-        ...(algorithms ? { algorithms: { serverHostKey: algorithms } } : {}),
-        ...(settings.privateKey ? { privateKey: settings.privateKey } : {}),
-        ...(settings.passphrase ? { passphrase: settings.passphrase } : {}),
-        ...(settings.password ? { password: settings.password } : {}),
-        sock,
-        // Straight to the methods we have: ssh2 would first try "none", one more round trip.
-        authHandler: [
-            ...(settings.privateKey ? ['publickey'] : []),
-            ...(settings.password ? ['password'] : [])
-        ]
-    };
-    const ssh = new NodeSSH();
-    try {
-        // node-ssh's Config type predates exactOptionalPropertyTypes; ours sets no undefined fields.
-        await ssh.connect(config);
-        return ssh;
-    }
-    catch (error) {
-        ssh.dispose();
-        sock.destroy();
-        if (!check.verdict.ok)
-            throw new DeployError(check.verdict.message);
-        const message = errorMessage(error);
-        const level = error.level;
-        if (level === 'client-authentication' || /authentication methods failed/i.test(message)) {
-            throw authError(target, settings, message);
-        }
-        if (/timed out/i.test(message)) {
-            throw new DeployError(`${describeTarget(target)}: no SSH handshake within ${settings.timeoutSeconds} s (\`ssh-timeout\`). Is the host reachable from the runner?`);
-        }
-        throw new DeployError(`${describeTarget(target)}: cannot connect (${message}).`);
     }
 }
 /**
@@ -58464,27 +58875,41 @@ async function connectOne(target, settings, sock) {
 function tcp(target) {
     return (0,external_node_net_.connect)({ host: target.host, port: target.port, noDelay: true });
 }
+/** SSH_OPEN_ADMINISTRATIVELY_PROHIBITED: sshd's answer when it may not forward. */
+const OPEN_PROHIBITED = 1;
+function forwardError(jumpHost, target, error) {
+    const jump = `${jumpHost.username}@${describeTarget(jumpHost)}`;
+    const to = describeTarget(target);
+    const reason = 'reason' in error ? error.reason : undefined;
+    if (reason === OPEN_PROHIBITED) {
+        return new DeployError(`The jump host ${jump} refused to forward to ${to} (AllowTcpForwarding): its sshd does not let ${jumpHost.username} open TCP forwards (${error.message}). ` +
+            `On the jump host, set \`AllowTcpForwarding yes\` (or \`local\`) in /etc/ssh/sshd_config (a \`Match User ${jumpHost.username}\` block is enough) and reload sshd; ` +
+            `check too that \`PermitOpen\` and the key's options in authorized_keys (no-port-forwarding, permitopen=) allow ${to}. ` +
+            `Or leave \`jump-host\` empty if the runner reaches ${to} directly.`);
+    }
+    return new DeployError(`The jump host ${jump} could not connect to ${to} (${error.message}): check the host and port in \`hosts\` as the jump host sees them, and that sshd listens there.`);
+}
 /** Opens a verified session to `target`, through `jumpHost` when given. */
 async function openSession(target, jumpHost, settings) {
     if (!jumpHost) {
-        const socket = tcp(target);
-        return new Session(target, await connectOne(target, settings, socket), undefined, socket);
+        const { ssh, sock } = await connectOne(target, settings, () => Promise.resolve(tcp(target)));
+        return new Session(target, ssh, undefined, sock);
     }
-    const jump = await connectOne(jumpHost, settings, tcp(jumpHost));
+    const jump = (await connectOne(jumpHost, settings, () => Promise.resolve(tcp(jumpHost)))).ssh;
     try {
         const client = jump.connection;
         if (!client)
             throw new DeployError(`${describeTarget(jumpHost)}: jump host not connected.`);
-        const stream = await new Promise((resolve, reject) => {
+        const forward = () => new Promise((resolve, reject) => {
             client.forwardOut('127.0.0.1', 0, target.host, target.port, (error, channel) => {
-                if (error) {
-                    reject(new DeployError(`jump host ${describeTarget(jumpHost)} could not reach ${describeTarget(target)} (${error.message}).`));
-                }
+                if (error)
+                    reject(forwardError(jumpHost, target, error));
                 else
                     resolve(channel);
             });
         });
-        return new Session(target, await connectOne(target, settings, stream), jump, undefined);
+        const { ssh } = await connectOne(target, settings, forward);
+        return new Session(target, ssh, jump, undefined);
     }
     catch (error) {
         jump.dispose();
@@ -60268,41 +60693,6 @@ async function awaitApproval(run, staged) {
             }
             : done.shipped
     };
-}
-
-;// CONCATENATED MODULE: ./src/ssh/keys.ts
-/** Private key checks done while reading inputs, so a bad key fails before any connection. */
-
-/**
- * Normalises line endings and the trailing newline (a key pasted into a secret often loses it,
- * which OpenSSH rejects), then parses the key with the given passphrase.
- */
-function checkPrivateKey(raw, passphrase) {
-    const key = raw.replace(/\r\n?/g, '\n').trim() + '\n';
-    const fail = (input, message) => ({ ok: false, input, message });
-    if (/^(ssh-|ecdsa-|sk-)/.test(key)) {
-        return fail('private-key', 'this is a public key (one line starting with ssh-…). Give the private key file, e.g. the contents of ~/.ssh/id_ed25519, not id_ed25519.pub.');
-    }
-    if (!key.startsWith('-----BEGIN ')) {
-        return fail('private-key', 'does not look like a private key: expected the whole key file, from "-----BEGIN … PRIVATE KEY-----" to "-----END … PRIVATE KEY-----".');
-    }
-    const parsed = lib_default().utils.parseKey(key, passphrase);
-    if (parsed instanceof Error) {
-        const message = parsed.message;
-        if (/no passphrase given/i.test(message)) {
-            return fail('passphrase', 'the private key is encrypted; give its passphrase in `passphrase`.');
-        }
-        if (/passphrase/i.test(message)) {
-            return fail('passphrase', 'does not decrypt the private key (wrong passphrase?).');
-        }
-        return fail('private-key', `cannot be read (${message}). Check that the whole key was pasted, with its BEGIN and END lines and nothing cut.`);
-    }
-    // A key file with several keys parses to an array at run time, whatever the types say.
-    const first = Array.isArray(parsed) ? parsed[0] : parsed;
-    if (first === undefined || !first.isPrivateKey()) {
-        return fail('private-key', 'holds no private key.');
-    }
-    return { ok: true, key };
 }
 
 ;// CONCATENATED MODULE: ./src/inputs.ts
