@@ -57125,13 +57125,21 @@ async function buildManifest(options) {
 }
 
 ;// CONCATENATED MODULE: ./src/artifact/plan.ts
-/** `<UTC yyyymmddHHMMSS>-<sha12>`: sorts by time, names the commit. */
-function releaseId(sha, now) {
-    const stamp = now.toISOString().replace(/[-:T]/g, '').slice(0, 14);
+/**
+ * A release's id: `<run id>-<attempt>-<sha12>` in a GitHub Actions run (`GITHUB_RUN_ID` and
+ * `GITHUB_RUN_ATTEMPT`): unique per run attempt and the same in every job of it, so shards of one
+ * run that stage the same commit on different hosts can be promoted together by id. Elsewhere
+ * `<UTC yyyymmddHHMMSS>-<sha12>`. The server orders releases by when they were stored, not by id.
+ */
+function releaseId(sha, now, run) {
     const short = (sha.toLowerCase().match(/^[0-9a-f]+/)?.[0] ?? '').slice(0, 12) || 'nosha0000000';
+    if (run && /^\d{1,20}$/.test(run.id))
+        return `${run.id}-${Math.max(1, run.attempt)}-${short}`;
+    const stamp = now.toISOString().replace(/[-:T]/g, '').slice(0, 14);
     return `${stamp}-${short}`;
 }
-const RELEASE_ID = /^\d{14}-[0-9a-f]{7,40}$/;
+/** Either form of `releaseId`. */
+const RELEASE_ID = /^(?:\d{14}|\d{1,20}-\d{1,4})-[0-9a-f]{7,40}$/;
 /** A path from a server-side manifest is trusted only when it stays inside the release. */
 function safeRelativePath(p) {
     return (p !== '' &&
@@ -59682,7 +59690,6 @@ function parseInspection(lines, warn) {
             .filter(line => line.startsWith(MARK.GD_RELEASE + ' '))
             .map(line => line.slice(MARK.GD_RELEASE.length + 1))
             .flatMap(id => (RELEASE_ID.test(id) ? [{ id, sha: shas.get(id) ?? '' }] : []))
-            .sort((a, b) => a.id.localeCompare(b.id))
     };
 }
 function lockFailed(session, result) {
@@ -60221,7 +60228,10 @@ function remoteManifest(release, manifest, context) {
 async function deploy(run, tested, activate) {
     const { context, log } = run;
     const settings = run.settings.ship;
-    const release = releaseId(context.sha, new Date());
+    const release = releaseId(context.sha, new Date(), {
+        id: context.runId,
+        attempt: context.runAttempt
+    });
     const tracker = activate ? run.tracker(false) : undefined;
     const result = tested;
     try {
@@ -60516,7 +60526,8 @@ async function waitForApproval(api, options) {
 function promote_parseTarget(text) {
     if (text === 'previous')
         return { kind: 'previous' };
-    return /^\d{14}-/.test(text) ? { kind: 'release', id: text } : { kind: 'sha', sha: text };
+    // A release id has a dash; a commit sha never does.
+    return text.includes('-') ? { kind: 'release', id: text } : { kind: 'sha', sha: text };
 }
 /** Switches every host to `target`; throws a Refusal when the hosts do not all hold it. */
 async function activateStaged(run, target, options) {
@@ -60700,6 +60711,7 @@ async function awaitApproval(run, staged) {
  * Every input is read and validated here, once, before any side effect, into one readonly
  * `Settings` object. No other module reads inputs.
  */
+
 
 
 
@@ -60932,17 +60944,17 @@ function getGate(problems) {
         problems.add('rollback-command', 'must differ from `approval-command`.');
     }
     const promote = get('promote') || undefined;
-    if (promote !== undefined && !/^([0-9a-f]{7,40}|\d{14}-[0-9a-f]{7,40})$/i.test(promote)) {
-        problems.add('promote', `"${promote}" is neither a commit sha nor a release id (yyyymmddHHMMSS-sha12).`);
+    if (promote !== undefined && !/^[0-9a-f]{7,40}$/i.test(promote) && !RELEASE_ID.test(promote)) {
+        problems.add('promote', `"${promote}" is neither a commit sha nor a release id (the \`release\` output of the run that staged it).`);
     }
     const rollbackText = get('rollback');
     let rollback;
     if (rollbackText === 'true')
         rollback = 'previous';
-    else if (/^\d{14}-[0-9a-f]{7,40}$/.test(rollbackText))
+    else if (RELEASE_ID.test(rollbackText))
         rollback = rollbackText;
     else if (rollbackText !== '' && rollbackText !== 'false') {
-        problems.add('rollback', `expected true, false or a release id (yyyymmddHHMMSS-sha12), got "${rollbackText}".`);
+        problems.add('rollback', `expected true, false or a release id (as the \`release\` output gives it), got "${rollbackText}".`);
     }
     if (rollback !== undefined && promote !== undefined)
         problems.add('rollback', 'give either `promote` or `rollback`, not both.');

@@ -116,13 +116,34 @@ previous_release() {
   printf '%s' "$previous"
 }
 
-# True for a release id: 14 digits, a dash, hex.
+# True for a release id: digits, then a dash (and digits and a dash), then hex.
 is_release() {
   case $1 in
-    *[!0-9a-f-]* | *-*-*) return 1 ;;
-    [0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9]-[0-9a-f]*) return 0 ;;
+    *[!0-9a-f-]* | -* | *- | *--* | *-*-*-*) return 1 ;;
+    [0-9]*-[0-9a-f]*) return 0 ;;
   esac
   return 1
+}
+
+# The complete releases, oldest first: in the order they were stored (.gated-deploy/stored, one
+# id a line; ids do not sort by time), after any the file does not list (stored before it was
+# kept), in name order.
+releases_by_age() {
+  stored=
+  if [ -f .gated-deploy/stored ]; then
+    while IFS= read -r id; do
+      if is_release "$id" && [ -d "releases/$id" ]; then
+        case " $stored " in *" $id "*) ;; *) stored="$stored $id" ;; esac
+      fi
+    done < .gated-deploy/stored
+  fi
+  for dir in releases/*; do
+    id=${dir#releases/}
+    if is_release "$id" && [ -d "$dir" ]; then
+      case " $stored " in *" $id "*) ;; *) printf '%s\n' "$id" ;; esac
+    fi
+  done
+  for id in $stored; do printf '%s\n' "$id"; done
 }
 
 # ": no space left on the device (N KiB free)" when the file system holding $1 is (nearly) full:
@@ -159,25 +180,34 @@ commit_release() {
   if [ -e "releases/$1" ] || [ -L "releases/$1" ]; then fail "release $1 already exists"; fi
   mv "releases/$1.partial" "releases/$1" || fail "cannot rename releases/$1.partial into place"
   mv "$manifest.tmp" "$manifest" || fail "cannot store the manifest of $1"
+  printf '%s\n' "$1" >> .gated-deploy/stored || fail 'cannot record the order of the releases'
 }
 
 # Deletes all but the newest $1 releases (and their manifests), never the live or the previous
 # one ($2 names the live one when known), printing each.
 prune() {
   keep=$1
+  pruned=
   live=${2:-$(live_release)}
   previous=$(previous_release)
+  by_age=$(releases_by_age) || exit "$EXIT_FAILED"
   count=0
-  for dir in releases/*; do if is_release "${dir#releases/}"; then count=$((count + 1)); fi; done
+  for id in $by_age; do count=$((count + 1)); done
   drop=$((count - keep))
-  for dir in releases/*; do
+  for id in $by_age; do
     if [ "$drop" -le 0 ]; then break; fi
-    id=${dir#releases/}
-    if ! is_release "$id"; then continue; fi
     drop=$((drop - 1))
     if [ "$id" != "$live" ] && [ "$id" != "$previous" ]; then
-      rm -rf "$dir" ".gated-deploy/releases/$id.json" || fail "cannot remove the old release $id"
+      rm -rf "releases/$id" ".gated-deploy/releases/$id.json" || fail "cannot remove the old release $id"
       printf '%s %s\n' "$GD_PRUNED" "$id"
+      pruned=1
     fi
   done
+  # The order file keeps only releases still there.
+  if [ -n "${pruned:-}" ] && [ -f .gated-deploy/stored ]; then
+    for id in $by_age; do
+      if [ -d "releases/$id" ]; then printf '%s\n' "$id"; fi
+    done > .gated-deploy/stored.tmp || fail 'cannot rewrite the order of the releases'
+    mv .gated-deploy/stored.tmp .gated-deploy/stored || fail 'cannot rewrite the order of the releases'
+  fi
 }

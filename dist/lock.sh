@@ -25,14 +25,15 @@ describe_lock() {
   echo # the owner stays on its own line even when its file does not end in one
 }
 
-# What the server holds: live, previous and every complete release, their commits, the base's manifest.
+# What the server holds: live, previous and every complete release (oldest first), their
+# commits, and the manifest of the newest (the base the next release reuses files from).
 inspect() {
   printf '%s %s\n' "$GD_CURRENT" "$(live_release)"
   printf '%s %s\n' "$GD_PREVIOUS" "$(previous_release)"
   base=
-  for dir in releases/*; do
-    id=${dir#releases/}
-    if [ -d "$dir" ] && [ -f ".gated-deploy/releases/$id.json" ]; then
+  by_age=$(releases_by_age) || exit "$EXIT_FAILED"
+  for id in $by_age; do
+    if [ -f ".gated-deploy/releases/$id.json" ]; then
       printf '%s %s\n' "$GD_RELEASE" "$id"
       base=$id
     fi

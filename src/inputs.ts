@@ -3,6 +3,7 @@
  * `Settings` object. No other module reads inputs.
  */
 import * as core from '@actions/core'
+import { RELEASE_ID } from './artifact/plan.js'
 import { existsSync, statSync } from 'node:fs'
 import path from 'node:path'
 import type { InputName } from './action-io.js'
@@ -344,20 +345,20 @@ function getGate(problems: Problems): GateSettings {
     problems.add('rollback-command', 'must differ from `approval-command`.')
   }
   const promote = get('promote') || undefined
-  if (promote !== undefined && !/^([0-9a-f]{7,40}|\d{14}-[0-9a-f]{7,40})$/i.test(promote)) {
+  if (promote !== undefined && !/^[0-9a-f]{7,40}$/i.test(promote) && !RELEASE_ID.test(promote)) {
     problems.add(
       'promote',
-      `"${promote}" is neither a commit sha nor a release id (yyyymmddHHMMSS-sha12).`
+      `"${promote}" is neither a commit sha nor a release id (the \`release\` output of the run that staged it).`
     )
   }
   const rollbackText = get('rollback')
   let rollback: string | undefined
   if (rollbackText === 'true') rollback = 'previous'
-  else if (/^\d{14}-[0-9a-f]{7,40}$/.test(rollbackText)) rollback = rollbackText
+  else if (RELEASE_ID.test(rollbackText)) rollback = rollbackText
   else if (rollbackText !== '' && rollbackText !== 'false') {
     problems.add(
       'rollback',
-      `expected true, false or a release id (yyyymmddHHMMSS-sha12), got "${rollbackText}".`
+      `expected true, false or a release id (as the \`release\` output gives it), got "${rollbackText}".`
     )
   }
   if (rollback !== undefined && promote !== undefined)

@@ -36,7 +36,7 @@ describe('deployment mode', () => {
     expect(result.exitCode).toBe(0)
     expect(result.outputs.status).toBe('deployed')
     const release = result.outputs.release ?? ''
-    expect(release).toMatch(/^\d{14}-0001abcdef01$/)
+    expect(release).toBe(`1234567890-1-${(result.outputs.sha ?? '').slice(0, 12)}`)
     expect(liveRelease(remote)).toBe(release)
     expect(readRemote(remote, 'current', 'index.html')).toBe('<h1>v1</h1>')
     expect(readRemote(remote, 'current', 'assets', 'app.js')).toBe('console.log(1)')
@@ -238,7 +238,7 @@ describe('deployment mode', () => {
     })
     expect(second.exitCode).toBe(1)
     expect(second.log).toMatch(
-      new RegExp(`migrating \\d{14}-[0-9a-f]{12} from ${first.outputs.release ?? '?'}`)
+      new RegExp(`migrating 1234567890-1-[0-9a-f]{12} from ${first.outputs.release ?? '?'}`)
     )
     expect(second.log).toContain('`before-activate` failed; `current` was not switched')
     expect(liveRelease(remote)).toBe(first.outputs.release)

@@ -1,14 +1,25 @@
 /** Pure decisions about a release: its id, what travels and what is reused from the base release. */
 import type { Entry, Manifest } from './manifest.js'
 
-/** `<UTC yyyymmddHHMMSS>-<sha12>`: sorts by time, names the commit. */
-export function releaseId(sha: string, now: Date): string {
-  const stamp = now.toISOString().replace(/[-:T]/g, '').slice(0, 14)
+/**
+ * A release's id: `<run id>-<attempt>-<sha12>` in a GitHub Actions run (`GITHUB_RUN_ID` and
+ * `GITHUB_RUN_ATTEMPT`): unique per run attempt and the same in every job of it, so shards of one
+ * run that stage the same commit on different hosts can be promoted together by id. Elsewhere
+ * `<UTC yyyymmddHHMMSS>-<sha12>`. The server orders releases by when they were stored, not by id.
+ */
+export function releaseId(
+  sha: string,
+  now: Date,
+  run?: { readonly id: string; readonly attempt: number }
+): string {
   const short = (sha.toLowerCase().match(/^[0-9a-f]+/)?.[0] ?? '').slice(0, 12) || 'nosha0000000'
+  if (run && /^\d{1,20}$/.test(run.id)) return `${run.id}-${Math.max(1, run.attempt)}-${short}`
+  const stamp = now.toISOString().replace(/[-:T]/g, '').slice(0, 14)
   return `${stamp}-${short}`
 }
 
-export const RELEASE_ID = /^\d{14}-[0-9a-f]{7,40}$/
+/** Either form of `releaseId`. */
+export const RELEASE_ID = /^(?:\d{14}|\d{1,20}-\d{1,4})-[0-9a-f]{7,40}$/
 
 /** The manifest kept on the server for each release, next to it in .gated-deploy/releases/. */
 export interface RemoteManifest {

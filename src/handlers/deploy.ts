@@ -67,7 +67,10 @@ export async function deploy(
 ): Promise<RunResult> {
   const { context, log } = run
   const settings = run.settings.ship
-  const release = releaseId(context.sha, new Date())
+  const release = releaseId(context.sha, new Date(), {
+    id: context.runId,
+    attempt: context.runAttempt
+  })
   const tracker = activate ? run.tracker(false) : undefined
   const result = tested
   try {

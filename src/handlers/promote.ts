@@ -13,7 +13,8 @@ import type { DeploymentTracker, ShipRun } from './services.js'
 
 export function parseTarget(text: string): PromoteTarget {
   if (text === 'previous') return { kind: 'previous' }
-  return /^\d{14}-/.test(text) ? { kind: 'release', id: text } : { kind: 'sha', sha: text }
+  // A release id has a dash; a commit sha never does.
+  return text.includes('-') ? { kind: 'release', id: text } : { kind: 'sha', sha: text }
 }
 
 /** Switches every host to `target`; throws a Refusal when the hosts do not all hold it. */

@@ -31,7 +31,7 @@ export interface Inspection {
   readonly previous: string | undefined
   /** The newest complete release, with its manifest when that checks out. */
   readonly base: RemoteManifest | undefined
-  /** Every complete release on the server (oldest first) with the commit it holds. */
+  /** Every complete release on the server, oldest first (by when it was stored), with its commit. */
   readonly releases: readonly { readonly id: string; readonly sha: string }[]
 }
 
@@ -109,7 +109,6 @@ export function parseInspection(
       .filter(line => line.startsWith(MARK.GD_RELEASE + ' '))
       .map(line => line.slice(MARK.GD_RELEASE.length + 1))
       .flatMap(id => (RELEASE_ID.test(id) ? [{ id, sha: shas.get(id) ?? '' }] : []))
-      .sort((a, b) => a.id.localeCompare(b.id))
   }
 }
 
