@@ -3,77 +3,20 @@
  * same load. Each round deploys every scenario full then 1% with A and with B (alternating which
  * goes first) and one `tar | ssh` of the full tree, so a load spike hits both bundles alike.
  * Prints medians per bundle of the total and of each log group, and the paired B/A ratio.
- * AB_SCENARIOS=a,b,c picks the trees (c: 20,000 small files, to see how a cost scales).
+ * AB_SCENARIOS=a,b,c picks the trees (c: 20,000 small files, to see how a cost scales);
+ * AB_RAW=<file> writes every sample (ms) there as JSON.
  */
-import { spawn } from 'node:child_process'
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { rm } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
-import { nextSha, sshInputs } from '../__tests__/rig/deploy.js'
-import { inputEnv, parseOutputFile } from '../__tests__/rig/runner.js'
-import { makeTestDir, startSshd, stopAllSshd, type Sshd } from '../__tests__/rig/sshd.js'
+import { makeTestDir, startSshd, stopAllSshd } from '../__tests__/rig/sshd.js'
+import { runBundle, type Run } from './bundle.js'
 import * as fixtures from './fixtures.js'
 import { median, seconds, table } from './report.js'
 import * as tools from './tools.js'
 
 const GROUPS = ['connect', 'package', 'lock', 'stage', 'activate'] as const
-
-interface Run {
-  readonly ms: number
-  readonly groups: Record<string, number>
-}
-
-/** `node <bundle>` in `workspace` as the runner runs it (see __tests__/rig/runner.ts). */
-async function runBundle(bundle: string, sshd: Sshd, workspace: string, dir: string): Promise<Run> {
-  const temp = mkdtempSync(path.join(os.tmpdir(), 'gd-ab-'))
-  const file = (name: string): string => {
-    writeFileSync(path.join(temp, name), name === 'event.json' ? '{}' : '')
-    return path.join(temp, name)
-  }
-  mkdirSync(path.join(temp, 'runner-temp'))
-  const env = {
-    PATH: process.env.PATH ?? '/usr/bin:/bin',
-    HOME: process.env.HOME ?? temp,
-    CI: 'true',
-    GITHUB_ACTIONS: 'true',
-    GITHUB_EVENT_NAME: 'push',
-    GITHUB_EVENT_PATH: file('event.json'),
-    GITHUB_OUTPUT: file('output'),
-    GITHUB_STEP_SUMMARY: file('summary.md'),
-    GITHUB_WORKSPACE: workspace,
-    GITHUB_REPOSITORY: 'Codertocat/Hello-World',
-    GITHUB_SHA: nextSha(),
-    GITHUB_REF: 'refs/heads/main',
-    GITHUB_ACTOR: 'Codertocat',
-    GITHUB_RUN_ID: '1234567890',
-    GITHUB_RUN_ATTEMPT: '1',
-    GITHUB_SERVER_URL: 'https://github.com',
-    GITHUB_API_URL: 'https://api.github.invalid',
-    RUNNER_TEMP: path.join(temp, 'runner-temp'),
-    RUNNER_OS: 'Linux',
-    ...inputEnv({ mode: 'deployment', ...sshInputs(sshd, dir) })
-  }
-  let log = ''
-  const start = performance.now()
-  const code = await new Promise<number>((resolve, reject) => {
-    const child = spawn(process.execPath, [bundle], {
-      cwd: workspace,
-      env,
-      stdio: ['ignore', 'pipe', 'pipe']
-    })
-    child.stdout.on('data', (chunk: Buffer) => (log += chunk.toString('utf8')))
-    child.stderr.on('data', (chunk: Buffer) => (log += chunk.toString('utf8')))
-    child.on('error', reject)
-    child.on('close', exit => resolve(exit ?? 1))
-  })
-  const ms = performance.now() - start
-  const outputs = parseOutputFile(readFileSync(env.GITHUB_OUTPUT, 'utf8'))
-  rmSync(temp, { recursive: true, force: true })
-  if (code !== 0 || outputs.status !== 'deployed')
-    throw new Error(`${bundle} exited ${code}:\n${log.slice(-3000)}`)
-  return { ms, groups: tools.parseGroups(log) }
-}
 
 async function main(): Promise<void> {
   const [a, b, roundsText] = process.argv.slice(2)
@@ -148,6 +91,10 @@ async function main(): Promise<void> {
       ])
     )
   )
+  if (process.env.AB_RAW) {
+    const raw = Object.fromEntries([...runs].map(([key, list]) => [key, list.map(x => x.ms)]))
+    writeFileSync(process.env.AB_RAW, JSON.stringify(raw, null, 1))
+  }
   console.log(`A = ${bundles[0]}\nB = ${bundles[1]}\n${rounds} rounds, medians`)
   console.log(table(header, rows))
   for (const s of scenarios)
