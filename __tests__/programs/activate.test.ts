@@ -4,7 +4,7 @@
  * stores the staged release first and prunes and unlocks after when asked, and records each step.
  */
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals'
-import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync } from 'node:fs'
 import path from 'node:path'
 import { prunedIn } from '../../src/deploy/finish/finish.js'
 import { EXIT, MARK } from '../../src/deploy/program.js'
@@ -234,6 +234,29 @@ describe.each(SHELLS)('activate.sh under $name', shell => {
     expect(run.code).toBe(EXIT.EXIT_AFTER_ACTIVATE)
     expect(releasesOf(remote)).toEqual([one, two, three])
     expect(locked(remote)).toBe(true)
+  })
+
+  it('replaces a current.gd-new link left by a run that died mid-switch', async () => {
+    const [one, two] = [1, 2].map(n => storeRelease(remote, n))
+    makeLive(remote, one ?? '')
+    // A link to a directory: without removing it first, `ln -s` would create the new link inside.
+    symlinkSync(`releases/${one ?? ''}`, path.join(remote, 'current.gd-new'))
+    const run = await activate(two ?? '')
+    expect(run.error).toBe('no error output')
+    expect(run.code).toBe(0)
+    expect(liveOf(remote)).toBe(two)
+    expect(readdirSync(remote)).not.toContain('current.gd-new')
+    expect(readdirSync(path.join(remote, 'releases', one ?? ''))).not.toContain('current.gd-new')
+  })
+
+  it('replaces a dangling current.gd-new link left by a run that died mid-switch', async () => {
+    const [one, two] = [1, 2].map(n => storeRelease(remote, n))
+    makeLive(remote, one ?? '')
+    symlinkSync('releases/gone', path.join(remote, 'current.gd-new'))
+    const run = await activate(two ?? '')
+    expect(run.error).toBe('no error output')
+    expect(liveOf(remote)).toBe(two)
+    expect(readdirSync(remote)).not.toContain('current.gd-new')
   })
 
   it('stops naming the step when current cannot be switched, leaving it as it was', async () => {
