@@ -59696,6 +59696,26 @@ function lockFailed(session, result) {
     return new DeployError(`${describeTarget(session.target)}: taking the deploy lock failed (exit ${result.code}): ${result.error}`);
 }
 /**
+ * Watches a program's stdout for `marker`: fed each chunk, returns undefined until the marker has
+ * arrived (it may straddle chunks), then the output so far. Linear in the output: the chunks are
+ * joined once, each is searched only where the marker can newly end, and nothing after it is
+ * kept. (Joining and searching all of it on every chunk, the listing that follows the marker
+ * included, cost 0.3-1 s per deploy of 20,000 files.)
+ */
+function outputUntil(marker) {
+    const needle = Buffer.from(marker);
+    const chunks = [];
+    let tail = Buffer.alloc(0);
+    return chunk => {
+        chunks.push(chunk);
+        const window = Buffer.concat([tail, chunk]);
+        if (window.includes(needle))
+            return Buffer.concat(chunks);
+        tail = window.subarray(Math.max(0, window.length - needle.length + 1));
+        return undefined;
+    };
+}
+/**
  * One run of lock.sh. With `stage`, the exec stays open after the lock is taken (its output up to
  * GD-READY is the inspection) and becomes the upload; else it ends after the inspection.
  */
@@ -59706,14 +59726,17 @@ async function takeLock(session, args, stage) {
     }
     const input = new external_node_stream_.PassThrough();
     const ready = `\n${MARK.GD_READY}\n`;
-    let seen = Buffer.alloc(0);
+    const watch = outputUntil(ready);
+    let seen;
     let isReady = () => undefined;
     const readyNow = new Promise(resolve => (isReady = () => resolve('ready')));
     const running = runProgram(session, LOCK, args, {
         stdin: input,
         onStdout: chunk => {
-            seen = Buffer.concat([seen, chunk]);
-            if (seen.includes(ready))
+            if (seen)
+                return;
+            seen = watch(chunk);
+            if (seen)
                 isReady();
         }
     });
@@ -59725,7 +59748,7 @@ async function takeLock(session, args, stage) {
             throw lockFailed(session, result);
         return { lines: result.output.toString('utf8').split('\n'), upload: undefined };
     }
-    const framed = unframe(seen) ?? Buffer.alloc(0);
+    const framed = unframe(seen ?? Buffer.alloc(0)) ?? Buffer.alloc(0);
     const lines = framed
         .subarray(0, framed.indexOf(ready) + 1)
         .toString('utf8')
