@@ -366,6 +366,48 @@ describe('approval-timeout', () => {
     ).toBe(true)
   })
 
+  it('ignores an approval that was edited in after the comment was written', async () => {
+    const remote = await makeTestDir()
+    const sha = nextSha()
+    github.state.addPull({ number: 22, head: { sha }, user: 'octocat' })
+    github.state.setRole('alice', 'write')
+    github.on('issues/create-comment', ({ next }) => {
+      // alice writes "LGTM", then edits it into the approval command.
+      setTimeout(() => {
+        const written = github.state.addComment({
+          issueNumber: 22,
+          body: 'LGTM',
+          user: { login: 'alice', type: 'User' }
+        })
+        setTimeout(() => {
+          void fetch(`${github.url}/repos/${REPO}/issues/comments/${written.id}`, {
+            method: 'PATCH',
+            headers: { authorization: 'token ghs_alice', 'content-type': 'application/json' },
+            body: JSON.stringify({ body: '/deploy' })
+          })
+        }, 300)
+      }, 200)
+      return next()
+    })
+    const result = await runAction({
+      workspace: workspaceWith({ 'a.txt': 'not approved' }),
+      eventName: 'pull_request',
+      payload: pullRequestPayload(22, sha),
+      inputs: {
+        ...sshInputs(sshd, remote),
+        'approval-timeout': '0.08',
+        'github-token': 'ghs_test'
+      },
+      env: env(sha)
+    })
+    expect(result.exitCode).toBe(1)
+    expect(result.log).toContain(
+      'Ignored /deploy from alice: an edited comment never counts; post a new comment.'
+    )
+    expect(result.log).toContain('Timed out')
+    expect(liveRelease(remote)).toBeUndefined()
+  })
+
   it('on a push with no pull request, asks in an issue assigned to the approvers', async () => {
     const remote = await makeTestDir()
     github.state.setRole('alice', 'read') // listed approvers need no repository permission

@@ -85,6 +85,31 @@ describe('deployment mode', () => {
     expect(readRemote(remote, '.gated-deploy', 'previous').trim()).toBe(firstRelease)
   })
 
+  it.each([
+    ['corrupt', '{"version":1,"release":'],
+    ['foreign', '{"version":7,"entries":"not a list"}'],
+    [
+      'hostile',
+      '{"version":1,"release":"RELEASE","entries":[{"type":"file","path":"../../etc/x","mode":420,"size":1,"sha256":"zz"}]}'
+    ]
+  ])('deploys in full, with a warning, when the base manifest is %s', async (_kind, text) => {
+    const remote = await makeTestDir()
+    const ws = workspaceWith({ 'a.txt': 'a', 'b.txt': 'b' })
+    const first = await deploy(sshd, ws, remote)
+    const base = first.outputs.release ?? ''
+    writeFileSync(
+      path.join(remote, '.gated-deploy', 'releases', `${base}.json`),
+      text.replace('RELEASE', base)
+    )
+    writeArtifact(ws, { 'b.txt': 'b2' })
+    const second = await deploy(sshd, ws, remote)
+    expect(second.exitCode).toBe(0)
+    expect(second.log).toContain(`the manifest of ${base} cannot be used`)
+    expect(second.outputs['files-uploaded']).toBe('2')
+    expect(second.outputs['files-reused']).toBe('0')
+    expect(readRemote(remote, 'current', 'b.txt')).toBe('b2')
+  })
+
   it('sends a file again when its copy in the previous release was changed on the server', async () => {
     const remote = await makeTestDir()
     const ws = workspaceWith({ 'config.txt': 'as built', 'app.txt': 'v1' })
