@@ -59637,11 +59637,12 @@ function readHeld(lines) {
     const first = lines[0] ?? '';
     if (!first.startsWith(MARK.GD_HELD + ' '))
         return undefined;
-    const age = Number(first.slice(MARK.GD_HELD.length + 1));
-    return {
-        holder: parseLockOwner(lines[1] ?? '{}'),
-        ageSeconds: Number.isFinite(age) && age >= 0 ? age : 0
-    };
+    const holder = parseLockOwner(lines[1] ?? '{}');
+    // The server's clock when it could tell (`-` when not), else the owner's start time.
+    const said = first.slice(MARK.GD_HELD.length + 1);
+    const started = holder.started === undefined ? Number.NaN : Date.parse(holder.started);
+    const age = /^\d+$/.test(said) ? Number(said) : (Date.now() - started) / 1000;
+    return { holder, ageSeconds: Number.isFinite(age) && age >= 0 ? age : 0 };
 }
 function describeHolder({ holder, ageSeconds }) {
     const since = holder.started ?? `${Math.round(ageSeconds / 60)} min ago`;

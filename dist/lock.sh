@@ -17,10 +17,11 @@ if [ "$#" -ge 4 ]; then shift 4; else shift "$#"; fi
 
 # Prints the held lock's age in seconds and its owner.
 describe_lock() {
-  since=
-  if [ -f .gated-deploy/lock/since ]; then IFS= read -r since < .gated-deploy/lock/since || true; fi
-  case $since in '' | *[!0-9]*) since=$(date +%s) ;; esac
-  printf '%s %s\n' "$GD_HELD" "$(($(date +%s) - since))"
+  # Its age by the server's clock, from the lock directory's time (GNU and BusyBox stat); the
+  # local side falls back to the owner's start time.
+  since=$(stat -c %Y .gated-deploy/lock 2> /dev/null) || since=
+  case $since in '' | *[!0-9]*) age=- ;; *) age=$(($(date +%s) - since)) ;; esac
+  printf '%s %s\n' "$GD_HELD" "$age"
   cat .gated-deploy/lock/owner.json 2> /dev/null || printf '{}'
   echo # the owner stays on its own line even when its file does not end in one
 }
@@ -67,7 +68,6 @@ if ! mkdir .gated-deploy/lock 2> /dev/null; then
   describe_lock
   done_ok
 fi
-date +%s > .gated-deploy/lock/since || fail "cannot write the lock's time"
 printf '%s\n' "$owner" > .gated-deploy/lock/owner.json || fail "cannot write the lock's owner"
 echo "$GD_LOCKED"
 

@@ -247,7 +247,6 @@ export function historyOf(remote: string): string[] {
 /** Takes the lock as lock.sh would have. */
 export function holdLock(remote: string): void {
   put(path.join(remote, '.gated-deploy', 'lock', 'owner.json'), '{"actor":"me"}\n')
-  put(path.join(remote, '.gated-deploy', 'lock', 'since'), `${Math.floor(Date.now() / 1000)}\n`)
 }
 
 export const locked = (remote: string): boolean =>

@@ -92,7 +92,7 @@ hash_files() {
 
 # $@: the modes the artifact has (for servers without GNU find).
 list_and_hash() {
-  detect_tools
+  if [ -z "${hasher:-}" ]; then detect_tools; fi
   list_entries "$@"
   printf '%s\0' "$GD_HASHES"
   hash_files

@@ -25,16 +25,18 @@ stage_release() {
   fi
   if [ -e "$partial" ] || [ -L "$partial" ]; then rm -rf "$partial" || fail "cannot remove an old $partial"; fi
   if ! why=$(mkdir "$partial" 2>&1); then fail "cannot create $PWD/$partial: $why"; fi
+  detect_tools
   if [ "$reuse_bytes" -gt 0 ]; then
     # `read` took the header line byte by byte; dd reads exactly the list's bytes (in 64 KiB reads
     # where dd knows count_bytes, GNU and BusyBox; else one byte at a time), then each file is
     # hard-linked from the base: in one cp where cp has --parents (GNU), else one ln a file.
-    if dd iflag=count_bytes,fullblock bs=65536 count=0 < /dev/null 2> /dev/null; then
+    # GNU coreutils (found by detect_tools) have both; elsewhere each is probed.
+    if [ -n "$gnu" ] || dd iflag=count_bytes,fullblock bs=65536 count=0 < /dev/null 2> /dev/null; then
       read_list() { dd iflag=count_bytes,fullblock bs=65536 count="$reuse_bytes" 2> /dev/null; }
     else
       read_list() { dd bs=1 count="$reuse_bytes" 2> /dev/null; }
     fi
-    if cp --parents --version > /dev/null 2>&1; then
+    if [ -n "$gnu" ] || cp --parents --version > /dev/null 2>&1; then
       read_list | (cd "releases/$base" && xargs -0 cp -l --parents -t "../$release.partial" --) ||
         fail "cannot link the unchanged files from releases/$base"
     else
