@@ -173,3 +173,29 @@ describe('dry run', () => {
     expect(result.log).toMatch(/cannot create remote-path \S+\/app: \S+ is not writable/)
   })
 })
+
+describe('round trips', () => {
+  /** The sessions (channels) sshd started since `from` in its log: one per exec. */
+  const sessions = (server: Sshd, from: number): string[] =>
+    server
+      .logs()
+      .slice(from)
+      .split('\n')
+      .filter(line => /Starting session: command/.test(line))
+
+  it('a one-host deploy uses one connection and two execs (lock with staging, then activate)', async () => {
+    const server = await startSshd()
+    const remote = await makeTestDir()
+    const ws = workspaceWith({ 'index.html': 'v1' })
+    const before = server.logs().length
+    const first = await deploy(server, ws, remote)
+    expect(first.exitCode).toBe(0)
+    const log = server.logs().slice(before)
+    expect(log.match(/Accepted publickey/g)).toHaveLength(1)
+    expect(sessions(server, before)).toHaveLength(2)
+    writeArtifact(ws, { 'index.html': 'v2' })
+    const mark = server.logs().length
+    expect((await deploy(server, ws, remote)).exitCode).toBe(0)
+    expect(sessions(server, mark)).toHaveLength(2)
+  })
+})
