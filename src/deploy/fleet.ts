@@ -54,7 +54,7 @@ export interface HostReport {
   readonly release: string
   readonly previousRelease: string | undefined
   readonly status: HostStatus
-  /** The rollout batch the host switched in, from 1 (undefined: never switched). */
+  /** The rollout batch the host was switched in, from 1 (undefined: never tried). */
   readonly batch: number | undefined
   readonly timings: HostTimings
   readonly filesSent: number
@@ -414,6 +414,7 @@ export class Fleet {
       const results = await Promise.allSettled(
         batch.map(async host => {
           const started = Date.now()
+          host.batch = index + 1
           const done = await activate(host.session, {
             remotePath: this.remotePath,
             release,
@@ -430,7 +431,6 @@ export class Fleet {
           })
           host.timings.activate = seconds(started)
           host.replaced = done.replaced
-          host.batch = index + 1
           if (alone) host.lockHeld = false
           this.logPruned(host, done.pruned)
           switched.push(host)
