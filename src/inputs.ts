@@ -33,8 +33,7 @@ export interface Credentials {
 export type BatchSize = { readonly count: number } | { readonly percent: number }
 
 export type Rollout =
-  | { readonly kind: 'all-at-once' }
-  | { readonly kind: 'rolling'; readonly batchSize: BatchSize }
+  { readonly kind: 'all-at-once' } | { readonly kind: 'rolling'; readonly batchSize: BatchSize }
 
 /** Inclusive ranges of HTTP status codes. */
 export type StatusRanges = readonly (readonly [number, number])[]
