@@ -191,7 +191,7 @@ describe('rollout', () => {
       files: { 'index.html': 'v2' },
       inputs: {
         rollout: 'rolling',
-        'rollout-batch-size': '67%',
+        'rollout-batch-size': '50%',
         'rollback-on-failure': 'false',
         'after-activate': `[ "$(id -un)" != ${three.username} ] || { echo "reload failed"; exit 1; }`
       }
@@ -200,7 +200,7 @@ describe('rollout', () => {
     expect(result.log).toContain('`rollback-on-failure` is off')
     expect(liveRelease(appOn(one, app))).not.toBe(before)
     expect(liveRelease(appOn(two, app))).not.toBe(before)
-    // after-activate puts its own host back; the batch of 2 (67% of 3) went first.
+    // after-activate puts its own host back; the batch of 2 (50% of 3, rounded up) went first.
     expect(liveRelease(appOn(three, app))).toBe(before)
     expect(hostsOutput(result).map(h => [h.status, h.batch])).toEqual([
       ['left-switched', 1],
