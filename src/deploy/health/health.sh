@@ -22,7 +22,10 @@ case $what in
       status=$(curl -s -o /dev/null -w '%{http_code}' --max-time "$seconds" "$check" 2>&1) || true
     elif command -v wget > /dev/null 2>&1; then
       # -S prints the response headers on stderr, an error status too (wget then exits 1).
-      status=$(wget -S -O /dev/null -T "$seconds" "$check" 2>&1 | sed -n 's/^ *HTTP\/[0-9.]* \([0-9][0-9][0-9]\).*/\1/p' | tail -n 1) || true
+      # Bounded by `timeout` when there is one: BusyBox 1.35's wget crashes on its own -T.
+      if command -v timeout > /dev/null 2>&1; then bound="timeout $seconds"; else bound=; fi
+      # shellcheck disable=SC2086 # $bound is empty or two words
+      status=$($bound wget -S -O /dev/null "$check" 2>&1 | sed -n 's/^ *HTTP\/[0-9.]* \([0-9][0-9][0-9]\).*/\1/p' | tail -n 1) || true
     else
       fail 'neither curl nor wget is installed on this server to fetch health-check-url; install one, or use health-check-command'
     fi
