@@ -279,6 +279,55 @@ describe('rollout', () => {
   })
 })
 
+describe('rollback over the fleet', () => {
+  it('refuses a rollback target missing on one host before anything switches', async () => {
+    const app = newApp()
+    await baseline(app)
+    const [one, two, three] = hosts
+    if (!one || !two || !three) throw new Error('three hosts')
+    const partial = await run({ on: [one, two], app, files: { 'index.html': 'v2' } })
+    const latest = await run({ on: hosts, app, files: { 'index.html': 'v3' } })
+    expect(latest.exitCode).toBe(0)
+    const back = await run({
+      on: hosts,
+      app,
+      inputs: { rollback: partial.outputs.release ?? '', rollout: 'rolling' }
+    })
+    expect(back.exitCode).toBe(1)
+    expect(back.outputs.status).toBe('denied')
+    expect(back.log).toContain(`is not staged on ${where(three)}`)
+    for (const host of hosts) expect(liveRelease(appOn(host, app))).toBe(latest.outputs.release)
+  })
+
+  it('a rolling rollback unhealthy on host 2 switches hosts 1-2 forward again and names host 2', async () => {
+    const app = newApp()
+    const before = await baseline(app)
+    const two = hosts[1]
+    if (!two) throw new Error('three hosts')
+    const latest = await run({ on: hosts, app, files: { 'index.html': 'v2' } })
+    const back = await run({
+      on: hosts,
+      app,
+      inputs: {
+        rollback: 'true',
+        rollout: 'rolling',
+        'health-check-command': `[ "$(id -un)" != ${two.username} ] || { echo "old schema"; exit 1; }`,
+        'health-check-timeout': '1'
+      }
+    })
+    expect(back.exitCode).toBe(1)
+    const error = /::error::(.*)/.exec(back.log)?.[1] ?? ''
+    expect(error).toContain(`${where(two)}: unhealthy`)
+    expect(error).toContain('old schema')
+    for (const host of hosts) expect(liveRelease(appOn(host, app))).toBe(latest.outputs.release)
+    expect(hostsOutput(back).map(h => [h.release, h.status])).toEqual([
+      [before, 'switched-back'],
+      [before, 'switched-back'],
+      [before, 'not-switched']
+    ])
+  })
+})
+
 describe('connections and locks', () => {
   let flaky: RefusingProxy
   beforeAll(async () => {

@@ -62,6 +62,17 @@ export interface HostReport {
   readonly filesReused: number
 }
 
+/** A failed activation, with what became of each host (for the `hosts` output). */
+export class FleetFailure extends DeployError {
+  override name = 'FleetFailure'
+  constructor(
+    message: string,
+    readonly hosts: readonly HostReport[]
+  ) {
+    super(message)
+  }
+}
+
 /** What a deploy, promotion or rollback did on the servers. */
 export interface ShipResult {
   readonly status: 'staged' | 'deployed' | 'rolled-back' | 'dry-run'
@@ -509,6 +520,10 @@ export class Fleet {
       await Promise.all(switched.map(host => this.switchBack(host, sha)))
       const back = switched.filter(h => h.outcome === 'switched-back').map(h => h.where)
       if (back.length > 0) notes.push(`Switched back to the previous release: ${back.join(', ')}.`)
+      const first = switched.filter(h => h.replaced === undefined).map(h => h.where)
+      if (first.length > 0) {
+        notes.push(`No release ran before on ${first.join(', ')}: the new one stays live there.`)
+      }
     } else if (switched.length > 0) {
       for (const host of switched) host.outcome ??= 'left-switched'
       notes.push(
@@ -527,7 +542,10 @@ export class Fleet {
 
   private async switchBack(host: Host, sha: string): Promise<void> {
     const back = host.replaced
-    if (!back) return
+    if (!back) {
+      host.outcome = 'left-switched'
+      return
+    }
     try {
       const line = historyLine('rollback-after-failure', back, { ...this.context, sha })
       await activate(host.session, {
