@@ -180,6 +180,35 @@ describe('rollout', () => {
     ])
   })
 
+  it('rolling: a connection lost on host 2 switches host 1 back and never touches host 3', async () => {
+    const app = newApp()
+    const before = await baseline(app)
+    const [one, two, three] = hosts
+    if (!one || !two || !three) throw new Error('three hosts')
+    // On host 2, before-activate kills the user's own sshd process: the connection drops.
+    const killSession =
+      'p=$$; while [ "$p" -gt 1 ]; do if [ "$(cat /proc/$p/comm)" = sshd ]; then kill -9 "$p"; sleep 5; fi; p=$(cut -d" " -f4 /proc/$p/stat); done'
+    const result = await run({
+      on: hosts,
+      app,
+      files: { 'index.html': 'v2' },
+      inputs: {
+        rollout: 'rolling',
+        'before-activate': `[ "$(id -un)" != ${two.username} ] || { ${killSession}; }`
+      }
+    })
+    expect(result.exitCode).toBe(1)
+    const error = /::error::(.*)/.exec(result.log)?.[1] ?? ''
+    expect(error).toMatch(new RegExp(`${where(two)}: (connection lost|the connection closed)`))
+    expect(error).toContain(`Switched back to the previous release: ${where(one)}.`)
+    expect(error).toContain(`Never switched (later batches): ${where(three)}`)
+    for (const host of [one, three]) {
+      expect(liveRelease(appOn(host, app))).toBe(before)
+      expect(readRemote(appOn(host, app), 'current', 'index.html')).toBe('v1')
+    }
+    expect(liveRelease(appOn(two, app))).toBe(before)
+  })
+
   it('rolling with rollback-on-failure off leaves the switched hosts on the new release', async () => {
     const app = newApp()
     const before = await baseline(app)
