@@ -154,12 +154,13 @@ async function report(
           filesReused: shipped.filesReused
         }
       : undefined,
-    hosts:
-      shipped?.hosts.map(h => ({
-        host: h.host,
-        release: h.release,
-        previousRelease: h.previousRelease
-      })) ?? [],
+    hosts: (shipped?.hosts ?? result.failedHosts ?? []).map(h => ({
+      host: h.host,
+      release: h.release,
+      previousRelease: h.previousRelease,
+      ...(shipped ? {} : { status: h.status }),
+      ...(h.batch !== undefined ? { batch: h.batch } : {})
+    })),
     release: shipped?.release,
     previousRelease: shipped?.previousRelease,
     environmentUrl: settings?.report.environmentUrl,

@@ -178,6 +178,14 @@ describe('rollout', () => {
       ['switched-back', 2],
       ['not-switched', null]
     ])
+    // The job summary shows each host's status and batch.
+    expect(result.summary).toContain('| Host | Release | Previous | Status | Batch |')
+    expect(result.summary).toMatch(
+      new RegExp(`\\| <code>${where(two)}</code> \\|[^\\n]*\\| switched-back \\| 2 \\|`)
+    )
+    expect(result.summary).toMatch(
+      new RegExp(`\\| <code>${where(three)}</code> \\|[^\\n]*\\| not-switched \\| — \\|`)
+    )
   })
 
   it('rolling: a connection lost on host 2 switches host 1 back and never touches host 3', async () => {
