@@ -116,7 +116,11 @@ describe('rollout', () => {
     const result = await run({
       on: hosts,
       app,
-      inputs: { 'health-check-command': 'test -f index.html && echo "ok on $(id -un)"' }
+      inputs: {
+        'health-check-command': 'test -f index.html && echo "ok on $(id -un)"',
+        // One host connected to and staged on at a time.
+        'max-parallel': '1'
+      }
     })
     expect(result.log).not.toContain('::error::')
     expect(result.exitCode).toBe(0)
