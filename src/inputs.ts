@@ -29,6 +29,24 @@ export interface Credentials {
   readonly password: string | undefined
 }
 
+/** Hosts per rolling batch: a number, or a share of the hosts (rounded up). */
+export type BatchSize = { readonly count: number } | { readonly percent: number }
+
+export type Rollout =
+  { readonly kind: 'all-at-once' } | { readonly kind: 'rolling'; readonly batchSize: BatchSize }
+
+/** Inclusive ranges of HTTP status codes. */
+export type StatusRanges = readonly (readonly [number, number])[]
+
+/** What proves a switched host healthy: a command, a URL, or both (the command first). */
+export interface HealthCheck {
+  readonly command: string | undefined
+  /** With `{host}` still in it. */
+  readonly url: string | undefined
+  readonly expect: StatusRanges
+  readonly timeoutSeconds: number
+}
+
 export interface ShipSettings {
   readonly hosts: readonly Target[]
   readonly credentials: Credentials
@@ -46,6 +64,13 @@ export interface ShipSettings {
   readonly afterActivate: string
   readonly timeoutSeconds: number
   readonly dryRun: boolean
+  readonly rollout: Rollout
+  /** Hosts connected to and staged on at once. */
+  readonly maxParallel: number
+  readonly rollbackOnFailure: boolean
+  readonly healthCheck: HealthCheck | undefined
+  /** Seconds to wait for a lock another run holds; 0 fails at once. */
+  readonly lockTimeoutSeconds: number
 }
 
 export interface GateSettings {
@@ -271,6 +296,68 @@ function getExclude(problems: Problems): string[] {
   return patterns
 }
 
+function getRollout(problems: Problems): Rollout {
+  const kind = get('rollout') || 'all-at-once'
+  const sizeText = get('rollout-batch-size') || '1'
+  let batchSize: BatchSize = { count: 1 }
+  const percent = /^(\d+)%$/.exec(sizeText)
+  if (percent && Number(percent[1]) >= 1 && Number(percent[1]) <= 100) {
+    batchSize = { percent: Number(percent[1]) }
+  } else if (/^\d+$/.test(sizeText) && Number(sizeText) >= 1 && Number(sizeText) <= 10000) {
+    batchSize = { count: Number(sizeText) }
+  } else {
+    problems.add(
+      'rollout-batch-size',
+      `expected a number of hosts (1 or more) or a share of them from 1% to 100%, got "${sizeText}".`
+    )
+  }
+  if (kind === 'rolling') return { kind, batchSize }
+  if (kind !== 'all-at-once') {
+    problems.add('rollout', `expected all-at-once or rolling, got "${kind}".`)
+  }
+  return { kind: 'all-at-once' }
+}
+
+/** `200-399`, `200,204`: each code or range within 100-599. */
+export function parseStatusRanges(text: string): StatusRanges | string {
+  const ranges: [number, number][] = []
+  for (const part of text.split(',').map(p => p.trim())) {
+    const match = /^(\d{3})(?:-(\d{3}))?$/.exec(part)
+    const low = Number(match?.[1])
+    const high = match?.[2] === undefined ? low : Number(match[2])
+    if (!match || low < 100 || high > 599 || high < low) {
+      return `expected HTTP status codes or ranges such as 200-399 or 200,204, got "${text}".`
+    }
+    ranges.push([low, high])
+  }
+  return ranges
+}
+
+function getHealthCheck(problems: Problems): HealthCheck | undefined {
+  const command = get('health-check-command').trim() ? get('health-check-command') : undefined
+  const url = get('health-check-url').trim() || undefined
+  if (url !== undefined && !/^https?:\/\/\S+$/.test(url)) {
+    problems.add(
+      'health-check-url',
+      `"${url}" is not an http(s) URL (write {host} where each host's name goes).`
+    )
+  }
+  const expected = parseStatusRanges(get('health-check-expect') || '200-399')
+  if (typeof expected === 'string') problems.add('health-check-expect', expected)
+  const timeoutSeconds = getInteger(
+    'health-check-timeout',
+    { min: 1, max: 3600, fallback: 60 },
+    problems
+  )
+  if (command === undefined && url === undefined) return undefined
+  return {
+    command,
+    url,
+    expect: typeof expected === 'string' ? [[200, 399]] : expected,
+    timeoutSeconds
+  }
+}
+
 /** Undefined when no `hosts` are given; every ship input is checked even when `hosts` are bad. */
 function getShip(
   workingDirectory: string,
@@ -309,7 +396,13 @@ function getShip(
     beforeActivate: get('before-activate'),
     afterActivate: get('after-activate'),
     timeoutSeconds: getInteger('ssh-timeout', { min: 1, max: 3600, fallback: 30 }, problems),
-    dryRun: getBoolean('dry-run', problems)
+    dryRun: getBoolean('dry-run', problems),
+    rollout: getRollout(problems),
+    maxParallel: getInteger('max-parallel', { min: 1, max: 1000, fallback: 10 }, problems),
+    rollbackOnFailure:
+      get('rollback-on-failure') === '' ? true : getBoolean('rollback-on-failure', problems),
+    healthCheck: getHealthCheck(problems),
+    lockTimeoutSeconds: getInteger('lock-timeout', { min: 0, max: 21600, fallback: 0 }, problems)
   }
 }
 

@@ -5,6 +5,7 @@
 import * as core from '@actions/core'
 import type { OutputName } from './action-io.js'
 import { readContext, type RunContext } from './context.js'
+import type { HostReport } from './deploy/fleet.js'
 import { errorMessage } from './errors.js'
 import { createOctokit, repoOf, type Octokit } from './github/client.js'
 import { gateApi } from './github/gate-api.js'
@@ -54,6 +55,21 @@ async function handle(run: Run): Promise<RunResult> {
   }
 }
 
+/** One host in the `hosts` output: every field present (null when unknown). */
+function hostOutput(host: HostReport): Record<string, unknown> {
+  return {
+    host: host.host,
+    release: host.release,
+    previousRelease: host.previousRelease ?? null,
+    status: host.status,
+    batch: host.batch ?? null,
+    timings: host.timings,
+    filesSent: host.filesSent,
+    bytesSent: host.bytesSent,
+    filesReused: host.filesReused
+  }
+}
+
 function outputsOf(
   result: RunResult,
   extra: Partial<Record<OutputName, string>>,
@@ -74,6 +90,9 @@ function outputsOf(
           'files-uploaded': String(shipped.filesUploaded),
           'files-reused': String(shipped.filesReused)
         }
+      : {}),
+    ...(shipped || result.failedHosts
+      ? { hosts: JSON.stringify((shipped?.hosts ?? result.failedHosts ?? []).map(hostOutput)) }
       : {}),
     ...(result.deploymentId !== undefined ? { 'deployment-id': String(result.deploymentId) } : {}),
     ...extra
@@ -135,12 +154,13 @@ async function report(
           filesReused: shipped.filesReused
         }
       : undefined,
-    hosts:
-      shipped?.hosts.map(h => ({
-        host: h.host,
-        release: h.release,
-        previousRelease: h.previousRelease
-      })) ?? [],
+    hosts: (shipped?.hosts ?? result.failedHosts ?? []).map(h => ({
+      host: h.host,
+      release: h.release,
+      previousRelease: h.previousRelease,
+      ...(shipped ? {} : { status: h.status }),
+      ...(h.batch !== undefined ? { batch: h.batch } : {})
+    })),
     release: shipped?.release,
     previousRelease: shipped?.previousRelease,
     environmentUrl: settings?.report.environmentUrl,

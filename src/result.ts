@@ -3,7 +3,7 @@
  * job summary and the PR report.
  */
 import type { Decision, RunStatus } from './action-io.js'
-import type { ShipResult } from './deploy/fleet.js'
+import type { HostReport, ShipResult } from './deploy/fleet.js'
 import { errorMessage } from './errors.js'
 
 export interface RunResult {
@@ -15,6 +15,8 @@ export interface RunResult {
   readonly shipped: ShipResult | undefined
   /** The GitHub deployment recorded for an activation. */
   readonly deploymentId: number | undefined
+  /** What became of each host of a deploy or activation that failed (the `hosts` output). */
+  readonly failedHosts?: readonly HostReport[]
   /** Why the run fails (failures and refusals); undefined when it succeeds. */
   readonly failure: string | undefined
 }

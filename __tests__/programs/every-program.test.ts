@@ -78,6 +78,15 @@ const CASES: readonly Case[] = [
     output: ''
   },
   {
+    prog: PROGRAMS.health,
+    args: r => [r, ID, 'command', 'true', '5'],
+    ready: r => {
+      layout(r)
+      storeRelease(r, 1)
+    },
+    output: `${MARK.GD_HEALTH} 0\n`
+  },
+  {
     prog: PROGRAMS.abandon,
     args: r => [r, ID, 'remove', LINE],
     ready: r => {

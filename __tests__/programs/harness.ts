@@ -55,7 +55,8 @@ export const PROGRAMS = {
   repair: program('repair', LISTING, source('stage/repair.sh')),
   activate: program('activate', source('activate/activate.sh')),
   finish: program('finish', source('finish/finish.sh')),
-  abandon: program('abandon', source('abandon/abandon.sh'))
+  abandon: program('abandon', source('abandon/abandon.sh')),
+  health: program('health', source('health/health.sh'))
 } satisfies Record<string, Program>
 
 /** What a greeting in ~/.bashrc and a logout message could print around the program. */

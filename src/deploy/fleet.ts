@@ -17,7 +17,9 @@ import { describeTarget } from '../ssh/target.js'
 import { abandon } from './abandon/abandon.js'
 import { activate, type Store } from './activate/activate.js'
 import { finish } from './finish/finish.js'
-import { inspectOnly, lockAndInspect, type Inspection } from './lock/lock.js'
+import { waitHealthy } from './health/health.js'
+import { batchesOf, settleLimited } from './rollout.js'
+import { inspectOnly, lockAndInspect, LockHeld, type Inspection } from './lock/lock.js'
 import { remotePathArgument } from './program.js'
 import { Upload, type SharedPath } from './stage/stage.js'
 import type { LockOwner } from './trust.js'
@@ -31,13 +33,44 @@ export interface ActivationTracker {
   finished(ok: boolean, detail: string): Promise<void>
 }
 
+/** Where one host ended: the run's status, or what happened to it when the run failed. */
+export type HostStatus =
+  | ShipResult['status']
+  | 'failed'
+  | 'switched-back'
+  | 'switch-back-failed'
+  | 'left-switched'
+  | 'not-switched'
+
+/** Seconds each stage took on one host (absent: the stage did not run there). */
+export interface HostTimings {
+  stage?: number
+  activate?: number
+  health?: number
+}
+
 export interface HostReport {
   readonly host: string
   readonly release: string
   readonly previousRelease: string | undefined
+  readonly status: HostStatus
+  /** The rollout batch the host was switched in, from 1 (undefined: never tried). */
+  readonly batch: number | undefined
+  readonly timings: HostTimings
   readonly filesSent: number
   readonly bytesSent: number
   readonly filesReused: number
+}
+
+/** A failed activation, with what became of each host (for the `hosts` output). */
+export class FleetFailure extends DeployError {
+  override name = 'FleetFailure'
+  constructor(
+    message: string,
+    readonly hosts: readonly HostReport[]
+  ) {
+    super(message)
+  }
 }
 
 /** What a deploy, promotion or rollback did on the servers. */
@@ -73,7 +106,14 @@ interface Host {
   replaced: string | undefined
   plan: Pick<TransferPlan, 'filesSent' | 'filesReused'>
   bytesSent: number
+  /** Set when the run failed: what became of this host. */
+  outcome: HostStatus | undefined
+  batch: number | undefined
+  readonly timings: HostTimings
 }
+
+const seconds = (since: number): number => Math.round((Date.now() - since) / 100) / 10
+const sleep = (ms: number): Promise<void> => new Promise(resolve => setTimeout(resolve, ms))
 
 export function historyLine(
   event: string,
@@ -157,8 +197,8 @@ export class Fleet {
       timeoutSeconds: settings.timeoutSeconds
     }
     const sessions = await log.run('connect', async () => {
-      const settled = await Promise.allSettled(
-        settings.hosts.map(target => openSession(target, settings.jumpHost, credentials))
+      const settled = await settleLimited(settings.hosts, settings.maxParallel, target =>
+        openSession(target, settings.jumpHost, credentials, text => core.warning(text))
       )
       const opened = settled.flatMap(s => (s.status === 'fulfilled' ? [s.value] : []))
       const failures = settled.flatMap(s =>
@@ -185,45 +225,71 @@ export class Fleet {
       ownsRelease: false,
       replaced: inspection.current,
       plan: { filesSent: 0, filesReused: 0 },
-      bytesSent: 0
+      bytesSent: 0,
+      outcome: undefined,
+      batch: undefined,
+      timings: {}
     })
     try {
       await log.run(settings.dryRun ? 'inspect' : 'lock', async () => {
         const warn = (text: string): void => core.warning(text)
         const owner = options.owner
-        const settled = await Promise.allSettled(
-          sessions.map(async session => {
-            if (!settings.dryRun) {
-              const staleSeconds = STALE_LOCK_SECONDS
-              const locked = await lockAndInspect(session, {
-                remotePath,
-                owner,
-                staleSeconds,
-                warn,
-                ...(stage ? { stage } : {})
-              })
-              return newHost(session, locked.inspection, locked.upload)
-            }
-            // A dry run changes nothing: no directory, no lock; it says what a real run would meet.
-            const probe = await inspectOnly(session, { remotePath, warn })
-            const where = describeTarget(session.target)
-            if (probe.absent)
-              core.info(
-                `${where}: dry run: ${remotePath} does not exist yet; a real run creates it.`
-              )
-            if (probe.heldBy)
-              core.warning(
-                `${where}: dry run: the deploy lock is ${probe.heldBy}; a real run would fail on it now.`
-              )
-            else core.info(`${where}: dry run: the deploy lock is free.`)
-            return newHost(session, probe.inspection, undefined)
-          })
-        )
-        hosts = settled.flatMap(s => (s.status === 'fulfilled' ? [s.value] : []))
-        const failures = settled.flatMap(s =>
-          s.status === 'rejected' ? [errorMessage(s.reason)] : []
-        )
-        if (failures.length > 0) throw new DeployError(failures.join('\n'))
+        const lockAll = (): Promise<PromiseSettledResult<Host>[]> =>
+          Promise.allSettled(
+            sessions.map(async session => {
+              if (!settings.dryRun) {
+                const staleSeconds = STALE_LOCK_SECONDS
+                const locked = await lockAndInspect(session, {
+                  remotePath,
+                  owner,
+                  staleSeconds,
+                  warn,
+                  ...(stage ? { stage } : {})
+                })
+                return newHost(session, locked.inspection, locked.upload)
+              }
+              // A dry run changes nothing: no directory, no lock; it says what a real run would meet.
+              const probe = await inspectOnly(session, { remotePath, warn })
+              const where = describeTarget(session.target)
+              if (probe.absent)
+                core.info(
+                  `${where}: dry run: ${remotePath} does not exist yet; a real run creates it.`
+                )
+              if (probe.heldBy)
+                core.warning(
+                  `${where}: dry run: the deploy lock is ${probe.heldBy}; a real run would fail on it now.`
+                )
+              else core.info(`${where}: dry run: the deploy lock is free.`)
+              return newHost(session, probe.inspection, undefined)
+            })
+          )
+        const started = Date.now()
+        const deadline = started + settings.lockTimeoutSeconds * 1000
+        for (let attempt = 0; ; attempt++) {
+          const settled = await lockAll()
+          hosts = settled.flatMap(s => (s.status === 'fulfilled' ? [s.value] : []))
+          const errors = settled.flatMap((s): unknown[] =>
+            s.status === 'rejected' ? [s.reason] : []
+          )
+          if (errors.length === 0) break
+          const failures = errors.map(errorMessage).join('\n')
+          // Jittered, so that two waiting runs do not keep colliding.
+          const wait = Math.min(1000 * 2 ** attempt, 10_000) * (0.75 + Math.random() / 2)
+          const held = errors.every(e => e instanceof LockHeld)
+          if (!held || settings.dryRun || Date.now() + wait > deadline) {
+            const waited =
+              held && settings.lockTimeoutSeconds > 0
+                ? ` Waited ${seconds(started)} s of \`lock-timeout\` (${settings.lockTimeoutSeconds} s).`
+                : ''
+            throw new DeployError(failures + waited)
+          }
+          core.info(`${failures} Waiting (\`lock-timeout\`: ${settings.lockTimeoutSeconds} s).`)
+          // Locks taken on the other hosts are given back meanwhile: two runs waiting for each
+          // other's hosts would otherwise both time out.
+          await new Fleet(settings, options.context, hosts).releaseLocks()
+          hosts = []
+          await sleep(wait)
+        }
         const what = settings.dryRun ? 'inspected (dry run: nothing changed)' : 'lock taken'
         return { value: undefined, detail: `${what} on ${plural(sessions.length, 'host')}` }
       })
@@ -240,10 +306,13 @@ export class Fleet {
   async stage(options: { root: string; manifest: Manifest; release: string }): Promise<number> {
     const { manifest } = options
     const plans = this.plan(manifest)
-    await allOrReport(
-      this.hosts.map(async (host, i) => {
-        const plan = plans[i]
+    const indexed = this.hosts.map((host, i) => ({ host, plan: plans[i] }))
+    const settled = await settleLimited(
+      indexed,
+      this.settings.maxParallel,
+      async ({ host, plan }) => {
         if (!host.upload || !plan) throw new DeployError(`internal: no upload for ${host.where}`)
+        const started = Date.now()
         const staged = await host.upload.run({
           root: options.root,
           manifest,
@@ -260,8 +329,11 @@ export class Fleet {
           filesSent: plan.filesSent + staged.resent,
           filesReused: plan.filesReused - staged.resent
         }
-      })
+        host.timings.stage = seconds(started)
+      }
     )
+    const failures = settled.flatMap(r => (r.status === 'rejected' ? [errorMessage(r.reason)] : []))
+    if (failures.length > 0) throw new DeployError(failures.join('\n'))
     return this.hosts.reduce((sum, h) => sum + h.bytesSent, 0)
   }
 
@@ -340,36 +412,128 @@ export class Fleet {
 
   private async switchAll(release: string, sha: string, store: Store | undefined): Promise<void> {
     const { settings } = this
-    const alone = this.hosts.length === 1
+    const check = settings.healthCheck
+    // One host and nothing to check after: the same exec prunes and unlocks.
+    const alone = this.hosts.length === 1 && !check
     const commit = { ...this.context, sha }
     const switched: Host[] = []
-    const results = await Promise.allSettled(
-      this.hosts.map(async host => {
-        const done = await activate(host.session, {
-          remotePath: this.remotePath,
-          release,
-          sha,
-          beforeActivate: settings.beforeActivate,
-          afterActivate: settings.afterActivate,
-          history: {
-            switched: historyLine('activate', release, commit),
-            back: historyLine('rollback-after-failed-hook', release, commit)
-          },
-          log: text => process.stdout.write(text),
-          ...(store ? { store } : {}),
-          ...(alone ? { keep: settings.keepReleases } : {})
+    const batches = batchesOf(this.hosts, settings.rollout)
+    for (const [index, batch] of batches.entries()) {
+      if (batches.length > 1) {
+        core.info(`Batch ${index + 1} of ${batches.length}: ${batch.map(h => h.where).join(', ')}`)
+      }
+      const results = await Promise.allSettled(
+        batch.map(async host => {
+          const started = Date.now()
+          host.batch = index + 1
+          const done = await activate(host.session, {
+            remotePath: this.remotePath,
+            release,
+            sha,
+            beforeActivate: settings.beforeActivate,
+            afterActivate: settings.afterActivate,
+            history: {
+              switched: historyLine('activate', release, commit),
+              back: historyLine('rollback-after-failed-hook', release, commit)
+            },
+            log: text => process.stdout.write(text),
+            ...(store ? { store } : {}),
+            ...(alone ? { keep: settings.keepReleases } : {})
+          })
+          host.timings.activate = seconds(started)
+          host.replaced = done.replaced
+          if (alone) host.lockHeld = false
+          this.logPruned(host, done.pruned)
+          switched.push(host)
         })
-        host.replaced = done.replaced
-        if (alone) host.lockHeld = false
-        this.logPruned(host, done.pruned)
-        switched.push(host)
+      )
+      const failures = results.flatMap((r, i) => {
+        if (r.status === 'fulfilled') return []
+        const host = batch[i]
+        if (host) host.outcome = 'failed'
+        return [errorMessage(r.reason)]
+      })
+      if (failures.length === 0 && check) {
+        failures.push(...(await this.checkHealth(batch, release, check)))
+      }
+      if (failures.length > 0) {
+        throw new DeployError(
+          failures.join('\n') + (await this.afterFailure(switched, batches, index, sha))
+        )
+      }
+    }
+  }
+
+  /** Health-checks every host of a batch; returns one line per unhealthy host. */
+  private async checkHealth(
+    batch: readonly Host[],
+    release: string,
+    check: NonNullable<ShipSettings['healthCheck']>
+  ): Promise<string[]> {
+    const results = await Promise.allSettled(
+      batch.map(async host => {
+        const started = Date.now()
+        try {
+          return await waitHealthy(host.session, {
+            remotePath: this.remotePath,
+            release,
+            check,
+            log: text => core.info(text)
+          })
+        } finally {
+          host.timings.health = seconds(started)
+        }
       })
     )
-    const failures = results.flatMap(r => (r.status === 'rejected' ? [errorMessage(r.reason)] : []))
-    if (failures.length > 0) {
+    return results.flatMap((r, i) => {
+      const host = batch[i]
+      if (!host) return []
+      if (r.status === 'rejected') {
+        host.outcome = 'failed'
+        return [errorMessage(r.reason)]
+      }
+      if (r.value.healthy) {
+        core.info(`${host.where}: healthy (${host.timings.health ?? 0} s)`)
+        return []
+      }
+      host.outcome = 'failed'
+      return [
+        `${host.where}: unhealthy: ${r.value.check} failed within ${check.timeoutSeconds} s (\`health-check-timeout\`): ${r.value.saw}`
+      ]
+    })
+  }
+
+  /**
+   * After a failed batch: switches back every host already switched (unless
+   * `rollback-on-failure` is off) and says what became of every host.
+   */
+  private async afterFailure(
+    switched: readonly Host[],
+    batches: readonly Host[][],
+    failed: number,
+    sha: string
+  ): Promise<string> {
+    const later = batches.slice(failed + 1).flat()
+    for (const host of later) host.outcome = 'not-switched'
+    const notes: string[] = []
+    if (this.settings.rollbackOnFailure) {
       await Promise.all(switched.map(host => this.switchBack(host, sha)))
-      throw new DeployError(failures.join('\n'))
+      const back = switched.filter(h => h.outcome === 'switched-back').map(h => h.where)
+      if (back.length > 0) notes.push(`Switched back to the previous release: ${back.join(', ')}.`)
+      const first = switched.filter(h => h.replaced === undefined).map(h => h.where)
+      if (first.length > 0) {
+        notes.push(`No release ran before on ${first.join(', ')}: the new one stays live there.`)
+      }
+    } else if (switched.length > 0) {
+      for (const host of switched) host.outcome ??= 'left-switched'
+      notes.push(
+        `\`rollback-on-failure\` is off: ${switched.map(h => h.where).join(', ')} stay on the new release.`
+      )
     }
+    if (later.length > 0) {
+      notes.push(`Never switched (later batches): ${later.map(h => h.where).join(', ')}.`)
+    }
+    return notes.length > 0 ? `\n${notes.join(' ')}` : ''
   }
 
   private logPruned(host: Host, pruned: readonly string[]): void {
@@ -378,7 +542,10 @@ export class Fleet {
 
   private async switchBack(host: Host, sha: string): Promise<void> {
     const back = host.replaced
-    if (!back) return
+    if (!back) {
+      host.outcome = 'left-switched'
+      return
+    }
     try {
       const line = historyLine('rollback-after-failure', back, { ...this.context, sha })
       await activate(host.session, {
@@ -390,8 +557,10 @@ export class Fleet {
         history: { switched: line, back: line },
         log: text => process.stdout.write(text)
       })
+      host.outcome = 'switched-back'
       core.info(`${host.where}: switched back to ${back}`)
     } catch (error: unknown) {
+      host.outcome = 'switch-back-failed'
       core.error(`${host.where}: could not switch back to ${back}: ${errorMessage(error)}`)
     }
   }
@@ -456,14 +625,7 @@ export class Fleet {
 
   /** What this run did on each host, for the outputs and the report. */
   report(status: ShipResult['status'], release: string, sha: string): ShipResult {
-    const hosts = this.hosts.map(h => ({
-      host: h.where,
-      release,
-      previousRelease: h.replaced,
-      filesSent: h.plan.filesSent,
-      bytesSent: h.bytesSent,
-      filesReused: h.plan.filesReused
-    }))
+    const hosts = this.hostReports(status, release)
     return {
       status,
       release,
@@ -474,6 +636,25 @@ export class Fleet {
       bytesUploaded: hosts.reduce((sum, h) => sum + h.bytesSent, 0),
       filesReused: hosts.reduce((sum, h) => sum + h.filesReused, 0)
     }
+  }
+
+  /** What became of each host of a run that failed (a host nothing happened to: not switched). */
+  failureReport(release: string): HostReport[] {
+    return this.hostReports('not-switched', release)
+  }
+
+  private hostReports(status: HostStatus, release: string): HostReport[] {
+    return this.hosts.map(h => ({
+      host: h.where,
+      release,
+      previousRelease: h.replaced,
+      status: h.outcome ?? status,
+      batch: h.batch,
+      timings: { ...h.timings },
+      filesSent: h.plan.filesSent,
+      bytesSent: h.bytesSent,
+      filesReused: h.plan.filesReused
+    }))
   }
 
   /** Ends uploads that never ran and closes every connection. */

@@ -32,7 +32,8 @@ const MARKER_NAMES = [
   'GD_FREE',
   'GD_ABSENT',
   'GD_READY',
-  'GD_UNLOCKED'
+  'GD_UNLOCKED',
+  'GD_HEALTH'
 ] as const
 const EXIT_NAMES = [
   'EXIT_FAILED',

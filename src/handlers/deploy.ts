@@ -136,7 +136,11 @@ export async function deploy(
       }
     } catch (error: unknown) {
       await fleet.abandon(release, errorMessage(error))
-      return { ...failedWith(result, error), deploymentId: tracker?.id }
+      return {
+        ...failedWith(result, error),
+        deploymentId: tracker?.id,
+        failedHosts: fleet.failureReport(release)
+      }
     } finally {
       fleet.close()
     }

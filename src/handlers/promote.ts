@@ -4,7 +4,7 @@
  * hold the same one.
  */
 import * as core from '@actions/core'
-import { Fleet, type PromoteTarget, type ShipResult } from '../deploy/fleet.js'
+import { Fleet, FleetFailure, type PromoteTarget, type ShipResult } from '../deploy/fleet.js'
 import { errorMessage, Refusal } from '../errors.js'
 import { plural } from '../format.js'
 import { denied, failedWith, type RunResult } from '../result.js'
@@ -48,6 +48,9 @@ export async function activateStaged(
     // A failed activation is recorded in the history (the staged release itself stays).
     if (id === undefined) await fleet.releaseLocks()
     else await fleet.abandon(id, errorMessage(error))
+    if (id !== undefined && !(error instanceof Refusal)) {
+      throw new FleetFailure(errorMessage(error), fleet.failureReport(id))
+    }
     throw error
   } finally {
     fleet.close()
@@ -76,7 +79,11 @@ export async function activation(
     }
   } catch (error: unknown) {
     if (error instanceof Refusal) return denied(result, error.message)
-    return { ...failedWith(result, error), deploymentId: tracker?.id }
+    return {
+      ...failedWith(result, error),
+      deploymentId: tracker?.id,
+      ...(error instanceof FleetFailure ? { failedHosts: error.hosts } : {})
+    }
   }
 }
 

@@ -30,6 +30,10 @@ export interface HostRelease {
   readonly host: string
   readonly release: string
   readonly previousRelease: string | undefined
+  /** What became of the host when it differs from the run's status (a failed rollout). */
+  readonly status?: string
+  /** The rollout batch it switched in, from 1. */
+  readonly batch?: number
 }
 
 /**

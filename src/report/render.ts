@@ -194,11 +194,29 @@ function transferLine(report: RunReport): string | undefined {
 function hostsTable(report: RunReport, limits: Limits): string | undefined {
   if (report.hosts.length === 0) return undefined
   const shown = report.hosts.slice(0, limits.hosts)
+  // Status and batch columns only when they say something: a failed or rolling rollout.
+  const withStatus = report.hosts.some(h => h.status !== undefined)
+  const withBatch = report.hosts.some(h => (h.batch ?? 1) > 1)
   const rows = shown.map(h => {
     const previous = h.previousRelease === undefined ? '—' : code(h.previousRelease)
-    return `| ${code(h.host)} | ${code(h.release)} | ${previous} |`
+    const extra = [
+      ...(withStatus ? [escapeText(h.status ?? '—')] : []),
+      ...(withBatch ? [h.batch === undefined ? '—' : String(h.batch)] : [])
+    ]
+    return `| ${[code(h.host), code(h.release), previous, ...extra].join(' | ')} |`
   })
-  const table = ['| Host | Release | Previous |', '| --- | --- | --- |', ...rows].join('\n')
+  const heads = [
+    'Host',
+    'Release',
+    'Previous',
+    ...(withStatus ? ['Status'] : []),
+    ...(withBatch ? ['Batch'] : [])
+  ]
+  const table = [
+    `| ${heads.join(' | ')} |`,
+    `| ${heads.map(() => '---').join(' | ')} |`,
+    ...rows
+  ].join('\n')
   const more = report.hosts.length - shown.length
   return more > 0 ? `${table}\n\n_…and ${plural(more, 'more host')}._` : table
 }

@@ -236,8 +236,52 @@ function forwardError(jumpHost: Target, target: Target, error: Error): DeployErr
   )
 }
 
-/** Opens a verified session to `target`, through `jumpHost` when given. */
+/** Waits before each retry of a connection that failed on the way: 1 + 2 + 4 s. */
+const CONNECT_RETRY_MS = [1000, 2000, 4000] as const
+
+const TRANSIENT_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'EHOSTUNREACH'
+])
+const TRANSIENT_TEXT =
+  /ECONNREFUSED|ECONNRESET|ETIMEDOUT|no SSH handshake within|Connection lost before handshake/i
+
+/** Refused, reset or timed out: worth another try. Authentication and host-key errors never are. */
+export function transient(error: unknown): boolean {
+  for (let e: unknown = error; e instanceof Error; e = e.cause) {
+    const code = 'code' in e ? e.code : undefined
+    if (typeof code === 'string' && TRANSIENT_CODES.has(code)) return true
+    if (TRANSIENT_TEXT.test(e.message)) return true
+  }
+  return false
+}
+
+/**
+ * Opens a verified session to `target`, through `jumpHost` when given; a transient failure is
+ * tried again after each of CONNECT_RETRY_MS (told to `onRetry`) before it counts.
+ */
 export async function openSession(
+  target: Target,
+  jumpHost: Target | undefined,
+  settings: ConnectSettings,
+  onRetry: (text: string) => void = () => undefined
+): Promise<SshSession> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await openOnce(target, jumpHost, settings)
+    } catch (error: unknown) {
+      const wait = CONNECT_RETRY_MS[attempt]
+      if (wait === undefined || !transient(error)) throw error
+      onRetry(`${errorMessage(error)} Trying again in ${wait / 1000} s.`)
+      await new Promise(resolve => setTimeout(resolve, wait))
+    }
+  }
+}
+
+async function openOnce(
   target: Target,
   jumpHost: Target | undefined,
   settings: ConnectSettings

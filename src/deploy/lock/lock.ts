@@ -25,6 +25,11 @@ const LOCK = program(
   readFileSync(new URL('./lock.sh', import.meta.url), 'utf8')
 )
 
+/** Another run holds the deploy lock (a run with `lock-timeout` waits and tries again). */
+export class LockHeld extends DeployError {
+  override name = 'LockHeld'
+}
+
 /** What a host holds, read under its lock. */
 export interface Inspection {
   readonly current: string | undefined
@@ -224,7 +229,7 @@ export async function lockAndInspect(
     held = readHeld(taken.lines)
   }
   if (held) {
-    throw new DeployError(
+    throw new LockHeld(
       `${where}: another deploy is running: the lock ${remotePath}/.gated-deploy/lock is ${describeHolder(held)}. ` +
         `Wait for it to finish; a lock left by a crashed run is broken after ${Math.round(options.staleSeconds / 60)} min or by a re-run of that run.`
     )
