@@ -55648,7 +55648,7 @@ globals.__dirname ??= (0,node_path__WEBPACK_IMPORTED_MODULE_0__.dirname)((0,node
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
 /* harmony import */ var _dirname_shim_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(6065);
-/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(9200);
+/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(9968);
 /** Entry point of the bundled action: only calls run(). */
 
 
@@ -55659,7 +55659,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 9200:
+/***/ 9968:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -58897,8 +58897,46 @@ function forwardError(jumpHost, target, error) {
     }
     return new DeployError(`The jump host ${jump} could not connect to ${to} (${error.message}): check the host and port in \`hosts\` as the jump host sees them, and that sshd listens there.`);
 }
-/** Opens a verified session to `target`, through `jumpHost` when given. */
-async function openSession(target, jumpHost, settings) {
+/** Waits before each retry of a connection that failed on the way: 1 + 2 + 4 s. */
+const CONNECT_RETRY_MS = [1000, 2000, 4000];
+const TRANSIENT_CODES = new Set([
+    'ECONNREFUSED',
+    'ECONNRESET',
+    'ETIMEDOUT',
+    'EPIPE',
+    'EHOSTUNREACH'
+]);
+const TRANSIENT_TEXT = /ECONNREFUSED|ECONNRESET|ETIMEDOUT|no SSH handshake within|Connection lost before handshake/i;
+/** Refused, reset or timed out: worth another try. Authentication and host-key errors never are. */
+function session_transient(error) {
+    for (let e = error; e instanceof Error; e = e.cause) {
+        const code = 'code' in e ? e.code : undefined;
+        if (typeof code === 'string' && TRANSIENT_CODES.has(code))
+            return true;
+        if (TRANSIENT_TEXT.test(e.message))
+            return true;
+    }
+    return false;
+}
+/**
+ * Opens a verified session to `target`, through `jumpHost` when given; a transient failure is
+ * tried again after each of CONNECT_RETRY_MS (told to `onRetry`) before it counts.
+ */
+async function openSession(target, jumpHost, settings, onRetry = () => undefined) {
+    for (let attempt = 0;; attempt++) {
+        try {
+            return await openOnce(target, jumpHost, settings);
+        }
+        catch (error) {
+            const wait = CONNECT_RETRY_MS[attempt];
+            if (wait === undefined || !session_transient(error))
+                throw error;
+            onRetry(`${errorMessage(error)} Trying again in ${wait / 1000} s.`);
+            await new Promise(resolve => setTimeout(resolve, wait));
+        }
+    }
+}
+async function openOnce(target, jumpHost, settings) {
     if (!jumpHost) {
         const { ssh, sock } = await connectOne(target, settings, () => Promise.resolve(tcp(target)));
         return new Session(target, ssh, undefined, sock);
@@ -59002,7 +59040,8 @@ const MARKER_NAMES = [
     'GD_FREE',
     'GD_ABSENT',
     'GD_READY',
-    'GD_UNLOCKED'
+    'GD_UNLOCKED',
+    'GD_HEALTH'
 ];
 const EXIT_NAMES = [
     'EXIT_FAILED',
@@ -59298,6 +59337,147 @@ async function activate(session, options) {
         throw new DeployError(`${describeTarget(session.target)}: ${reasons[result.code] ?? `activation failed (exit ${result.code}): ${result.error}`}.`);
     }
     return { replaced, pruned: prunedIn(text) };
+}
+
+;// CONCATENATED MODULE: ./src/deploy/health/health.ts
+/**
+ * The health-check operation on one host: is the release just switched to healthy? A command
+ * run in the release directory and/or a URL, fetched by the server itself when it names the
+ * server (localhost, 127.0.0.1), else by the runner. Retried with backoff until it passes or the
+ * timeout is up; the verdict says what the check saw last.
+ */
+
+
+
+const HEALTH = program('health', (0,external_node_fs_.readFileSync)(__nccwpck_require__.ab + "health.sh", 'utf8'));
+/** Waits before the next try: 0.5 s, doubling, at most 5 s. */
+function backoff(attempt) {
+    return Math.min(500 * 2 ** attempt, 5000);
+}
+function inRanges(code, ranges) {
+    return ranges.some(([low, high]) => code >= low && code <= high);
+}
+function describeRanges(ranges) {
+    return ranges.map(([low, high]) => (low === high ? `${low}` : `${low}-${high}`)).join(',');
+}
+/** The URL for one host: `{host}` replaced by its name (an IPv6 address in brackets). */
+function urlFor(template, host) {
+    return template.replaceAll('{host}', host.includes(':') ? `[${host}]` : host);
+}
+/** True when the URL names the server itself, so the server must fetch it. */
+function fetchedByServer(url) {
+    const name = new URL(url).hostname;
+    return name === 'localhost' || name === '127.0.0.1' || name === '[::1]';
+}
+/** The status code `url` answers when the runner fetches it (0: no answer). */
+async function fetchStatus(url, seconds) {
+    try {
+        const response = await fetch(url, {
+            redirect: 'manual',
+            signal: AbortSignal.timeout(seconds * 1000)
+        });
+        await response.body?.cancel();
+        return response.status;
+    }
+    catch {
+        return 0;
+    }
+}
+function statusVerdict(check, code, ranges) {
+    return {
+        healthy: inRanges(code, ranges),
+        check,
+        saw: code === 0 ? 'no HTTP answer' : `HTTP status ${code} (expected ${describeRanges(ranges)})`
+    };
+}
+async function onServer(session, options, what, value, seconds) {
+    let error = '';
+    const out = await runChecked(session, HEALTH, 'the health check', [options.remotePath, options.release, what, value, String(seconds)], { onStderr: text => (error += text) });
+    const said = new RegExp(`^${MARK.GD_HEALTH} (\\d+)$`, 'm').exec(out.toString('utf8'))?.[1];
+    const lines = error
+        .split('\n')
+        .map(l => l.trimEnd())
+        .filter(l => l !== '');
+    return { value: Number(said ?? 1), error: lines.slice(-5).join('\n') };
+}
+/** One try of every check given: the command first, then the URL. */
+async function tryOnce(session, options, seconds) {
+    const { check } = options;
+    if (check.command !== undefined) {
+        const name = `health-check-command \`${check.command.trim().split('\n')[0] ?? ''}\``;
+        const ran = await onServer(session, options, 'command', check.command, seconds);
+        if (ran.value !== 0) {
+            return {
+                healthy: false,
+                check: name,
+                saw: `exit ${ran.value}${ran.error ? `, its last output:\n${ran.error}` : ', no output'}`
+            };
+        }
+    }
+    if (check.url !== undefined) {
+        const url = urlFor(check.url, session.target.host);
+        if (fetchedByServer(url)) {
+            const got = await onServer(session, options, 'url', url, seconds);
+            const verdict = statusVerdict(`health-check-url ${url} (fetched on the server)`, got.value, check.expect);
+            if (!verdict.healthy)
+                return verdict;
+        }
+        else {
+            const code = await fetchStatus(url, seconds);
+            const verdict = statusVerdict(`health-check-url ${url}`, code, check.expect);
+            if (!verdict.healthy)
+                return verdict;
+        }
+    }
+    return { healthy: true, check: 'health check', saw: 'healthy' };
+}
+/**
+ * Checks `release` on one host until it passes or `check.timeoutSeconds` is up, waiting longer
+ * between tries (see backoff). Returns the last verdict; a lost connection throws.
+ */
+async function waitHealthy(session, options) {
+    const deadline = Date.now() + options.check.timeoutSeconds * 1000;
+    for (let attempt = 0;; attempt++) {
+        const left = Math.max(1, Math.ceil((deadline - Date.now()) / 1000));
+        const verdict = await tryOnce(session, options, Math.min(left, 30));
+        const wait = backoff(attempt);
+        if (verdict.healthy || Date.now() + wait > deadline)
+            return verdict;
+        options.log(`${describeTarget(session.target)}: ${verdict.check}: ${verdict.saw.split('\n')[0] ?? ''}; trying again in ${wait / 1000} s`);
+        await new Promise(resolve => setTimeout(resolve, wait));
+    }
+}
+
+;// CONCATENATED MODULE: ./src/deploy/rollout.ts
+/** Runs `work` on every item, at most `limit` at once, settling every one. */
+async function settleLimited(items, limit, work) {
+    const results = new Array(items.length);
+    let next = 0;
+    const worker = async () => {
+        for (let i = next++; i < items.length; i = next++) {
+            try {
+                results[i] = { status: 'fulfilled', value: await work(items[i]) };
+            }
+            catch (reason) {
+                results[i] = { status: 'rejected', reason };
+            }
+        }
+    };
+    await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+    return results;
+}
+/** The hosts in the batches they switch in: one batch unless rolling. */
+function batchesOf(hosts, rollout) {
+    const size = rollout.kind === 'all-at-once'
+        ? hosts.length
+        : 'count' in rollout.batchSize
+            ? rollout.batchSize.count
+            : Math.ceil((hosts.length * rollout.batchSize.percent) / 100);
+    const batches = [];
+    for (let i = 0; i < hosts.length; i += Math.max(1, size)) {
+        batches.push(hosts.slice(i, i + Math.max(1, size)));
+    }
+    return batches;
 }
 
 ;// CONCATENATED MODULE: ./src/artifact/transfer.ts
@@ -59633,6 +59813,10 @@ class Upload {
 
 
 const LOCK = program('lock', LISTING, STAGE, (0,external_node_fs_.readFileSync)(__nccwpck_require__.ab + "lock.sh", 'utf8'));
+/** Another run holds the deploy lock (a run with `lock-timeout` waits and tries again). */
+class LockHeld extends DeployError {
+    name = 'LockHeld';
+}
 function readHeld(lines) {
     const first = lines[0] ?? '';
     if (!first.startsWith(MARK.GD_HELD + ' '))
@@ -59779,7 +59963,7 @@ async function lockAndInspect(session, options) {
         held = readHeld(taken.lines);
     }
     if (held) {
-        throw new DeployError(`${where}: another deploy is running: the lock ${remotePath}/.gated-deploy/lock is ${describeHolder(held)}. ` +
+        throw new LockHeld(`${where}: another deploy is running: the lock ${remotePath}/.gated-deploy/lock is ${describeHolder(held)}. ` +
             `Wait for it to finish; a lock left by a crashed run is broken after ${Math.round(options.staleSeconds / 60)} min or by a re-run of that run.`);
     }
     return {
@@ -59830,8 +60014,21 @@ async function inspectOnly(session, options) {
 
 
 
+
+
 /** A lock older than this is taken to be left by a crashed run. */
 const STALE_LOCK_SECONDS = 60 * 60;
+/** A failed activation, with what became of each host (for the `hosts` output). */
+class FleetFailure extends DeployError {
+    hosts;
+    name = 'FleetFailure';
+    constructor(message, hosts) {
+        super(message);
+        this.hosts = hosts;
+    }
+}
+const seconds = (since) => Math.round((Date.now() - since) / 100) / 10;
+const fleet_sleep = (ms) => new Promise(resolve => setTimeout(resolve, ms));
 function historyLine(event, release, context, extra = {}) {
     return mask(JSON.stringify({
         event,
@@ -59898,7 +60095,7 @@ class Fleet {
             timeoutSeconds: settings.timeoutSeconds
         };
         const sessions = await log.run('connect', async () => {
-            const settled = await Promise.allSettled(settings.hosts.map(target => openSession(target, settings.jumpHost, credentials)));
+            const settled = await settleLimited(settings.hosts, settings.maxParallel, target => openSession(target, settings.jumpHost, credentials, text => core/* warning */.$e(text)));
             const opened = settled.flatMap(s => (s.status === 'fulfilled' ? [s.value] : []));
             const failures = settled.flatMap(s => s.status === 'rejected' ? [errorMessage(s.reason)] : []);
             if (failures.length > 0) {
@@ -59918,13 +60115,16 @@ class Fleet {
             ownsRelease: false,
             replaced: inspection.current,
             plan: { filesSent: 0, filesReused: 0 },
-            bytesSent: 0
+            bytesSent: 0,
+            outcome: undefined,
+            batch: undefined,
+            timings: {}
         });
         try {
             await log.run(settings.dryRun ? 'inspect' : 'lock', async () => {
                 const warn = (text) => core/* warning */.$e(text);
                 const owner = options.owner;
-                const settled = await Promise.allSettled(sessions.map(async (session) => {
+                const lockAll = () => Promise.allSettled(sessions.map(async (session) => {
                     if (!settings.dryRun) {
                         const staleSeconds = STALE_LOCK_SECONDS;
                         const locked = await lockAndInspect(session, {
@@ -59947,10 +60147,31 @@ class Fleet {
                         core/* info */.pq(`${where}: dry run: the deploy lock is free.`);
                     return newHost(session, probe.inspection, undefined);
                 }));
-                hosts = settled.flatMap(s => (s.status === 'fulfilled' ? [s.value] : []));
-                const failures = settled.flatMap(s => s.status === 'rejected' ? [errorMessage(s.reason)] : []);
-                if (failures.length > 0)
-                    throw new DeployError(failures.join('\n'));
+                const started = Date.now();
+                const deadline = started + settings.lockTimeoutSeconds * 1000;
+                for (let attempt = 0;; attempt++) {
+                    const settled = await lockAll();
+                    hosts = settled.flatMap(s => (s.status === 'fulfilled' ? [s.value] : []));
+                    const errors = settled.flatMap((s) => s.status === 'rejected' ? [s.reason] : []);
+                    if (errors.length === 0)
+                        break;
+                    const failures = errors.map(errorMessage).join('\n');
+                    // Jittered, so that two waiting runs do not keep colliding.
+                    const wait = Math.min(1000 * 2 ** attempt, 10_000) * (0.75 + Math.random() / 2);
+                    const held = errors.every(e => e instanceof LockHeld);
+                    if (!held || settings.dryRun || Date.now() + wait > deadline) {
+                        const waited = held && settings.lockTimeoutSeconds > 0
+                            ? ` Waited ${seconds(started)} s of \`lock-timeout\` (${settings.lockTimeoutSeconds} s).`
+                            : '';
+                        throw new DeployError(failures + waited);
+                    }
+                    core/* info */.pq(`${failures} Waiting (\`lock-timeout\`: ${settings.lockTimeoutSeconds} s).`);
+                    // Locks taken on the other hosts are given back meanwhile: two runs waiting for each
+                    // other's hosts would otherwise both time out.
+                    await new Fleet(settings, options.context, hosts).releaseLocks();
+                    hosts = [];
+                    await fleet_sleep(wait);
+                }
                 const what = settings.dryRun ? 'inspected (dry run: nothing changed)' : 'lock taken';
                 return { value: undefined, detail: `${what} on ${plural(sessions.length, 'host')}` };
             });
@@ -59967,10 +60188,11 @@ class Fleet {
     async stage(options) {
         const { manifest } = options;
         const plans = this.plan(manifest);
-        await allOrReport(this.hosts.map(async (host, i) => {
-            const plan = plans[i];
+        const indexed = this.hosts.map((host, i) => ({ host, plan: plans[i] }));
+        const settled = await settleLimited(indexed, this.settings.maxParallel, async ({ host, plan }) => {
             if (!host.upload || !plan)
                 throw new DeployError(`internal: no upload for ${host.where}`);
+            const started = Date.now();
             const staged = await host.upload.run({
                 root: options.root,
                 manifest,
@@ -59987,7 +60209,11 @@ class Fleet {
                 filesSent: plan.filesSent + staged.resent,
                 filesReused: plan.filesReused - staged.resent
             };
-        }));
+            host.timings.stage = seconds(started);
+        });
+        const failures = settled.flatMap(r => (r.status === 'rejected' ? [errorMessage(r.reason)] : []));
+        if (failures.length > 0)
+            throw new DeployError(failures.join('\n'));
         return this.hosts.reduce((sum, h) => sum + h.bytesSent, 0);
     }
     /** What each host would be sent (logged); a dry run stops here. */
@@ -60052,35 +60278,118 @@ class Fleet {
     }
     async switchAll(release, sha, store) {
         const { settings } = this;
-        const alone = this.hosts.length === 1;
+        const check = settings.healthCheck;
+        // One host and nothing to check after: the same exec prunes and unlocks.
+        const alone = this.hosts.length === 1 && !check;
         const commit = { ...this.context, sha };
         const switched = [];
-        const results = await Promise.allSettled(this.hosts.map(async (host) => {
-            const done = await activate(host.session, {
-                remotePath: this.remotePath,
-                release,
-                sha,
-                beforeActivate: settings.beforeActivate,
-                afterActivate: settings.afterActivate,
-                history: {
-                    switched: historyLine('activate', release, commit),
-                    back: historyLine('rollback-after-failed-hook', release, commit)
-                },
-                log: text => process.stdout.write(text),
-                ...(store ? { store } : {}),
-                ...(alone ? { keep: settings.keepReleases } : {})
+        const batches = batchesOf(this.hosts, settings.rollout);
+        for (const [index, batch] of batches.entries()) {
+            if (batches.length > 1) {
+                core/* info */.pq(`Batch ${index + 1} of ${batches.length}: ${batch.map(h => h.where).join(', ')}`);
+            }
+            const results = await Promise.allSettled(batch.map(async (host) => {
+                const started = Date.now();
+                host.batch = index + 1;
+                const done = await activate(host.session, {
+                    remotePath: this.remotePath,
+                    release,
+                    sha,
+                    beforeActivate: settings.beforeActivate,
+                    afterActivate: settings.afterActivate,
+                    history: {
+                        switched: historyLine('activate', release, commit),
+                        back: historyLine('rollback-after-failed-hook', release, commit)
+                    },
+                    log: text => process.stdout.write(text),
+                    ...(store ? { store } : {}),
+                    ...(alone ? { keep: settings.keepReleases } : {})
+                });
+                host.timings.activate = seconds(started);
+                host.replaced = done.replaced;
+                if (alone)
+                    host.lockHeld = false;
+                this.logPruned(host, done.pruned);
+                switched.push(host);
+            }));
+            const failures = results.flatMap((r, i) => {
+                if (r.status === 'fulfilled')
+                    return [];
+                const host = batch[i];
+                if (host)
+                    host.outcome = 'failed';
+                return [errorMessage(r.reason)];
             });
-            host.replaced = done.replaced;
-            if (alone)
-                host.lockHeld = false;
-            this.logPruned(host, done.pruned);
-            switched.push(host);
-        }));
-        const failures = results.flatMap(r => (r.status === 'rejected' ? [errorMessage(r.reason)] : []));
-        if (failures.length > 0) {
-            await Promise.all(switched.map(host => this.switchBack(host, sha)));
-            throw new DeployError(failures.join('\n'));
+            if (failures.length === 0 && check) {
+                failures.push(...(await this.checkHealth(batch, release, check)));
+            }
+            if (failures.length > 0) {
+                throw new DeployError(failures.join('\n') + (await this.afterFailure(switched, batches, index, sha)));
+            }
         }
+    }
+    /** Health-checks every host of a batch; returns one line per unhealthy host. */
+    async checkHealth(batch, release, check) {
+        const results = await Promise.allSettled(batch.map(async (host) => {
+            const started = Date.now();
+            try {
+                return await waitHealthy(host.session, {
+                    remotePath: this.remotePath,
+                    release,
+                    check,
+                    log: text => core/* info */.pq(text)
+                });
+            }
+            finally {
+                host.timings.health = seconds(started);
+            }
+        }));
+        return results.flatMap((r, i) => {
+            const host = batch[i];
+            if (!host)
+                return [];
+            if (r.status === 'rejected') {
+                host.outcome = 'failed';
+                return [errorMessage(r.reason)];
+            }
+            if (r.value.healthy) {
+                core/* info */.pq(`${host.where}: healthy (${host.timings.health ?? 0} s)`);
+                return [];
+            }
+            host.outcome = 'failed';
+            return [
+                `${host.where}: unhealthy: ${r.value.check} failed within ${check.timeoutSeconds} s (\`health-check-timeout\`): ${r.value.saw}`
+            ];
+        });
+    }
+    /**
+     * After a failed batch: switches back every host already switched (unless
+     * `rollback-on-failure` is off) and says what became of every host.
+     */
+    async afterFailure(switched, batches, failed, sha) {
+        const later = batches.slice(failed + 1).flat();
+        for (const host of later)
+            host.outcome = 'not-switched';
+        const notes = [];
+        if (this.settings.rollbackOnFailure) {
+            await Promise.all(switched.map(host => this.switchBack(host, sha)));
+            const back = switched.filter(h => h.outcome === 'switched-back').map(h => h.where);
+            if (back.length > 0)
+                notes.push(`Switched back to the previous release: ${back.join(', ')}.`);
+            const first = switched.filter(h => h.replaced === undefined).map(h => h.where);
+            if (first.length > 0) {
+                notes.push(`No release ran before on ${first.join(', ')}: the new one stays live there.`);
+            }
+        }
+        else if (switched.length > 0) {
+            for (const host of switched)
+                host.outcome ??= 'left-switched';
+            notes.push(`\`rollback-on-failure\` is off: ${switched.map(h => h.where).join(', ')} stay on the new release.`);
+        }
+        if (later.length > 0) {
+            notes.push(`Never switched (later batches): ${later.map(h => h.where).join(', ')}.`);
+        }
+        return notes.length > 0 ? `\n${notes.join(' ')}` : '';
     }
     logPruned(host, pruned) {
         if (pruned.length > 0)
@@ -60088,8 +60397,10 @@ class Fleet {
     }
     async switchBack(host, sha) {
         const back = host.replaced;
-        if (!back)
+        if (!back) {
+            host.outcome = 'left-switched';
             return;
+        }
         try {
             const line = historyLine('rollback-after-failure', back, { ...this.context, sha });
             await activate(host.session, {
@@ -60101,9 +60412,11 @@ class Fleet {
                 history: { switched: line, back: line },
                 log: text => process.stdout.write(text)
             });
+            host.outcome = 'switched-back';
             core/* info */.pq(`${host.where}: switched back to ${back}`);
         }
         catch (error) {
+            host.outcome = 'switch-back-failed';
             core/* error */.z3(`${host.where}: could not switch back to ${back}: ${errorMessage(error)}`);
         }
     }
@@ -60157,14 +60470,7 @@ class Fleet {
     }
     /** What this run did on each host, for the outputs and the report. */
     report(status, release, sha) {
-        const hosts = this.hosts.map(h => ({
-            host: h.where,
-            release,
-            previousRelease: h.replaced,
-            filesSent: h.plan.filesSent,
-            bytesSent: h.bytesSent,
-            filesReused: h.plan.filesReused
-        }));
+        const hosts = this.hostReports(status, release);
         return {
             status,
             release,
@@ -60175,6 +60481,23 @@ class Fleet {
             bytesUploaded: hosts.reduce((sum, h) => sum + h.bytesSent, 0),
             filesReused: hosts.reduce((sum, h) => sum + h.filesReused, 0)
         };
+    }
+    /** What became of each host of a run that failed (a host nothing happened to: not switched). */
+    failureReport(release) {
+        return this.hostReports('not-switched', release);
+    }
+    hostReports(status, release) {
+        return this.hosts.map(h => ({
+            host: h.where,
+            release,
+            previousRelease: h.replaced,
+            status: h.outcome ?? status,
+            batch: h.batch,
+            timings: { ...h.timings },
+            filesSent: h.plan.filesSent,
+            bytesSent: h.bytesSent,
+            filesReused: h.plan.filesReused
+        }));
     }
     /** Ends uploads that never ran and closes every connection. */
     close() {
@@ -60320,7 +60643,11 @@ async function deploy(run, tested, activate) {
         }
         catch (error) {
             await fleet.abandon(release, errorMessage(error));
-            return { ...failedWith(result, error), deploymentId: tracker?.id };
+            return {
+                ...failedWith(result, error),
+                deploymentId: tracker?.id,
+                failedHosts: fleet.failureReport(release)
+            };
         }
         finally {
             fleet.close();
@@ -60583,6 +60910,9 @@ async function activateStaged(run, target, options) {
             await fleet.releaseLocks();
         else
             await fleet.abandon(id, errorMessage(error));
+        if (id !== undefined && !(error instanceof Refusal)) {
+            throw new FleetFailure(errorMessage(error), fleet.failureReport(id));
+        }
         throw error;
     }
     finally {
@@ -60608,7 +60938,11 @@ async function activation(run, result, target, rollback) {
     catch (error) {
         if (error instanceof Refusal)
             return denied(result, error.message);
-        return { ...failedWith(result, error), deploymentId: tracker?.id };
+        return {
+            ...failedWith(result, error),
+            deploymentId: tracker?.id,
+            ...(error instanceof FleetFailure ? { failedHosts: error.hosts } : {})
+        };
     }
 }
 /** The `promote` and `rollback` inputs. */
@@ -60906,6 +61240,60 @@ function getExclude(problems) {
     }
     return patterns;
 }
+function getRollout(problems) {
+    const kind = get('rollout') || 'all-at-once';
+    const sizeText = get('rollout-batch-size') || '1';
+    let batchSize = { count: 1 };
+    const percent = /^(\d+)%$/.exec(sizeText);
+    if (percent && Number(percent[1]) >= 1 && Number(percent[1]) <= 100) {
+        batchSize = { percent: Number(percent[1]) };
+    }
+    else if (/^\d+$/.test(sizeText) && Number(sizeText) >= 1 && Number(sizeText) <= 10000) {
+        batchSize = { count: Number(sizeText) };
+    }
+    else {
+        problems.add('rollout-batch-size', `expected a number of hosts (1 or more) or a share of them from 1% to 100%, got "${sizeText}".`);
+    }
+    if (kind === 'rolling')
+        return { kind, batchSize };
+    if (kind !== 'all-at-once') {
+        problems.add('rollout', `expected all-at-once or rolling, got "${kind}".`);
+    }
+    return { kind: 'all-at-once' };
+}
+/** `200-399`, `200,204`: each code or range within 100-599. */
+function parseStatusRanges(text) {
+    const ranges = [];
+    for (const part of text.split(',').map(p => p.trim())) {
+        const match = /^(\d{3})(?:-(\d{3}))?$/.exec(part);
+        const low = Number(match?.[1]);
+        const high = match?.[2] === undefined ? low : Number(match[2]);
+        if (!match || low < 100 || high > 599 || high < low) {
+            return `expected HTTP status codes or ranges such as 200-399 or 200,204, got "${text}".`;
+        }
+        ranges.push([low, high]);
+    }
+    return ranges;
+}
+function getHealthCheck(problems) {
+    const command = get('health-check-command').trim() ? get('health-check-command') : undefined;
+    const url = get('health-check-url').trim() || undefined;
+    if (url !== undefined && !/^https?:\/\/\S+$/.test(url)) {
+        problems.add('health-check-url', `"${url}" is not an http(s) URL (write {host} where each host's name goes).`);
+    }
+    const expected = parseStatusRanges(get('health-check-expect') || '200-399');
+    if (typeof expected === 'string')
+        problems.add('health-check-expect', expected);
+    const timeoutSeconds = getInteger('health-check-timeout', { min: 1, max: 3600, fallback: 60 }, problems);
+    if (command === undefined && url === undefined)
+        return undefined;
+    return {
+        command,
+        url,
+        expect: typeof expected === 'string' ? [[200, 399]] : expected,
+        timeoutSeconds
+    };
+}
 /** Undefined when no `hosts` are given; every ship input is checked even when `hosts` are bad. */
 function getShip(workingDirectory, secrets, problems, secretsExpected) {
     const specs = getList('hosts', /[\r\n,]+/);
@@ -60938,7 +61326,12 @@ function getShip(workingDirectory, secrets, problems, secretsExpected) {
         beforeActivate: get('before-activate'),
         afterActivate: get('after-activate'),
         timeoutSeconds: getInteger('ssh-timeout', { min: 1, max: 3600, fallback: 30 }, problems),
-        dryRun: getBoolean('dry-run', problems)
+        dryRun: getBoolean('dry-run', problems),
+        rollout: getRollout(problems),
+        maxParallel: getInteger('max-parallel', { min: 1, max: 1000, fallback: 10 }, problems),
+        rollbackOnFailure: get('rollback-on-failure') === '' ? true : getBoolean('rollback-on-failure', problems),
+        healthCheck: getHealthCheck(problems),
+        lockTimeoutSeconds: getInteger('lock-timeout', { min: 0, max: 21600, fallback: 0 }, problems)
     };
 }
 const COMMAND = /^\/?[A-Za-z0-9][A-Za-z0-9._-]*$/;
@@ -61618,11 +62011,29 @@ function hostsTable(report, limits) {
     if (report.hosts.length === 0)
         return undefined;
     const shown = report.hosts.slice(0, limits.hosts);
+    // Status and batch columns only when they say something: a failed or rolling rollout.
+    const withStatus = report.hosts.some(h => h.status !== undefined);
+    const withBatch = report.hosts.some(h => (h.batch ?? 1) > 1);
     const rows = shown.map(h => {
         const previous = h.previousRelease === undefined ? '—' : code(h.previousRelease);
-        return `| ${code(h.host)} | ${code(h.release)} | ${previous} |`;
+        const extra = [
+            ...(withStatus ? [escapeText(h.status ?? '—')] : []),
+            ...(withBatch ? [h.batch === undefined ? '—' : String(h.batch)] : [])
+        ];
+        return `| ${[code(h.host), code(h.release), previous, ...extra].join(' | ')} |`;
     });
-    const table = ['| Host | Release | Previous |', '| --- | --- | --- |', ...rows].join('\n');
+    const heads = [
+        'Host',
+        'Release',
+        'Previous',
+        ...(withStatus ? ['Status'] : []),
+        ...(withBatch ? ['Batch'] : [])
+    ];
+    const table = [
+        `| ${heads.join(' | ')} |`,
+        `| ${heads.map(() => '---').join(' | ')} |`,
+        ...rows
+    ].join('\n');
     const more = report.hosts.length - shown.length;
     return more > 0 ? `${table}\n\n_…and ${plural(more, 'more host')}._` : table;
 }
@@ -61796,6 +62207,20 @@ async function handle(run) {
         }
     }
 }
+/** One host in the `hosts` output: every field present (null when unknown). */
+function hostOutput(host) {
+    return {
+        host: host.host,
+        release: host.release,
+        previousRelease: host.previousRelease ?? null,
+        status: host.status,
+        batch: host.batch ?? null,
+        timings: host.timings,
+        filesSent: host.filesSent,
+        bytesSent: host.bytesSent,
+        filesReused: host.filesReused
+    };
+}
 function outputsOf(result, extra, durationMs) {
     const shipped = result.shipped;
     return {
@@ -61812,6 +62237,9 @@ function outputsOf(result, extra, durationMs) {
                 'files-uploaded': String(shipped.filesUploaded),
                 'files-reused': String(shipped.filesReused)
             }
+            : {}),
+        ...(shipped || result.failedHosts
+            ? { hosts: JSON.stringify((shipped?.hosts ?? result.failedHosts ?? []).map(hostOutput)) }
             : {}),
         ...(result.deploymentId !== undefined ? { 'deployment-id': String(result.deploymentId) } : {}),
         ...extra
@@ -61863,11 +62291,13 @@ async function report(run, forkPullRequest) {
                 filesReused: shipped.filesReused
             }
             : undefined,
-        hosts: shipped?.hosts.map(h => ({
+        hosts: (shipped?.hosts ?? result.failedHosts ?? []).map(h => ({
             host: h.host,
             release: h.release,
-            previousRelease: h.previousRelease
-        })) ?? [],
+            previousRelease: h.previousRelease,
+            ...(shipped ? {} : { status: h.status }),
+            ...(h.batch !== undefined ? { batch: h.batch } : {})
+        })),
         release: shipped?.release,
         previousRelease: shipped?.previousRelease,
         environmentUrl: settings?.report.environmentUrl,

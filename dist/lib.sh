@@ -29,6 +29,7 @@ GD_FREE=GD-FREE
 GD_ABSENT=GD-ABSENT
 GD_READY=GD-READY
 GD_UNLOCKED=GD-UNLOCKED
+GD_HEALTH=GD-HEALTH
 }
 
 # Exit codes the parsers name (3 = a failed step, with a GD-ERROR line on stderr).
