@@ -55648,7 +55648,7 @@ globals.__dirname ??= (0,node_path__WEBPACK_IMPORTED_MODULE_0__.dirname)((0,node
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
 /* harmony import */ var _dirname_shim_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(6065);
-/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(9968);
+/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(9024);
 /** Entry point of the bundled action: only calls run(). */
 
 
@@ -55659,7 +55659,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 9968:
+/***/ 9024:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -59996,6 +59996,56 @@ async function inspectOnly(session, options) {
     };
 }
 
+;// CONCATENATED MODULE: ./src/deploy/outcome.ts
+/**
+ * What the fleet reports and is asked: the result of a deploy, promotion or rollback with what
+ * became of each host, the history line each server records, and which release a promotion
+ * target means on one host.
+ */
+
+
+/** A failed activation, with what became of each host (for the `hosts` output). */
+class FleetFailure extends DeployError {
+    hosts;
+    name = 'FleetFailure';
+    constructor(message, hosts) {
+        super(message);
+        this.hosts = hosts;
+    }
+}
+function historyLine(event, release, context, extra = {}) {
+    return mask(JSON.stringify({
+        event,
+        release,
+        sha: context.sha,
+        at: new Date().toISOString(),
+        by: context.actor,
+        run: context.runUrl,
+        ...extra
+    }));
+}
+/** "release <id>", "commit <sha12>", "the previous release". */
+function describePromoteTarget(target) {
+    if (target.kind === 'release')
+        return `release ${target.id}`;
+    if (target.kind === 'sha')
+        return `commit ${target.sha.slice(0, 12)}`;
+    return 'the previous release';
+}
+/** The release `target` means on a host that holds `inspection`, if it has one. */
+function resolveOn(inspection, target) {
+    const { releases, current, previous } = inspection;
+    if (target.kind === 'release')
+        return releases.find(r => r.id === target.id);
+    if (target.kind === 'sha')
+        return releases.filter(r => r.sha.startsWith(target.sha)).at(-1);
+    const recorded = releases.find(r => r.id === previous && r.id !== current);
+    if (recorded)
+        return recorded;
+    const live = releases.findIndex(r => r.id === current);
+    return live > 0 ? releases[live - 1] : undefined;
+}
+
 ;// CONCATENATED MODULE: ./src/deploy/fleet.ts
 /**
  * Every host of a run: the one module that knows there may be several. Connect (host keys
@@ -60018,28 +60068,8 @@ async function inspectOnly(session, options) {
 
 /** A lock older than this is taken to be left by a crashed run. */
 const STALE_LOCK_SECONDS = 60 * 60;
-/** A failed activation, with what became of each host (for the `hosts` output). */
-class FleetFailure extends DeployError {
-    hosts;
-    name = 'FleetFailure';
-    constructor(message, hosts) {
-        super(message);
-        this.hosts = hosts;
-    }
-}
 const seconds = (since) => Math.round((Date.now() - since) / 100) / 10;
 const fleet_sleep = (ms) => new Promise(resolve => setTimeout(resolve, ms));
-function historyLine(event, release, context, extra = {}) {
-    return mask(JSON.stringify({
-        event,
-        release,
-        sha: context.sha,
-        at: new Date().toISOString(),
-        by: context.actor,
-        run: context.runUrl,
-        ...extra
-    }));
-}
 /** Settles every promise; throws one error listing every failure. */
 async function allOrReport(promises) {
     const settled = await Promise.allSettled(promises);
@@ -60047,25 +60077,6 @@ async function allOrReport(promises) {
     if (failures.length > 0)
         throw new DeployError(failures.join('\n'));
     return settled.flatMap(s => (s.status === 'fulfilled' ? [s.value] : []));
-}
-function describe(target) {
-    if (target.kind === 'release')
-        return `release ${target.id}`;
-    if (target.kind === 'sha')
-        return `commit ${target.sha.slice(0, 12)}`;
-    return 'the previous release';
-}
-function resolveOn(inspection, target) {
-    const { releases, current, previous } = inspection;
-    if (target.kind === 'release')
-        return releases.find(r => r.id === target.id);
-    if (target.kind === 'sha')
-        return releases.filter(r => r.sha.startsWith(target.sha)).at(-1);
-    const recorded = releases.find(r => r.id === previous && r.id !== current);
-    if (recorded)
-        return recorded;
-    const live = releases.findIndex(r => r.id === current);
-    return live > 0 ? releases[live - 1] : undefined;
 }
 class Fleet {
     settings;
@@ -60237,11 +60248,11 @@ class Fleet {
             const hint = target.kind === 'sha'
                 ? ' Was a commit pushed after staging? Only the release staged for the current head can be approved; let the new build stage first.'
                 : '';
-            throw new Refusal(`${describe(target)} is not staged on ${missing.join(', ')}.${hint}`);
+            throw new Refusal(`${describePromoteTarget(target)} is not staged on ${missing.join(', ')}.${hint}`);
         }
         const ids = new Set(found.map(f => f.release?.id));
         if (ids.size > 1) {
-            throw new Refusal(`the hosts disagree on ${describe(target)}: ${found.map(f => `${f.where}: ${f.release?.id ?? '?'}`).join(', ')}`);
+            throw new Refusal(`the hosts disagree on ${describePromoteTarget(target)}: ${found.map(f => `${f.where}: ${f.release?.id ?? '?'}`).join(', ')}`);
         }
         const first = found[0]?.release;
         if (!first)
@@ -60868,6 +60879,7 @@ async function waitForApproval(api, options) {
  * an approving comment, the in-run wait) or the previous release (rollback). Every host must
  * hold the same one.
  */
+
 
 
 

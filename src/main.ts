@@ -5,7 +5,7 @@
 import * as core from '@actions/core'
 import type { OutputName } from './action-io.js'
 import { readContext, type RunContext } from './context.js'
-import type { HostReport } from './deploy/fleet.js'
+import type { HostReport } from './deploy/outcome.js'
 import { errorMessage } from './errors.js'
 import { createOctokit, repoOf, type Octokit } from './github/client.js'
 import { gateApi } from './github/gate-api.js'

@@ -3,7 +3,7 @@
  * job summary and the PR report.
  */
 import type { Decision, RunStatus } from './action-io.js'
-import type { HostReport, ShipResult } from './deploy/fleet.js'
+import type { HostReport, ShipResult } from './deploy/outcome.js'
 import { errorMessage } from './errors.js'
 
 export interface RunResult {

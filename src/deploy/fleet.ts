@@ -10,7 +10,6 @@ import type { RunContext } from '../context.js'
 import { DeployError, errorMessage, Refusal } from '../errors.js'
 import { formatBytes, plural } from '../format.js'
 import type { ShipSettings } from '../inputs.js'
-import { mask } from '../mask.js'
 import type { StageLog } from '../stage-log.js'
 import { openSession, type SshSession } from '../ssh/session.js'
 import { describeTarget } from '../ssh/target.js'
@@ -22,74 +21,21 @@ import { batchesOf, settleLimited } from './rollout.js'
 import { inspectOnly, lockAndInspect, LockHeld, type Inspection } from './lock/lock.js'
 import { remotePathArgument } from './program.js'
 import { Upload, type SharedPath } from './stage/stage.js'
+import {
+  describePromoteTarget,
+  historyLine,
+  resolveOn,
+  type ActivationTracker,
+  type HostReport,
+  type HostStatus,
+  type HostTimings,
+  type PromoteTarget,
+  type ShipResult
+} from './outcome.js'
 import type { LockOwner } from './trust.js'
 
 /** A lock older than this is taken to be left by a crashed run. */
 export const STALE_LOCK_SECONDS = 60 * 60
-
-/** Told when an activation starts and how it ended (the GitHub deployment record listens). */
-export interface ActivationTracker {
-  started(release: string, sha: string): Promise<void>
-  finished(ok: boolean, detail: string): Promise<void>
-}
-
-/** Where one host ended: the run's status, or what happened to it when the run failed. */
-export type HostStatus =
-  | ShipResult['status']
-  | 'failed'
-  | 'switched-back'
-  | 'switch-back-failed'
-  | 'left-switched'
-  | 'not-switched'
-
-/** Seconds each stage took on one host (absent: the stage did not run there). */
-export interface HostTimings {
-  stage?: number
-  activate?: number
-  health?: number
-}
-
-export interface HostReport {
-  readonly host: string
-  readonly release: string
-  readonly previousRelease: string | undefined
-  readonly status: HostStatus
-  /** The rollout batch the host was switched in, from 1 (undefined: never tried). */
-  readonly batch: number | undefined
-  readonly timings: HostTimings
-  readonly filesSent: number
-  readonly bytesSent: number
-  readonly filesReused: number
-}
-
-/** A failed activation, with what became of each host (for the `hosts` output). */
-export class FleetFailure extends DeployError {
-  override name = 'FleetFailure'
-  constructor(
-    message: string,
-    readonly hosts: readonly HostReport[]
-  ) {
-    super(message)
-  }
-}
-
-/** What a deploy, promotion or rollback did on the servers. */
-export interface ShipResult {
-  readonly status: 'staged' | 'deployed' | 'rolled-back' | 'dry-run'
-  readonly release: string
-  /** The commit the release holds. */
-  readonly sha: string
-  readonly previousRelease: string | undefined
-  readonly hosts: readonly HostReport[]
-  readonly filesUploaded: number
-  readonly bytesUploaded: number
-  readonly filesReused: number
-}
-
-export type PromoteTarget =
-  | { readonly kind: 'release'; readonly id: string }
-  | { readonly kind: 'sha'; readonly sha: string }
-  | { readonly kind: 'previous' }
 
 /** One host of the fleet and what this run did there so far. */
 interface Host {
@@ -115,50 +61,12 @@ interface Host {
 const seconds = (since: number): number => Math.round((Date.now() - since) / 100) / 10
 const sleep = (ms: number): Promise<void> => new Promise(resolve => setTimeout(resolve, ms))
 
-export function historyLine(
-  event: string,
-  release: string,
-  context: { sha: string; actor: string; runUrl: string },
-  extra: Record<string, string> = {}
-): string {
-  return mask(
-    JSON.stringify({
-      event,
-      release,
-      sha: context.sha,
-      at: new Date().toISOString(),
-      by: context.actor,
-      run: context.runUrl,
-      ...extra
-    })
-  )
-}
-
 /** Settles every promise; throws one error listing every failure. */
 async function allOrReport<T>(promises: readonly Promise<T>[]): Promise<T[]> {
   const settled = await Promise.allSettled(promises)
   const failures = settled.flatMap(s => (s.status === 'rejected' ? [errorMessage(s.reason)] : []))
   if (failures.length > 0) throw new DeployError(failures.join('\n'))
   return settled.flatMap(s => (s.status === 'fulfilled' ? [s.value] : []))
-}
-
-function describe(target: PromoteTarget): string {
-  if (target.kind === 'release') return `release ${target.id}`
-  if (target.kind === 'sha') return `commit ${target.sha.slice(0, 12)}`
-  return 'the previous release'
-}
-
-function resolveOn(
-  inspection: Inspection,
-  target: PromoteTarget
-): { id: string; sha: string } | undefined {
-  const { releases, current, previous } = inspection
-  if (target.kind === 'release') return releases.find(r => r.id === target.id)
-  if (target.kind === 'sha') return releases.filter(r => r.sha.startsWith(target.sha)).at(-1)
-  const recorded = releases.find(r => r.id === previous && r.id !== current)
-  if (recorded) return recorded
-  const live = releases.findIndex(r => r.id === current)
-  return live > 0 ? releases[live - 1] : undefined
 }
 
 export class Fleet {
@@ -362,12 +270,14 @@ export class Fleet {
         target.kind === 'sha'
           ? ' Was a commit pushed after staging? Only the release staged for the current head can be approved; let the new build stage first.'
           : ''
-      throw new Refusal(`${describe(target)} is not staged on ${missing.join(', ')}.${hint}`)
+      throw new Refusal(
+        `${describePromoteTarget(target)} is not staged on ${missing.join(', ')}.${hint}`
+      )
     }
     const ids = new Set(found.map(f => f.release?.id))
     if (ids.size > 1) {
       throw new Refusal(
-        `the hosts disagree on ${describe(target)}: ${found.map(f => `${f.where}: ${f.release?.id ?? '?'}`).join(', ')}`
+        `the hosts disagree on ${describePromoteTarget(target)}: ${found.map(f => `${f.where}: ${f.release?.id ?? '?'}`).join(', ')}`
       )
     }
     const first = found[0]?.release

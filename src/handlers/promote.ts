@@ -4,7 +4,8 @@
  * hold the same one.
  */
 import * as core from '@actions/core'
-import { Fleet, FleetFailure, type PromoteTarget, type ShipResult } from '../deploy/fleet.js'
+import { Fleet } from '../deploy/fleet.js'
+import { FleetFailure, type PromoteTarget, type ShipResult } from '../deploy/outcome.js'
 import { errorMessage, Refusal } from '../errors.js'
 import { plural } from '../format.js'
 import { denied, failedWith, type RunResult } from '../result.js'

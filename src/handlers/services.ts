@@ -1,6 +1,6 @@
 /** What every handler is given: the run's inputs, context and stage log, and its GitHub services. */
 import type { RunContext } from '../context.js'
-import type { ActivationTracker } from '../deploy/fleet.js'
+import type { ActivationTracker } from '../deploy/outcome.js'
 import type { GateApi } from '../github/gate-api.js'
 import type { Settings, ShipSettings } from '../inputs.js'
 import type { RunResult } from '../result.js'
