@@ -73,17 +73,21 @@ export function parseGroups(log: string): Record<string, number> {
 }
 
 /** The committed bundle, run as the runner runs it (`node dist/index.js`), mode deployment. */
-export async function gatedDeploy(
-  sshd: Sshd,
+export function gatedDeploy(sshd: Sshd, workspace: string, remotePath: string): Promise<Sample> {
+  return gatedDeployWith(workspace, sshInputs(sshd, remotePath))
+}
+
+/** The same with any SSH inputs (`hosts`, `private-key`, `known-hosts`, `remote-path`, …). */
+export async function gatedDeployWith(
   workspace: string,
-  remotePath: string
+  inputs: Readonly<Record<string, string>>
 ): Promise<Sample> {
   let firstOutput: number | undefined
   const start = performance.now()
   const result = await runAction({
     workspace,
     eventName: 'push',
-    inputs: { mode: 'deployment', ...sshInputs(sshd, remotePath) },
+    inputs: { mode: 'deployment', ...inputs },
     env: { GITHUB_SHA: nextSha() },
     onOutput: () => (firstOutput ??= performance.now())
   })

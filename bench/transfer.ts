@@ -1,6 +1,8 @@
 /**
  * `npm run bench`: full and incremental deploys over one throwaway loopback sshd, gated-deploy's
  * bundle against scp, rsync, `tar | ssh` and node-ssh. BENCH_RUNS (default 5) repetitions; medians.
+ * Then the fleet figure (fleet.ts): the web build to 1 and to 8 sshd servers at once, in each of
+ * the first BENCH_FLEET_RUNS (default BENCH_RUNS) runs.
  */
 import { createHash } from 'node:crypto'
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs'
@@ -10,10 +12,15 @@ import path from 'node:path'
 import { ROOT } from '../__tests__/rig/runner.js'
 import { makeTestDir, startSshd, stopAllSshd, type Sshd } from '../__tests__/rig/sshd.js'
 import * as fixtures from './fixtures.js'
+import * as fleets from './fleet.js'
 import { median, megabytes, ratio, seconds, spread, table, verdict } from './report.js'
 import * as tools from './tools.js'
 
 const RUNS = Math.max(1, Number.parseInt(process.env.BENCH_RUNS ?? '5', 10) || 5)
+const FLEET_RUNS = Math.min(
+  RUNS,
+  Math.max(0, Number.parseInt(process.env.BENCH_FLEET_RUNS ?? String(RUNS), 10) || 0)
+)
 const TOOLS = ['tar | ssh', 'gated-deploy', 'scp -r', 'rsync -a', 'node-ssh putDirectory'] as const
 type Tool = (typeof TOOLS)[number]
 type Phase = 'full' | 'inc'
@@ -271,7 +278,10 @@ async function main(): Promise<void> {
       void stopAllSshd().finally(() => process.exit(130))
     })
   try {
-    const sshd = await startSshd({ extraConfig: ['LogLevel DEBUG1'] })
+    const [sshd, fleet] = await Promise.all([
+      startSshd({ extraConfig: ['LogLevel DEBUG1'] }),
+      FLEET_RUNS > 0 ? fleets.startBenchFleet(root) : undefined
+    ])
     const bundleAtStart = bundleHash()
     console.log(await machine(sshd))
     mkdirSync(path.join(root, 'trees'))
@@ -287,14 +297,22 @@ async function main(): Promise<void> {
       console.log(
         `trees:   (${s.key}) ${s.stats.files} files, ${megabytes(s.stats.bytes)}; 1%: ${s.increment.changed.length} files (${megabytes(s.increment.changedBytes)}) rewritten`
       )
+    const web = scenarios[1]
+    if (web === undefined) throw new Error('no web build scenario')
+    const webTree = fleet && fleets.readTree(dist(web.v1))
+    const fleetResults = new fleets.FleetResults()
+    const log = (line: string): void => void process.stderr.write(`${line}\n`)
     for (let r = 1; r <= RUNS; r++) {
       fixed.node.push(await tools.nodeStart())
       fixed.ssh.push(await tools.sshTrue(sshd))
       for (const s of scenarios) await runScenario(sshd, s, r === 1)
+      if (fleet && webTree && r <= FLEET_RUNS)
+        await fleets.runFleet(fleet, fleetResults, web.v1, webTree, log)
       process.stderr.write(`run ${r}/${RUNS} done at ${seconds(performance.now() - started)}\n`)
     }
     console.log('')
     console.log(report(scenarios))
+    if (FLEET_RUNS > 0) console.log(`\n${fleets.fleetReport(fleetResults, web.title, FLEET_RUNS)}`)
     if (bundleHash() !== bundleAtStart)
       console.log('\nWARNING: dist/index.js changed during the run; runs mixed two bundles.')
     console.log(`\n(bench took ${seconds(performance.now() - started)})`)
