@@ -8,7 +8,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
 import { execFileSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { existsSync, readFileSync, rmSync } from 'node:fs'
+import { chmodSync, existsSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { createServer, type Server } from 'node:http'
 import path from 'node:path'
 import { history, liveRelease, nextSha, readRemote, workspaceWith } from '../rig/deploy.js'
@@ -135,6 +135,28 @@ describe('rollout', () => {
     for (const host of hosts) {
       expect(liveRelease(appOn(host, app))).toBe(result.outputs.release)
       expect(result.log).toContain(`${where(host)}: healthy`)
+    }
+  })
+
+  it('a staging failure on host 2 switches no host and removes what the others staged', async () => {
+    const app = newApp()
+    const before = await baseline(app)
+    const two = hosts[1]
+    if (!two) throw new Error('three hosts')
+    const locked = path.join(appOn(two, app), 'releases')
+    chmodSync(locked, 0o555)
+    try {
+      const result = await run({ on: hosts, app, files: { 'index.html': 'v2' } })
+      expect(result.exitCode).toBe(1)
+      expect(result.log).toContain(where(two))
+      expect(result.log).not.toContain('::group::activate')
+      for (const host of hosts) {
+        expect(liveRelease(appOn(host, app))).toBe(before)
+        expect(readdirSync(path.join(appOn(host, app), 'releases'))).toEqual([before])
+        expect(existsSync(path.join(appOn(host, app), '.gated-deploy', 'lock'))).toBe(false)
+      }
+    } finally {
+      chmodSync(locked, 0o755)
     }
   })
 
