@@ -58965,8 +58965,8 @@ async function openOnce(target, jumpHost, settings) {
 
 ;// CONCATENATED MODULE: ./src/ssh/quote.ts
 /**
- * The one way a value reaches a remote shell: POSIX single-quoted. Every remote command is
- * assembled from literal script text plus values passed through `quote`.
+ * The one way a value reaches a remote shell: POSIX single-quoted. A remote program's values
+ * travel as its positional parameters, each passed through `quote` (src/deploy/program.ts).
  */
 function quote(value) {
     if (value.includes('\0'))
@@ -58974,10 +58974,6 @@ function quote(value) {
     if (/^[A-Za-z0-9_./=:@%+-]+$/.test(value))
         return value;
     return `'${value.replace(/'/g, `'\\''`)}'`;
-}
-/** Builds a shell command from a template whose interpolated values are all quoted. */
-function sh(strings, ...values) {
-    return strings.reduce((out, text, i) => out + text + (i < values.length ? quote(values[i] ?? '') : ''), '');
 }
 function hasDotDot(p) {
     return p.split('/').some(segment => segment === '..');
@@ -59086,13 +59082,12 @@ function program(name, ...parts) {
  */
 const BOOTSTRAP = `p=;while IFS= read -r l;do [ "$l" = '${END}' ]&&break;p="$p$l
 ";done;[ "$l" = '${END}' ]||exit 97;eval "$p"`;
-/** The command that runs `program` with `args` under `sh`, whatever the login shell. */
+/**
+ * The command that runs a program with `args` under `sh`, whatever the login shell; the
+ * program's text must come first on the exec's stdin (`runProgram` sends it).
+ */
 function invocation(args) {
     return ['sh', '-c', quote(BOOTSTRAP), 'gated-deploy', ...args.map(quote)].join(' ');
-}
-/** What the exec's stdin carries when its input is bytes: the program's text, then the input. */
-function stdinFor(program, input = '') {
-    return Buffer.concat([Buffer.from(program.text, 'utf8'), Buffer.from(input)]);
 }
 function indexOf(haystack, needle, from = 0) {
     return haystack.indexOf(Buffer.from(needle), from);
@@ -59139,12 +59134,15 @@ async function runProgram(session, program, args, options = {}) {
     }
     return { code: result.code, output, error: errorOf(result.stderr) };
 }
+/** The error for a program that exited non-zero while doing `what`. */
+function stepFailed(session, what, result) {
+    return new DeployError(`${describeTarget(session.target)}: ${what} failed (exit ${result.code}): ${result.error}`);
+}
 /** Runs `program` and fails naming `what` unless it exits 0. */
 async function runChecked(session, program, what, args, options = {}) {
     const result = await runProgram(session, program, args, options);
-    if (result.code !== 0) {
-        throw new DeployError(`${describeTarget(session.target)}: ${what} failed (exit ${result.code}): ${result.error}`);
-    }
+    if (result.code !== 0)
+        throw stepFailed(session, what, result);
     return result.output;
 }
 /**
@@ -59877,9 +59875,6 @@ function parseInspection(lines, warn) {
             .flatMap(id => (RELEASE_ID.test(id) ? [{ id, sha: shas.get(id) ?? '' }] : []))
     };
 }
-function lockFailed(session, result) {
-    return new DeployError(`${describeTarget(session.target)}: taking the deploy lock failed (exit ${result.code}): ${result.error}`);
-}
 /**
  * Watches a program's stdout for `marker`: fed each chunk, returns undefined until the marker has
  * arrived (it may straddle chunks), then the output so far. Linear in the output: the chunks are
@@ -59930,7 +59925,7 @@ async function takeLock(session, args, stage) {
     if (first === 'ended') {
         const result = await running;
         if (result.code !== 0)
-            throw lockFailed(session, result);
+            throw stepFailed(session, 'taking the deploy lock', result);
         return { lines: result.output.toString('utf8').split('\n'), upload: undefined };
     }
     const framed = unframe(seen ?? Buffer.alloc(0)) ?? Buffer.alloc(0);

@@ -1,7 +1,7 @@
 /**
  * Runs the deploy engine's remote programs as the SSH side runs them, without SSH: the exact text
  * the TypeScript modules build (lib.sh, then the operation's files, in the same order), through
- * `invocation()` with `stdinFor()`, given to a login shell as `<shell> -c '<invocation>'`. Both the login shell and
+ * `invocation()` with the program's text ahead of its stdin, given to a login shell as `<shell> -c '<invocation>'`. Both the login shell and
  * the `sh` it starts are the shell under test (a `sh` link to it comes first on PATH), HOME is a
  * temporary directory and the working directory another one. The login shell prints a greeting
  * full of markers before the program and a farewell after it, as a chatty ~/.bashrc would: every
@@ -23,14 +23,7 @@ import {
 } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
-import {
-  errorOf,
-  invocation,
-  program,
-  stdinFor,
-  unframe,
-  type Program
-} from '../../src/deploy/program.js'
+import { errorOf, invocation, program, unframe, type Program } from '../../src/deploy/program.js'
 
 export interface Shell {
   readonly name: string
@@ -127,7 +120,8 @@ export class Sandbox {
     child.stdout.on('data', (chunk: Buffer) => out.push(chunk))
     child.stderr.on('data', (chunk: Buffer) => err.push(chunk))
     child.stdin.on('error', () => undefined) // EPIPE: the program is done with its input
-    child.stdin.end(stdinFor(prog, options.stdin ?? ''))
+    // As runProgram sends it: the program's text, then its input.
+    child.stdin.end(Buffer.concat([Buffer.from(prog.text), Buffer.from(options.stdin ?? '')]))
     const code = await new Promise<number>((resolve, reject) => {
       child.on('error', reject)
       child.on('close', (status, signal) => resolve(status ?? (signal ? 128 : -1)))

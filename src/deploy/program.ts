@@ -99,14 +99,12 @@ export function program(name: string, ...parts: readonly string[]): Program {
 const BOOTSTRAP = `p=;while IFS= read -r l;do [ "$l" = '${END}' ]&&break;p="$p$l
 ";done;[ "$l" = '${END}' ]||exit 97;eval "$p"`
 
-/** The command that runs `program` with `args` under `sh`, whatever the login shell. */
+/**
+ * The command that runs a program with `args` under `sh`, whatever the login shell; the
+ * program's text must come first on the exec's stdin (`runProgram` sends it).
+ */
 export function invocation(args: readonly string[]): string {
   return ['sh', '-c', quote(BOOTSTRAP), 'gated-deploy', ...args.map(quote)].join(' ')
-}
-
-/** What the exec's stdin carries when its input is bytes: the program's text, then the input. */
-export function stdinFor(program: Program, input: Buffer | string = ''): Buffer {
-  return Buffer.concat([Buffer.from(program.text, 'utf8'), Buffer.from(input)])
 }
 
 export interface ProgramResult {
@@ -173,6 +171,13 @@ export async function runProgram(
   return { code: result.code, output, error: errorOf(result.stderr) }
 }
 
+/** The error for a program that exited non-zero while doing `what`. */
+export function stepFailed(session: SshSession, what: string, result: ProgramResult): DeployError {
+  return new DeployError(
+    `${describeTarget(session.target)}: ${what} failed (exit ${result.code}): ${result.error}`
+  )
+}
+
 /** Runs `program` and fails naming `what` unless it exits 0. */
 export async function runChecked(
   session: SshSession,
@@ -182,11 +187,7 @@ export async function runChecked(
   options: ExecOptions = {}
 ): Promise<Buffer> {
   const result = await runProgram(session, program, args, options)
-  if (result.code !== 0) {
-    throw new DeployError(
-      `${describeTarget(session.target)}: ${what} failed (exit ${result.code}): ${result.error}`
-    )
-  }
+  if (result.code !== 0) throw stepFailed(session, what, result)
   return result.output
 }
 

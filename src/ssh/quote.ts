@@ -1,19 +1,11 @@
 /**
- * The one way a value reaches a remote shell: POSIX single-quoted. Every remote command is
- * assembled from literal script text plus values passed through `quote`.
+ * The one way a value reaches a remote shell: POSIX single-quoted. A remote program's values
+ * travel as its positional parameters, each passed through `quote` (src/deploy/program.ts).
  */
 export function quote(value: string): string {
   if (value.includes('\0')) throw new Error('A NUL character cannot be passed to a remote shell.')
   if (/^[A-Za-z0-9_./=:@%+-]+$/.test(value)) return value
   return `'${value.replace(/'/g, `'\\''`)}'`
-}
-
-/** Builds a shell command from a template whose interpolated values are all quoted. */
-export function sh(strings: TemplateStringsArray, ...values: readonly string[]): string {
-  return strings.reduce(
-    (out, text, i) => out + text + (i < values.length ? quote(values[i] ?? '') : ''),
-    ''
-  )
 }
 
 function hasDotDot(p: string): boolean {

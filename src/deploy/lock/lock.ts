@@ -9,7 +9,7 @@ import { DeployError } from '../../errors.js'
 import { mask } from '../../mask.js'
 import type { SshSession } from '../../ssh/session.js'
 import { describeTarget } from '../../ssh/target.js'
-import { MARK, program, runChecked, runProgram, unframe, type ProgramResult } from '../program.js'
+import { MARK, program, runChecked, runProgram, stepFailed, unframe } from '../program.js'
 import { LISTING, sharedArgs, STAGE, Upload, type SharedPath } from '../stage/stage.js'
 import {
   parseLockOwner,
@@ -124,12 +124,6 @@ export interface Locked {
   readonly upload: Upload | undefined
 }
 
-function lockFailed(session: SshSession, result: ProgramResult): DeployError {
-  return new DeployError(
-    `${describeTarget(session.target)}: taking the deploy lock failed (exit ${result.code}): ${result.error}`
-  )
-}
-
 /**
  * Watches a program's stdout for `marker`: fed each chunk, returns undefined until the marker has
  * arrived (it may straddle chunks), then the output so far. Linear in the output: the chunks are
@@ -181,7 +175,7 @@ async function takeLock(
   const first = await Promise.race([readyNow, running.then(() => 'ended' as const)])
   if (first === 'ended') {
     const result = await running
-    if (result.code !== 0) throw lockFailed(session, result)
+    if (result.code !== 0) throw stepFailed(session, 'taking the deploy lock', result)
     return { lines: result.output.toString('utf8').split('\n'), upload: undefined }
   }
   const framed = unframe(seen ?? Buffer.alloc(0)) ?? Buffer.alloc(0)
