@@ -183,7 +183,7 @@ describe('round trips', () => {
       .split('\n')
       .filter(line => /Starting session: command/.test(line))
 
-  it('a one-host deploy uses one connection and two execs (lock with staging, then activate)', async () => {
+  it('a one-host deploy uses one connection and one exec (lock, stage, store, switch, prune, unlock)', async () => {
     const server = await startSshd()
     const remote = await makeTestDir()
     const ws = workspaceWith({ 'index.html': 'v1' })
@@ -192,10 +192,13 @@ describe('round trips', () => {
     expect(first.exitCode).toBe(0)
     const log = server.logs().slice(before)
     expect(log.match(/Accepted publickey/g)).toHaveLength(1)
-    expect(sessions(server, before)).toHaveLength(2)
+    expect(sessions(server, before)).toHaveLength(1)
     writeArtifact(ws, { 'index.html': 'v2' })
     const mark = server.logs().length
-    expect((await deploy(server, ws, remote)).exitCode).toBe(0)
-    expect(sessions(server, mark)).toHaveLength(2)
+    const second = await deploy(server, ws, remote)
+    expect(second.exitCode).toBe(0)
+    expect(second.outputs['files-reused']).toBe('0')
+    expect(sessions(server, mark)).toHaveLength(1)
+    expect(liveRelease(remote)).toBe(second.outputs.release)
   })
 })

@@ -44,11 +44,23 @@ const LISTING = source('stage/listing.sh')
 /** Each program exactly as its module builds it (same parts, same order). */
 export const PROGRAMS = {
   /** lock.ts: with a release argument it stages that release in the same exec. */
-  lock: program('lock', LISTING, source('stage/stage.sh'), source('lock/lock.sh')),
+  lock: program(
+    'lock',
+    LISTING,
+    source('stage/stage.sh'),
+    source('activate/activate.sh'),
+    source('abandon/abandon.sh'),
+    source('serve/serve.sh'),
+    source('lock/lock.sh')
+  ),
   repair: program('repair', LISTING, source('stage/repair.sh')),
-  activate: program('activate', source('activate/activate.sh')),
+  activate: program(
+    'activate',
+    source('activate/activate.sh'),
+    source('activate/activate-program.sh')
+  ),
   finish: program('finish', source('finish/finish.sh')),
-  abandon: program('abandon', source('abandon/abandon.sh')),
+  abandon: program('abandon', source('abandon/abandon.sh'), source('abandon/abandon-program.sh')),
   health: program('health', source('health/health.sh'))
 } satisfies Record<string, Program>
 

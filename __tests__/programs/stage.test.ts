@@ -67,6 +67,7 @@ beforeAll(async () => {
 afterAll(() => rmSync(fixtures, { recursive: true, force: true }))
 
 const RELEASE = releaseName(2)
+const SHA = 'a'.repeat(40)
 const BASE = releaseName(1)
 
 /** The hash section of a program's output, raw. */
@@ -84,13 +85,21 @@ describe.each(SHELLS)('stage.sh, run by lock.sh, under $name', shell => {
   afterEach(() => box.remove())
 
   const partial = (id = RELEASE): string => path.join(box.remote, 'releases', `${id}.partial`)
-  /** lock.sh with a release: takes the lock, then stages from stdin, as lockAndInspect runs it. */
+  /**
+   * lock.sh with a release: takes the lock, then stages from stdin, as lockAndInspect runs it.
+   * A server with GNU tar (this one) then serves commands (serve.sh): `detach` after the tar ends
+   * it with the release staged and the lock held, as the separate programs leave them.
+   */
   const stage = (
     stdin: Buffer | string,
     args: readonly string[] = [],
     env: Record<string, string> = {}
   ): Promise<Run> =>
-    box.run(PROGRAMS.lock, [box.remote, '{"actor":"me"}', 'take', RELEASE, ...args], { stdin, env })
+    box.run(PROGRAMS.lock, [box.remote, '{"actor":"me"}', 'take', RELEASE, SHA, '', '', ...args], {
+      stdin:
+        stdin.length > 0 ? Buffer.concat([Buffer.from(stdin), Buffer.from('detach\n')]) : stdin,
+      env
+    })
   const unlock = (): void =>
     rmSync(path.join(box.remote, '.gated-deploy', 'lock'), { recursive: true })
   /** The listing the program printed after GD-READY. */

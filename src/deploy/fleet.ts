@@ -58,6 +58,8 @@ interface Host {
   readonly timings: HostTimings
 }
 
+/** A hook as the programs take it: empty when it is only blanks. */
+const hook = (text: string): string => (text.trim() ? text : '')
 const seconds = (since: number): number => Math.round((Date.now() - since) / 100) / 10
 const sleep = (ms: number): Promise<void> => new Promise(resolve => setTimeout(resolve, ms))
 
@@ -152,7 +154,16 @@ export class Fleet {
                   owner,
                   staleSeconds,
                   warn,
-                  ...(stage ? { stage } : {})
+                  ...(stage
+                    ? {
+                        stage: {
+                          ...stage,
+                          sha: options.context.sha,
+                          beforeActivate: hook(settings.beforeActivate),
+                          afterActivate: hook(settings.afterActivate)
+                        }
+                      }
+                    : {})
                 })
                 return newHost(session, locked.inspection, locked.upload)
               }
@@ -336,20 +347,38 @@ export class Fleet {
         batch.map(async host => {
           const started = Date.now()
           host.batch = index + 1
-          const done = await activate(host.session, {
-            remotePath: this.remotePath,
-            release,
-            sha,
-            beforeActivate: settings.beforeActivate,
-            afterActivate: settings.afterActivate,
-            history: {
-              switched: historyLine('activate', release, commit),
-              back: historyLine('rollback-after-failed-hook', release, commit)
-            },
-            log: text => process.stdout.write(text),
-            ...(store ? { store } : {}),
-            ...(alone ? { keep: settings.keepReleases } : {})
-          })
+          const history = {
+            switched: historyLine('activate', release, commit),
+            back: historyLine('rollback-after-failed-hook', release, commit)
+          }
+          const keep = alone ? settings.keepReleases : undefined
+          const commands = host.upload?.commands
+          let done: { replaced: string | undefined; pruned: string[] }
+          if (commands?.open) {
+            // The lock exec that staged the release stores and switches it: no exec of its own.
+            if (store) commands.store(store)
+            done = await commands.activate({
+              release,
+              hooks: true,
+              history,
+              log: text => process.stdout.write(text),
+              ...(keep === undefined ? {} : { keep })
+            })
+            // The health checks are execs of their own (`MaxSessions 1` allows one at a time).
+            if (check) await commands.detach()
+          } else {
+            done = await activate(host.session, {
+              remotePath: this.remotePath,
+              release,
+              sha,
+              beforeActivate: settings.beforeActivate,
+              afterActivate: settings.afterActivate,
+              history,
+              log: text => process.stdout.write(text),
+              ...(store ? { store } : {}),
+              ...(keep === undefined ? {} : { keep })
+            })
+          }
           host.timings.activate = seconds(started)
           host.replaced = done.replaced
           if (alone) host.lockHeld = false
@@ -458,15 +487,26 @@ export class Fleet {
     }
     try {
       const line = historyLine('rollback-after-failure', back, { ...this.context, sha })
-      await activate(host.session, {
-        remotePath: this.remotePath,
-        release: back,
-        sha,
-        beforeActivate: '',
-        afterActivate: '',
-        history: { switched: line, back: line },
-        log: text => process.stdout.write(text)
-      })
+      const history = { switched: line, back: line }
+      const commands = host.upload?.commands
+      if (commands?.open) {
+        await commands.activate({
+          release: back,
+          hooks: false,
+          history,
+          log: text => process.stdout.write(text)
+        })
+      } else {
+        await activate(host.session, {
+          remotePath: this.remotePath,
+          release: back,
+          sha,
+          beforeActivate: '',
+          afterActivate: '',
+          history,
+          log: text => process.stdout.write(text)
+        })
+      }
       host.outcome = 'switched-back'
       core.info(`${host.where}: switched back to ${back}`)
     } catch (error: unknown) {
@@ -482,11 +522,19 @@ export class Fleet {
   async finish(store?: Store & { release: string }): Promise<void> {
     await allOrReport(
       this.held().map(async host => {
-        const pruned = await finish(host.session, {
-          remotePath: this.remotePath,
-          keep: this.settings.keepReleases,
-          ...(store ? { store } : {})
-        })
+        const keep = this.settings.keepReleases
+        const commands = host.upload?.commands
+        let pruned: string[]
+        if (commands?.open) {
+          if (store) commands.store(store)
+          pruned = await commands.finish(keep)
+        } else {
+          pruned = await finish(host.session, {
+            remotePath: this.remotePath,
+            keep,
+            ...(store ? { store } : {})
+          })
+        }
         host.lockHeld = false
         this.logPruned(host, pruned)
       })
@@ -498,7 +546,10 @@ export class Fleet {
     await this.endWaitingUploads()
     await Promise.allSettled(
       this.held().map(async host => {
-        await finish(host.session, { remotePath: this.remotePath })
+        const commands = host.upload?.commands
+        // A lock exec still serving removes its partial release and unlocks when its stdin ends.
+        if (commands?.open) await commands.close()
+        else await finish(host.session, { remotePath: this.remotePath })
         host.lockHeld = false
       })
     )
@@ -514,15 +565,20 @@ export class Fleet {
     await Promise.all(
       this.held().map(async host => {
         try {
-          await abandon(host.session, {
-            remotePath: this.remotePath,
-            release,
-            remove: host.ownsRelease,
-            history: historyLine('failure', release, this.context, {
-              host: host.where,
-              reason: why.slice(0, 500)
-            })
+          const history = historyLine('failure', release, this.context, {
+            host: host.where,
+            reason: why.slice(0, 500)
           })
+          const commands = host.upload?.commands
+          if (commands?.open) await commands.abandon(release, host.ownsRelease, history)
+          else {
+            await abandon(host.session, {
+              remotePath: this.remotePath,
+              release,
+              remove: host.ownsRelease,
+              history
+            })
+          }
           host.lockHeld = false
         } catch (error: unknown) {
           core.warning(

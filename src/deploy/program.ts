@@ -33,7 +33,10 @@ const MARKER_NAMES = [
   'GD_ABSENT',
   'GD_READY',
   'GD_UNLOCKED',
-  'GD_HEALTH'
+  'GD_HEALTH',
+  'GD_SERVES',
+  'GD_STAGED',
+  'GD_DONE'
 ] as const
 const EXIT_NAMES = [
   'EXIT_FAILED',

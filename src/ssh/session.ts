@@ -43,11 +43,20 @@ export interface SshSession {
  */
 const BATCH_BYTES = 1 << 20
 
+/**
+ * What is held goes out after this long without a new chunk: the end of a tar whose stream stays
+ * open for commands, and each command, are not held back waiting for a full batch.
+ */
+const IDLE_FLUSH_MS = 1
+
 /** Regroups a stream into ~`BATCH_BYTES` chunks and corks `socket` while each is written. */
 function batched(socket: Socket | undefined): Transform {
   let held: Buffer[] = []
   let size = 0
+  let idle: NodeJS.Timeout | undefined
   const release = (stream: Transform): void => {
+    clearTimeout(idle)
+    idle = undefined
     if (size === 0) return
     socket?.cork()
     stream.push(held.length === 1 ? held[0] : Buffer.concat(held, size))
@@ -62,6 +71,10 @@ function batched(socket: Socket | undefined): Transform {
       held.push(chunk)
       size += chunk.length
       if (size >= BATCH_BYTES) release(this)
+      else {
+        clearTimeout(idle)
+        idle = setTimeout(() => release(this), IDLE_FLUSH_MS)
+      }
       done()
     },
     flush(done) {

@@ -3,7 +3,13 @@ import { readFileSync } from 'node:fs'
 import type { SshSession } from '../../ssh/session.js'
 import { program, runChecked } from '../program.js'
 
-const ABANDON = program('abandon', readFileSync(new URL('./abandon.sh', import.meta.url), 'utf8'))
+/** Defines `abandon_release`, which the abandon program and a serving lock exec run. */
+export const ABANDON_RELEASE = readFileSync(new URL('./abandon.sh', import.meta.url), 'utf8')
+const ABANDON = program(
+  'abandon',
+  ABANDON_RELEASE,
+  readFileSync(new URL('./abandon-program.sh', import.meta.url), 'utf8')
+)
 
 /**
  * Removes this run's partial release (and its stored, never activated release when `remove`;

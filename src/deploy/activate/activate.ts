@@ -7,9 +7,12 @@ import { EXIT, MARK, program, runProgram } from '../program.js'
 import { releaseOrUndefined } from '../trust.js'
 import { prunedIn } from '../finish/finish.js'
 
+/** Defines `activate_release`, which the activate program and a serving lock exec run. */
+export const ACTIVATE_RELEASE = readFileSync(new URL('./activate.sh', import.meta.url), 'utf8')
 const ACTIVATE = program(
   'activate',
-  readFileSync(new URL('./activate.sh', import.meta.url), 'utf8')
+  ACTIVATE_RELEASE,
+  readFileSync(new URL('./activate-program.sh', import.meta.url), 'utf8')
 )
 
 /** A verified `<id>.partial` to store as a release: its manifest and history line. */
@@ -61,18 +64,32 @@ export async function activate(
       ...(options.store ? { stdin: options.store.manifestJson } : {})
     }
   )
-  const text = result.output.toString('utf8')
+  return activationOutcome(session, options.release, result.code, result.output, result.error)
+}
+
+/**
+ * What an activation's output says: the release it replaced and the releases pruned; or an error
+ * naming what went wrong (and that `current` is as it was).
+ */
+export function activationOutcome(
+  session: SshSession,
+  release: string,
+  code: number,
+  output: Buffer,
+  error: string
+): { replaced: string | undefined; pruned: string[] } {
+  const text = output.toString('utf8')
   const replaced = releaseOrUndefined(
     new RegExp(`^${MARK.GD_REPLACED} (\\S*)$`, 'm').exec(text)?.[1]
   )
   const reasons: Record<number, string> = {
-    [EXIT.EXIT_NOT_STAGED]: `release ${options.release} is not staged there`,
+    [EXIT.EXIT_NOT_STAGED]: `release ${release} is not staged there`,
     [EXIT.EXIT_BEFORE_ACTIVATE]: '`before-activate` failed; `current` was not switched',
     [EXIT.EXIT_AFTER_ACTIVATE]: '`after-activate` failed; `current` was put back as it was'
   }
-  if (result.code !== 0) {
+  if (code !== 0) {
     throw new DeployError(
-      `${describeTarget(session.target)}: ${reasons[result.code] ?? `activation failed (exit ${result.code}): ${result.error}`}.`
+      `${describeTarget(session.target)}: ${reasons[code] ?? `activation failed (exit ${code}): ${error}`}.`
     )
   }
   return { replaced, pruned: prunedIn(text) }

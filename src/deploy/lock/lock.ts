@@ -9,7 +9,11 @@ import { DeployError } from '../../errors.js'
 import { mask } from '../../mask.js'
 import type { SshSession } from '../../ssh/session.js'
 import { describeTarget } from '../../ssh/target.js'
+import { ABANDON_RELEASE } from '../abandon/abandon.js'
+import { ACTIVATE_RELEASE } from '../activate/activate.js'
+import { LiveOutput } from '../live-output.js'
 import { MARK, program, runChecked, runProgram, stepFailed, unframe } from '../program.js'
+import { SERVE } from '../serve/serve.js'
 import { LISTING, sharedArgs, STAGE, Upload, type SharedPath } from '../stage/stage.js'
 import {
   parseLockOwner,
@@ -22,6 +26,9 @@ const LOCK = program(
   'lock',
   LISTING,
   STAGE,
+  ACTIVATE_RELEASE,
+  ABANDON_RELEASE,
+  SERVE,
   readFileSync(new URL('./lock.sh', import.meta.url), 'utf8')
 )
 
@@ -125,26 +132,6 @@ export interface Locked {
 }
 
 /**
- * Watches a program's stdout for `marker`: fed each chunk, returns undefined until the marker has
- * arrived (it may straddle chunks), then the output so far. Linear in the output: the chunks are
- * joined once, each is searched only where the marker can newly end, and nothing after it is
- * kept. (Joining and searching all of it on every chunk, the listing that follows the marker
- * included, cost 0.3-1 s per deploy of 20,000 files.)
- */
-export function outputUntil(marker: string): (chunk: Buffer) => Buffer | undefined {
-  const needle = Buffer.from(marker)
-  const chunks: Buffer[] = []
-  let tail = Buffer.alloc(0)
-  return chunk => {
-    chunks.push(chunk)
-    const window = Buffer.concat([tail, chunk])
-    if (window.includes(needle)) return Buffer.concat(chunks)
-    tail = window.subarray(Math.max(0, window.length - needle.length + 1))
-    return undefined
-  }
-}
-
-/**
  * One run of lock.sh. With `stage`, the exec stays open after the lock is taken (its output up to
  * GD-READY is the inspection) and becomes the upload; else it ends after the inspection.
  */
@@ -158,32 +145,28 @@ async function takeLock(
     return { lines: out.toString('utf8').split('\n'), upload: undefined }
   }
   const input = new PassThrough()
-  const ready = `\n${MARK.GD_READY}\n`
-  const watch = outputUntil(ready)
-  let seen: Buffer | undefined
-  let isReady: () => void = () => undefined
-  const readyNow = new Promise<'ready'>(resolve => (isReady = () => resolve('ready')))
+  const output = new LiveOutput()
   const running = runProgram(session, LOCK, args, {
     stdin: input,
-    onStdout: chunk => {
-      if (seen) return
-      seen = watch(chunk)
-      if (seen) isReady()
-    }
+    onStdout: chunk => output.push(chunk),
+    onStderr: text => output.onStderr?.(text)
   })
-  running.catch(() => undefined) // awaited below, or by the upload
-  const first = await Promise.race([readyNow, running.then(() => 'ended' as const)])
-  if (first === 'ended') {
+  running.then(
+    () => output.end(),
+    () => output.end()
+  )
+  // GD-READY of the program itself: after its start frame, whatever a greeting printed.
+  const begun = await output.next(MARK.GD_BEGIN, 0)
+  const ready = begun && (await output.next(MARK.GD_READY, begun.start))
+  if (!ready) {
     const result = await running
     if (result.code !== 0) throw stepFailed(session, 'taking the deploy lock', result)
     return { lines: result.output.toString('utf8').split('\n'), upload: undefined }
   }
-  const framed = unframe(seen ?? Buffer.alloc(0)) ?? Buffer.alloc(0)
-  const lines = framed
-    .subarray(0, framed.indexOf(ready) + 1)
-    .toString('utf8')
-    .split('\n')
-  return { lines, upload: new Upload(session, running, input, stage) }
+  const framed = unframe(output.slice(0, ready.start + 1)) ?? Buffer.alloc(0)
+  const lines = framed.toString('utf8').split('\n')
+  const live = { output, readyEnd: ready.end, serves: lines.includes(MARK.GD_SERVES) }
+  return { lines, upload: new Upload(session, running, input, live, stage) }
 }
 
 /**
@@ -198,7 +181,14 @@ export async function lockAndInspect(
     owner: LockOwner
     staleSeconds: number
     warn: (text: string) => void
-    stage?: { release: string; shared: readonly SharedPath[] }
+    /** The release to stage in the same exec, and what switching to it needs. */
+    stage?: {
+      release: string
+      shared: readonly SharedPath[]
+      sha: string
+      beforeActivate: string
+      afterActivate: string
+    }
   }
 ): Promise<Locked> {
   const where = describeTarget(session.target)
@@ -210,7 +200,15 @@ export async function lockAndInspect(
         remotePath,
         mask(JSON.stringify(options.owner)),
         mode,
-        ...(stage ? [stage.release, ...stage.shared.flatMap(sharedArgs)] : [])
+        ...(stage
+          ? [
+              stage.release,
+              stage.sha,
+              stage.beforeActivate,
+              stage.afterActivate,
+              ...stage.shared.flatMap(sharedArgs)
+            ]
+          : [])
       ],
       stage ? { ...stage, remotePath } : undefined
     )

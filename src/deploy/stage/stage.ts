@@ -12,7 +12,9 @@ import { DeployError } from '../../errors.js'
 import { formatBytes, plural } from '../../format.js'
 import type { SshSession } from '../../ssh/session.js'
 import { describeTarget } from '../../ssh/target.js'
+import type { LiveOutput } from '../live-output.js'
 import { MARK, program, runProgram, type ProgramResult } from '../program.js'
+import { Commands } from '../serve/serve.js'
 import { compareListing, parseListing, staleReused, type Listing } from './listing.js'
 
 /** Defines `list_and_hash`: every entry and every file's sha256 of the current directory. */
@@ -87,16 +89,21 @@ async function untilUploaded(
  * The upload half of a lock exec (lock.sh with a release): the lock is taken and the exec waits
  * for its plan. `run` sends the header and the tar stream, then checks every file's sha256 on
  * the server against the manifest; activating or finishing stores the release. `cancel` sends
- * nothing, and the program releases the lock having changed nothing else.
+ * nothing, and the program releases the lock having changed nothing else. On a server that
+ * serves commands after staging (GNU tar), stdin stays open after the tar, and `commands` then
+ * stores, switches and unlocks in the same exec.
  */
 export class Upload {
   private state: 'waiting' | 'running' | 'cancelled' = 'waiting'
   private readonly where: string
+  /** Set once staged on a server that serves commands, while it does. */
+  commands: Commands | undefined
 
   constructor(
     private readonly session: SshSession,
     private readonly result: Promise<ProgramResult>,
     private readonly input: PassThrough,
+    private readonly live: { output: LiveOutput; readyEnd: number; serves: boolean },
     private readonly options: {
       remotePath: string
       release: string
@@ -145,11 +152,14 @@ export class Upload {
           `${this.where}: ${percent}% (${formatBytes(bytes)} of ~${formatBytes(options.plan.bytesSent)})`
         )
     })
-    meter.stream.pipe(this.input)
+    // A serving program reads commands after the tar: stdin stays open.
+    meter.stream.pipe(this.input, { end: !this.live.serves })
     // One exec: the base and the files to hard-link from it, then the tar of the rest.
     meter.stream.write(stageHeader(options.base, options.plan.reuse, modesOf(options.manifest)))
     packed.stream.pipe(meter.stream)
-    const staged = await untilUploaded(this.result, packed)
+    const staged = this.live.serves
+      ? await this.untilStaged(packed)
+      : await untilUploaded(this.result, packed)
     if (staged.code !== 0) {
       throw new DeployError(
         `${this.where}: staging release ${this.options.release} failed (exit ${staged.code}): ${staged.error}`
@@ -162,6 +172,9 @@ export class Upload {
       options.warn(
         `${this.where}: ${plural(stale.length, 'file')} of ${options.base ?? '?'} changed on the server after it was verified (e.g. ${stale[0]?.path ?? '?'}); sending ${stale.length === 1 ? 'it' : 'them'} instead of reusing.`
       )
+      // The repair is an exec of its own: the lock exec hands over first.
+      await this.commands?.detach()
+      this.commands = undefined
       const repaired = await this.repair(options.root, stale, modesOf(options.manifest))
       listing = repaired.listing
       bytes += repaired.bytes
@@ -178,6 +191,20 @@ export class Upload {
       )
     }
     return { bytes, resent: stale.length }
+  }
+
+  /**
+   * Waits for the serving program's GD-STAGED line (its listing before it) and for the local
+   * tar; from then on it takes `commands`. A program that ends first failed: as untilUploaded.
+   */
+  private async untilStaged(packed: ReturnType<typeof packEntries>): Promise<ProgramResult> {
+    const { output, readyEnd } = this.live
+    const found = await output.next(MARK.GD_STAGED, readyEnd)
+    if (!found) return untilUploaded(this.result, packed)
+    // Before the local tar is awaited: a failure from here on is cleaned up through the commands.
+    this.commands = new Commands(this.session, this.input, output, this.result, found.end)
+    await packed.done
+    return { code: 0, output: output.slice(readyEnd, found.start + 1), error: '' }
   }
 
   /** Sends `entries` into the partial release and lists and hashes it again. */
