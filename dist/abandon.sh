@@ -1,15 +1,13 @@
 # shellcheck shell=sh
-# After a failure: removes this run's partial release (and, with $3 = remove, its stored but never
-# activated release; never the live one), records the failure, and releases the lock.
-# $1 remote path  $2 release  $3 `remove` or `keep`  $4 history line
-remote_path=$1 release=$2 mode=$3 line=$4
-
-is_release "$release" || fail "bad release id: $release"
-enter "$remote_path" existing
-rm -rf "releases/$release.partial" || fail "cannot remove releases/$release.partial"
-if [ "$mode" = remove ] && [ "$(live_release)" != "$release" ]; then
-  rm -rf "releases/$release" ".gated-deploy/releases/$release.json" || fail "cannot remove releases/$release"
-fi
-record "$line"
-unlock
-done_ok
+# After a failure: removes this run's partial release $1 (and, with $2 = remove, its stored but
+# never activated release; never the live one), records the failure (history line $3), and
+# releases the lock. Runs in the remote path. Defines `abandon_release`, run by the abandon
+# program (main.sh) and by a lock exec that stays open (serve.sh).
+abandon_release() {
+  rm -rf "releases/$1.partial" || fail "cannot remove releases/$1.partial"
+  if [ "$2" = remove ] && [ "$(live_release)" != "$1" ]; then
+    rm -rf "releases/$1" ".gated-deploy/releases/$1.json" || fail "cannot remove releases/$1"
+  fi
+  record "$3"
+  unlock
+}

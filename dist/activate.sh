@@ -1,13 +1,8 @@
 # shellcheck shell=sh
-# Switches `current` to a staged release atomically (a new link renamed over the old) between the
-# two hooks. When after-activate fails, `current` goes back to where it was. Prints the release
-# it replaced. Saves round trips when asked: first stores the release this run staged (its
-# manifest on stdin), and after a good switch prunes and unlocks (when no other host may still
-# need switching back).
-# $1 remote path  $2 release  $3 commit sha  $4 before-activate  $5 after-activate
-# $6 history line for storing the release (empty: it is stored already)  $7 history line for the
-# switch  $8 history line for switching back  $9 releases to keep, then unlock (empty: neither)
-remote_path=$1 release=$2 sha=$3 before=$4 after=$5 stored=$6 switched=$7 back=$8 keep=$9
+# Switches `current` to a stored release atomically (a new link renamed over the old) between the
+# two hooks. When after-activate fails, `current` goes back to where it was. Defines
+# `activate_release`, run by the activate program (main.sh) and by a lock exec that stays open
+# (serve.sh).
 
 # Runs a user hook in the release directory (bash when there is one), its output on stderr.
 run_hook() {
@@ -24,40 +19,36 @@ switch_to() {
   replace_link current.gd-new current || fail "cannot switch current to $1 (the server's mv needs -T or -h)"
 }
 
-is_release "$release" || fail "bad release id: $release"
-enter "$remote_path" existing
-if [ -n "$stored" ]; then
-  commit_release "$release"
-  record "$stored"
-fi
-if [ ! -d "releases/$release" ]; then
-  printf '%s release %s is not staged here\n' "$GD_ERROR" "$release" >&2
-  exit "$EXIT_NOT_STAGED"
-fi
-previous=$(live_release)
-printf '%s %s\n' "$GD_REPLACED" "$previous"
-RELEASE=$release SHA=$sha RELEASE_PATH=$PWD/releases/$release PREVIOUS_RELEASE=$previous
-export RELEASE SHA RELEASE_PATH PREVIOUS_RELEASE
-if [ -n "$before" ] && ! run_hook before-activate "$before"; then exit "$EXIT_BEFORE_ACTIVATE"; fi
-recorded=$(previous_release)
-switch_to "releases/$release"
-if [ -n "$previous" ] && [ "$previous" != "$release" ]; then
-  printf '%s\n' "$previous" > .gated-deploy/previous || fail 'cannot record the previous release'
-fi
-record "$switched"
-if [ -n "$after" ] && ! run_hook after-activate "$after"; then
-  if [ -n "$previous" ]; then switch_to "releases/$previous"; else rm -f current || fail 'cannot remove current'; fi
-  # The release before the live one is what it was: pruning and /rollback rely on it.
-  if [ -n "$recorded" ]; then
-    printf '%s\n' "$recorded" > .gated-deploy/previous || fail 'cannot record the previous release'
-  else
-    rm -f .gated-deploy/previous || fail 'cannot reset the previous release'
+# Switches to release $1 of commit $2 with before-activate $3 and after-activate $4 (empty: none),
+# recording history line $5, or $6 when after-activate failed and `current` went back. Prints the
+# release it replaced. Runs in the remote path. Its variables start with `a_`: a lock exec that
+# serves commands keeps its own.
+activate_release() {
+  a_release=$1 a_sha=$2 a_before=$3 a_after=$4 a_switched=$5 a_back=$6
+  if [ ! -d "releases/$a_release" ]; then
+    printf '%s release %s is not staged here\n' "$GD_ERROR" "$a_release" >&2
+    exit "$EXIT_NOT_STAGED"
   fi
-  record "$back"
-  exit "$EXIT_AFTER_ACTIVATE"
-fi
-if [ -n "$keep" ]; then
-  prune "$keep" "$release"
-  unlock
-fi
-done_ok
+  a_previous=$(live_release)
+  printf '%s %s\n' "$GD_REPLACED" "$a_previous"
+  RELEASE=$a_release SHA=$a_sha RELEASE_PATH=$PWD/releases/$a_release PREVIOUS_RELEASE=$a_previous
+  export RELEASE SHA RELEASE_PATH PREVIOUS_RELEASE
+  if [ -n "$a_before" ] && ! run_hook before-activate "$a_before"; then exit "$EXIT_BEFORE_ACTIVATE"; fi
+  a_recorded=$(previous_release)
+  switch_to "releases/$a_release"
+  if [ -n "$a_previous" ] && [ "$a_previous" != "$a_release" ]; then
+    printf '%s\n' "$a_previous" > .gated-deploy/previous || fail 'cannot record the previous release'
+  fi
+  record "$a_switched"
+  if [ -n "$a_after" ] && ! run_hook after-activate "$a_after"; then
+    if [ -n "$a_previous" ]; then switch_to "releases/$a_previous"; else rm -f current || fail 'cannot remove current'; fi
+    # The release before the live one is what it was: pruning and /rollback rely on it.
+    if [ -n "$a_recorded" ]; then
+      printf '%s\n' "$a_recorded" > .gated-deploy/previous || fail 'cannot record the previous release'
+    else
+      rm -f .gated-deploy/previous || fail 'cannot reset the previous release'
+    fi
+    record "$a_back"
+    exit "$EXIT_AFTER_ACTIVATE"
+  fi
+}

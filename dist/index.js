@@ -55648,7 +55648,7 @@ globals.__dirname ??= (0,node_path__WEBPACK_IMPORTED_MODULE_0__.dirname)((0,node
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
 /* harmony import */ var _dirname_shim_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(6065);
-/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(9024);
+/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(9818);
 /** Entry point of the bundled action: only calls run(). */
 
 
@@ -55659,7 +55659,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 9024:
+/***/ 9818:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -58726,11 +58726,19 @@ async function connectOne(target, settings, openSock) {
  * bottleneck on a small server) wakes far less often per megabyte.
  */
 const BATCH_BYTES = 1 << 20;
+/**
+ * What is held goes out after this long without a new chunk: the end of a tar whose stream stays
+ * open for commands, and each command, are not held back waiting for a full batch.
+ */
+const IDLE_FLUSH_MS = 1;
 /** Regroups a stream into ~`BATCH_BYTES` chunks and corks `socket` while each is written. */
 function batched(socket) {
     let held = [];
     let size = 0;
+    let idle;
     const release = (stream) => {
+        clearTimeout(idle);
+        idle = undefined;
         if (size === 0)
             return;
         socket?.cork();
@@ -58748,6 +58756,10 @@ function batched(socket) {
             size += chunk.length;
             if (size >= BATCH_BYTES)
                 release(this);
+            else {
+                clearTimeout(idle);
+                idle = setTimeout(() => release(this), IDLE_FLUSH_MS);
+            }
             done();
         },
         flush(done) {
@@ -59037,7 +59049,10 @@ const MARKER_NAMES = [
     'GD_ABSENT',
     'GD_READY',
     'GD_UNLOCKED',
-    'GD_HEALTH'
+    'GD_HEALTH',
+    'GD_SERVES',
+    'GD_STAGED',
+    'GD_DONE'
 ];
 const EXIT_NAMES = [
     'EXIT_FAILED',
@@ -59163,7 +59178,9 @@ function remotePathArgument(remotePath) {
 /** The abandon operation on one host: clean up after a failure and release the lock. */
 
 
-const ABANDON = program('abandon', (0,external_node_fs_.readFileSync)(__nccwpck_require__.ab + "abandon.sh", 'utf8'));
+/** Defines `abandon_release`, which the abandon program and a serving lock exec run. */
+const ABANDON_RELEASE = (0,external_node_fs_.readFileSync)(__nccwpck_require__.ab + "abandon.sh", 'utf8');
+const ABANDON = program('abandon', ABANDON_RELEASE, (0,external_node_fs_.readFileSync)(__nccwpck_require__.ab + "abandon-program.sh", 'utf8'));
 /**
  * Removes this run's partial release (and its stored, never activated release when `remove`;
  * never the live one), records the failure, and releases the lock.
@@ -59304,7 +59321,9 @@ async function finish(session, options) {
 
 
 
-const ACTIVATE = program('activate', (0,external_node_fs_.readFileSync)(__nccwpck_require__.ab + "activate.sh", 'utf8'));
+/** Defines `activate_release`, which the activate program and a serving lock exec run. */
+const ACTIVATE_RELEASE = (0,external_node_fs_.readFileSync)(__nccwpck_require__.ab + "activate.sh", 'utf8');
+const ACTIVATE = program('activate', ACTIVATE_RELEASE, (0,external_node_fs_.readFileSync)(__nccwpck_require__.ab + "activate-program.sh", 'utf8'));
 /**
  * Switches `current` to `release` with the hooks. Returns the release it replaced and the
  * releases pruned; fails naming what went wrong (and that `current` is as it was).
@@ -59324,15 +59343,22 @@ async function activate(session, options) {
         onStderr: options.log,
         ...(options.store ? { stdin: options.store.manifestJson } : {})
     });
-    const text = result.output.toString('utf8');
+    return activationOutcome(session, options.release, result.code, result.output, result.error);
+}
+/**
+ * What an activation's output says: the release it replaced and the releases pruned; or an error
+ * naming what went wrong (and that `current` is as it was).
+ */
+function activationOutcome(session, release, code, output, error) {
+    const text = output.toString('utf8');
     const replaced = releaseOrUndefined(new RegExp(`^${MARK.GD_REPLACED} (\\S*)$`, 'm').exec(text)?.[1]);
     const reasons = {
-        [EXIT.EXIT_NOT_STAGED]: `release ${options.release} is not staged there`,
+        [EXIT.EXIT_NOT_STAGED]: `release ${release} is not staged there`,
         [EXIT.EXIT_BEFORE_ACTIVATE]: '`before-activate` failed; `current` was not switched',
         [EXIT.EXIT_AFTER_ACTIVATE]: '`after-activate` failed; `current` was put back as it was'
     };
-    if (result.code !== 0) {
-        throw new DeployError(`${describeTarget(session.target)}: ${reasons[result.code] ?? `activation failed (exit ${result.code}): ${result.error}`}.`);
+    if (code !== 0) {
+        throw new DeployError(`${describeTarget(session.target)}: ${reasons[code] ?? `activation failed (exit ${code}): ${error}`}.`);
     }
     return { replaced, pruned: prunedIn(text) };
 }
@@ -59476,6 +59502,227 @@ function batchesOf(hosts, rollout) {
         batches.push(hosts.slice(i, i + Math.max(1, size)));
     }
     return batches;
+}
+
+;// CONCATENATED MODULE: ./src/deploy/live-output.ts
+/**
+ * A running program's stdout as it arrives, searched for marker lines while the program runs: the
+ * lock exec answers in steps (the inspection, the listing, each command's reply) long before it
+ * ends. Linear in the output: each chunk is searched once, where a marker can newly end.
+ */
+class LiveOutput {
+    /** Where the program's stderr goes live while set (hook output during a switch). */
+    onStderr;
+    chunks = [];
+    size = 0;
+    ended = false;
+    waiter;
+    /** Bytes received so far. */
+    get length() {
+        return this.size;
+    }
+    push(chunk) {
+        this.chunks.push(chunk);
+        this.size += chunk.length;
+        this.check();
+    }
+    /** The program ended: a marker still awaited will not come. */
+    end() {
+        this.ended = true;
+        this.check();
+    }
+    /**
+     * The first `\n<marker>\n` starting at or after `from`; undefined when the program ends
+     * without printing it. One wait at a time.
+     */
+    next(marker, from) {
+        if (this.waiter)
+            return Promise.reject(new Error('internal: already waiting for a marker'));
+        return new Promise(resolve => {
+            this.waiter = {
+                needle: Buffer.from(`\n${marker}\n`),
+                from,
+                searched: from,
+                resolve
+            };
+            this.check();
+        });
+    }
+    /** The bytes from `from` to `to` (default: all so far). */
+    slice(from, to = this.size) {
+        const parts = [];
+        let at = 0;
+        for (const chunk of this.chunks) {
+            const next = at + chunk.length;
+            if (next > from && at < to) {
+                parts.push(chunk.subarray(Math.max(0, from - at), Math.min(chunk.length, to - at)));
+            }
+            at = next;
+            if (at >= to)
+                break;
+        }
+        return parts.length === 1 && parts[0] ? parts[0] : Buffer.concat(parts);
+    }
+    check() {
+        const waiter = this.waiter;
+        if (!waiter)
+            return;
+        const start = Math.max(waiter.from, waiter.searched - waiter.needle.length + 1);
+        const index = this.slice(start).indexOf(waiter.needle);
+        if (index >= 0) {
+            this.waiter = undefined;
+            const at = start + index;
+            waiter.resolve({ start: at, end: at + waiter.needle.length });
+        }
+        else if (this.ended) {
+            this.waiter = undefined;
+            waiter.resolve(undefined);
+        }
+        else {
+            waiter.searched = this.size;
+        }
+    }
+}
+
+;// CONCATENATED MODULE: ./src/deploy/serve/serve.ts
+/**
+ * The commands a lock exec serves after staging (serve.sh), on servers whose tar stops reading at
+ * the archive's end: storing, switching, pruning, unlocking and cleaning up travel as lines on
+ * the same exec's stdin, so a deploy to one host is one exec, and a fleet switches without
+ * opening a channel per host (`MaxSessions 1` suffices).
+ */
+
+
+
+
+
+
+/** Defines `serve_commands`, which lock.sh runs after staging. */
+const SERVE = (0,external_node_fs_.readFileSync)(__nccwpck_require__.ab + "serve.sh", 'utf8');
+/** History lines travel one a line. */
+function line(text) {
+    if (text.includes('\n'))
+        throw new Error('internal: a history line with a newline');
+    return `${text}\n`;
+}
+class Commands {
+    session;
+    input;
+    live;
+    result;
+    cursor;
+    over = false;
+    /** Commands sent whose GD-DONE was not read yet (a store is not waited for). */
+    unanswered = 0;
+    constructor(session, input, live, result, 
+    /** Where the replies start in the program's output. */
+    cursor) {
+        this.session = session;
+        this.input = input;
+        this.live = live;
+        this.result = result;
+        this.cursor = cursor;
+    }
+    /** The program is still there to take commands. */
+    get open() {
+        return !this.over;
+    }
+    /** Sends the staged release's manifest and history line to store it (not waited for). */
+    store(store) {
+        const manifest = Buffer.from(store.manifestJson, 'utf8');
+        this.send(`store ${manifest.length}\n${line(store.history)}`, manifest);
+    }
+    /**
+     * Switches `current` to `release` (with the hooks when `hooks`); with `keep`, then prunes,
+     * unlocks and ends.
+     */
+    async activate(options) {
+        const { release, keep } = options;
+        this.live.onStderr = options.log;
+        this.send(`activate ${release} ${options.hooks ? 'hooks' : 'nohooks'} ${keep ?? '-'}\n` +
+            line(options.history.switched) +
+            line(options.history.back));
+        const reply = await this.reply();
+        this.live.onStderr = undefined;
+        const ended = reply.ended;
+        if (ended && (ended.code !== 0 || keep === undefined)) {
+            return activationOutcome(this.session, release, ended.code === 0 ? 1 : ended.code, reply.text, ended.error);
+        }
+        return activationOutcome(this.session, release, 0, reply.text, '');
+    }
+    /** Prunes to `keep` releases (none when undefined), unlocks and ends; the pruned ids. */
+    async finish(keep) {
+        this.send(`finish ${keep ?? '-'}\n`);
+        return prunedIn(this.ended(await this.reply(), 'unlocking').toString('utf8'));
+    }
+    /** Cleans up after a failure (abandon.sh) and ends. */
+    async abandon(release, remove, history) {
+        this.send(`abandon ${remove ? 'remove' : 'keep'}\n${line(history)}`);
+        this.ended(await this.reply(), `cleaning up ${release} after the failure`);
+    }
+    /** Ends the program with the lock still held: execs of their own take over. */
+    async detach() {
+        this.send('detach\n');
+        this.ended(await this.reply(), 'handing over to separate commands');
+    }
+    /**
+     * Ends stdin: the program removes the partial release (if still there), unlocks and ends.
+     * True when it did.
+     */
+    async close() {
+        if (this.over)
+            return false;
+        this.input.end();
+        try {
+            const reply = await this.reply();
+            return reply.ended?.code === 0 && reply.text.includes(`\n${MARK.GD_UNLOCKED}\n`);
+        }
+        catch {
+            return false;
+        }
+    }
+    send(text, payload) {
+        if (this.over)
+            throw new DeployError(`${describeTarget(this.session.target)}: internal: the lock exec has ended.`);
+        this.unanswered++;
+        this.input.write(text);
+        if (payload)
+            this.input.write(payload);
+    }
+    /** The output of an ending command, or an error naming `what` failed. */
+    ended(reply, what) {
+        const result = reply.ended;
+        if (result && result.code === 0)
+            return reply.text;
+        const why = result
+            ? `exit ${result.code}: ${result.error}`
+            : 'the program went on instead of ending';
+        throw new DeployError(`${describeTarget(this.session.target)}: ${what} failed (${why})`);
+    }
+    /** Waits for the last command's GD-DONE line, or for the program's end. */
+    async reply() {
+        let text = Buffer.alloc(0);
+        while (this.unanswered > 0) {
+            const found = await this.live.next(MARK.GD_DONE, this.cursor);
+            if (!found)
+                break;
+            text = Buffer.concat([text, this.live.slice(this.cursor, found.start)]);
+            this.cursor = found.end;
+            this.unanswered--;
+        }
+        if (this.unanswered === 0)
+            return { text, ended: undefined };
+        this.over = true;
+        this.unanswered = 0;
+        this.input.end();
+        const result = await this.result;
+        const rest = this.live.slice(this.cursor);
+        const end = rest.indexOf(`\n${MARK.GD_END}\n`);
+        return {
+            text: Buffer.concat([text, end >= 0 ? rest.subarray(0, end + 1) : rest]),
+            ended: result
+        };
+    }
 }
 
 ;// CONCATENATED MODULE: ./src/artifact/transfer.ts
@@ -59656,6 +59903,7 @@ function staleReused(local, listing, reuse) {
 
 
 
+
 /** Defines `list_and_hash`: every entry and every file's sha256 of the current directory. */
 const LISTING = (0,external_node_fs_.readFileSync)(__nccwpck_require__.ab + "listing.sh", 'utf8');
 /** Defines `stage_release`, which lock.sh runs under the lock in the same exec. */
@@ -59709,19 +59957,25 @@ async function untilUploaded(running, packed) {
  * The upload half of a lock exec (lock.sh with a release): the lock is taken and the exec waits
  * for its plan. `run` sends the header and the tar stream, then checks every file's sha256 on
  * the server against the manifest; activating or finishing stores the release. `cancel` sends
- * nothing, and the program releases the lock having changed nothing else.
+ * nothing, and the program releases the lock having changed nothing else. On a server that
+ * serves commands after staging (GNU tar), stdin stays open after the tar, and `commands` then
+ * stores, switches and unlocks in the same exec.
  */
 class Upload {
     session;
     result;
     input;
+    live;
     options;
     state = 'waiting';
     where;
-    constructor(session, result, input, options) {
+    /** Set once staged on a server that serves commands, while it does. */
+    commands;
+    constructor(session, result, input, live, options) {
         this.session = session;
         this.result = result;
         this.input = input;
+        this.live = live;
         this.options = options;
         this.where = describeTarget(session.target);
     }
@@ -59756,11 +60010,14 @@ class Upload {
             intervalMs: 3000,
             report: (percent, bytes) => options.progress(`${this.where}: ${percent}% (${formatBytes(bytes)} of ~${formatBytes(options.plan.bytesSent)})`)
         });
-        meter.stream.pipe(this.input);
+        // A serving program reads commands after the tar: stdin stays open.
+        meter.stream.pipe(this.input, { end: !this.live.serves });
         // One exec: the base and the files to hard-link from it, then the tar of the rest.
         meter.stream.write(stageHeader(options.base, options.plan.reuse, modesOf(options.manifest)));
         packed.stream.pipe(meter.stream);
-        const staged = await untilUploaded(this.result, packed);
+        const staged = this.live.serves
+            ? await this.untilStaged(packed)
+            : await untilUploaded(this.result, packed);
         if (staged.code !== 0) {
             throw new DeployError(`${this.where}: staging release ${this.options.release} failed (exit ${staged.code}): ${staged.error}`);
         }
@@ -59769,6 +60026,9 @@ class Upload {
         const stale = staleReused(options.manifest, listing, options.plan.reuse);
         if (stale.length > 0) {
             options.warn(`${this.where}: ${plural(stale.length, 'file')} of ${options.base ?? '?'} changed on the server after it was verified (e.g. ${stale[0]?.path ?? '?'}); sending ${stale.length === 1 ? 'it' : 'them'} instead of reusing.`);
+            // The repair is an exec of its own: the lock exec hands over first.
+            await this.commands?.detach();
+            this.commands = undefined;
             const repaired = await this.repair(options.root, stale, modesOf(options.manifest));
             listing = repaired.listing;
             bytes += repaired.bytes;
@@ -59779,6 +60039,20 @@ class Upload {
                 problems.slice(0, 20).join('\n'));
         }
         return { bytes, resent: stale.length };
+    }
+    /**
+     * Waits for the serving program's GD-STAGED line (its listing before it) and for the local
+     * tar; from then on it takes `commands`. A program that ends first failed: as untilUploaded.
+     */
+    async untilStaged(packed) {
+        const { output, readyEnd } = this.live;
+        const found = await output.next(MARK.GD_STAGED, readyEnd);
+        if (!found)
+            return untilUploaded(this.result, packed);
+        // Before the local tar is awaited: a failure from here on is cleaned up through the commands.
+        this.commands = new Commands(this.session, this.input, output, this.result, found.end);
+        await packed.done;
+        return { code: 0, output: output.slice(readyEnd, found.start + 1), error: '' };
     }
     /** Sends `entries` into the partial release and lists and hashes it again. */
     async repair(root, entries, modes) {
@@ -59810,7 +60084,11 @@ class Upload {
 
 
 
-const LOCK = program('lock', LISTING, STAGE, (0,external_node_fs_.readFileSync)(__nccwpck_require__.ab + "lock.sh", 'utf8'));
+
+
+
+
+const LOCK = program('lock', LISTING, STAGE, ACTIVATE_RELEASE, ABANDON_RELEASE, SERVE, (0,external_node_fs_.readFileSync)(__nccwpck_require__.ab + "lock.sh", 'utf8'));
 /** Another run holds the deploy lock (a run with `lock-timeout` waits and tries again). */
 class LockHeld extends DeployError {
     name = 'LockHeld';
@@ -59876,26 +60154,6 @@ function parseInspection(lines, warn) {
     };
 }
 /**
- * Watches a program's stdout for `marker`: fed each chunk, returns undefined until the marker has
- * arrived (it may straddle chunks), then the output so far. Linear in the output: the chunks are
- * joined once, each is searched only where the marker can newly end, and nothing after it is
- * kept. (Joining and searching all of it on every chunk, the listing that follows the marker
- * included, cost 0.3-1 s per deploy of 20,000 files.)
- */
-function outputUntil(marker) {
-    const needle = Buffer.from(marker);
-    const chunks = [];
-    let tail = Buffer.alloc(0);
-    return chunk => {
-        chunks.push(chunk);
-        const window = Buffer.concat([tail, chunk]);
-        if (window.includes(needle))
-            return Buffer.concat(chunks);
-        tail = window.subarray(Math.max(0, window.length - needle.length + 1));
-        return undefined;
-    };
-}
-/**
  * One run of lock.sh. With `stage`, the exec stays open after the lock is taken (its output up to
  * GD-READY is the inspection) and becomes the upload; else it ends after the inspection.
  */
@@ -59905,35 +60163,26 @@ async function takeLock(session, args, stage) {
         return { lines: out.toString('utf8').split('\n'), upload: undefined };
     }
     const input = new external_node_stream_.PassThrough();
-    const ready = `\n${MARK.GD_READY}\n`;
-    const watch = outputUntil(ready);
-    let seen;
-    let isReady = () => undefined;
-    const readyNow = new Promise(resolve => (isReady = () => resolve('ready')));
+    const output = new LiveOutput();
     const running = runProgram(session, LOCK, args, {
         stdin: input,
-        onStdout: chunk => {
-            if (seen)
-                return;
-            seen = watch(chunk);
-            if (seen)
-                isReady();
-        }
+        onStdout: chunk => output.push(chunk),
+        onStderr: text => output.onStderr?.(text)
     });
-    running.catch(() => undefined); // awaited below, or by the upload
-    const first = await Promise.race([readyNow, running.then(() => 'ended')]);
-    if (first === 'ended') {
+    running.then(() => output.end(), () => output.end());
+    // GD-READY of the program itself: after its start frame, whatever a greeting printed.
+    const begun = await output.next(MARK.GD_BEGIN, 0);
+    const ready = begun && (await output.next(MARK.GD_READY, begun.start));
+    if (!ready) {
         const result = await running;
         if (result.code !== 0)
             throw stepFailed(session, 'taking the deploy lock', result);
         return { lines: result.output.toString('utf8').split('\n'), upload: undefined };
     }
-    const framed = unframe(seen ?? Buffer.alloc(0)) ?? Buffer.alloc(0);
-    const lines = framed
-        .subarray(0, framed.indexOf(ready) + 1)
-        .toString('utf8')
-        .split('\n');
-    return { lines, upload: new Upload(session, running, input, stage) };
+    const framed = unframe(output.slice(0, ready.start + 1)) ?? Buffer.alloc(0);
+    const lines = framed.toString('utf8').split('\n');
+    const live = { output, readyEnd: ready.end, serves: lines.includes(MARK.GD_SERVES) };
+    return { lines, upload: new Upload(session, running, input, live, stage) };
 }
 /**
  * Takes the deploy lock and reads what the server has; with `stage`, keeps the exec open as the
@@ -59947,7 +60196,15 @@ async function lockAndInspect(session, options) {
         remotePath,
         mask(JSON.stringify(options.owner)),
         mode,
-        ...(stage ? [stage.release, ...stage.shared.flatMap(sharedArgs)] : [])
+        ...(stage
+            ? [
+                stage.release,
+                stage.sha,
+                stage.beforeActivate,
+                stage.afterActivate,
+                ...stage.shared.flatMap(sharedArgs)
+            ]
+            : [])
     ], stage ? { ...stage, remotePath } : undefined);
     let taken = await attempt('take');
     let held = readHeld(taken.lines);
@@ -60063,6 +60320,8 @@ function resolveOn(inspection, target) {
 
 /** A lock older than this is taken to be left by a crashed run. */
 const STALE_LOCK_SECONDS = 60 * 60;
+/** A hook as the programs take it: empty when it is only blanks. */
+const hook = (text) => (text.trim() ? text : '');
 const seconds = (since) => Math.round((Date.now() - since) / 100) / 10;
 const fleet_sleep = (ms) => new Promise(resolve => setTimeout(resolve, ms));
 /** Settles every promise; throws one error listing every failure. */
@@ -60138,7 +60397,16 @@ class Fleet {
                             owner,
                             staleSeconds,
                             warn,
-                            ...(stage ? { stage } : {})
+                            ...(stage
+                                ? {
+                                    stage: {
+                                        ...stage,
+                                        sha: options.context.sha,
+                                        beforeActivate: hook(settings.beforeActivate),
+                                        afterActivate: hook(settings.afterActivate)
+                                    }
+                                }
+                                : {})
                         });
                         return newHost(session, locked.inspection, locked.upload);
                     }
@@ -60297,20 +60565,41 @@ class Fleet {
             const results = await Promise.allSettled(batch.map(async (host) => {
                 const started = Date.now();
                 host.batch = index + 1;
-                const done = await activate(host.session, {
-                    remotePath: this.remotePath,
-                    release,
-                    sha,
-                    beforeActivate: settings.beforeActivate,
-                    afterActivate: settings.afterActivate,
-                    history: {
-                        switched: historyLine('activate', release, commit),
-                        back: historyLine('rollback-after-failed-hook', release, commit)
-                    },
-                    log: text => process.stdout.write(text),
-                    ...(store ? { store } : {}),
-                    ...(alone ? { keep: settings.keepReleases } : {})
-                });
+                const history = {
+                    switched: historyLine('activate', release, commit),
+                    back: historyLine('rollback-after-failed-hook', release, commit)
+                };
+                const keep = alone ? settings.keepReleases : undefined;
+                const commands = host.upload?.commands;
+                let done;
+                if (commands?.open) {
+                    // The lock exec that staged the release stores and switches it: no exec of its own.
+                    if (store)
+                        commands.store(store);
+                    done = await commands.activate({
+                        release,
+                        hooks: true,
+                        history,
+                        log: text => process.stdout.write(text),
+                        ...(keep === undefined ? {} : { keep })
+                    });
+                    // The health checks are execs of their own (`MaxSessions 1` allows one at a time).
+                    if (check)
+                        await commands.detach();
+                }
+                else {
+                    done = await activate(host.session, {
+                        remotePath: this.remotePath,
+                        release,
+                        sha,
+                        beforeActivate: settings.beforeActivate,
+                        afterActivate: settings.afterActivate,
+                        history,
+                        log: text => process.stdout.write(text),
+                        ...(store ? { store } : {}),
+                        ...(keep === undefined ? {} : { keep })
+                    });
+                }
                 host.timings.activate = seconds(started);
                 host.replaced = done.replaced;
                 if (alone)
@@ -60409,15 +60698,27 @@ class Fleet {
         }
         try {
             const line = historyLine('rollback-after-failure', back, { ...this.context, sha });
-            await activate(host.session, {
-                remotePath: this.remotePath,
-                release: back,
-                sha,
-                beforeActivate: '',
-                afterActivate: '',
-                history: { switched: line, back: line },
-                log: text => process.stdout.write(text)
-            });
+            const history = { switched: line, back: line };
+            const commands = host.upload?.commands;
+            if (commands?.open) {
+                await commands.activate({
+                    release: back,
+                    hooks: false,
+                    history,
+                    log: text => process.stdout.write(text)
+                });
+            }
+            else {
+                await activate(host.session, {
+                    remotePath: this.remotePath,
+                    release: back,
+                    sha,
+                    beforeActivate: '',
+                    afterActivate: '',
+                    history,
+                    log: text => process.stdout.write(text)
+                });
+            }
             host.outcome = 'switched-back';
             core/* info */.pq(`${host.where}: switched back to ${back}`);
         }
@@ -60432,11 +60733,21 @@ class Fleet {
      */
     async finish(store) {
         await allOrReport(this.held().map(async (host) => {
-            const pruned = await finish(host.session, {
-                remotePath: this.remotePath,
-                keep: this.settings.keepReleases,
-                ...(store ? { store } : {})
-            });
+            const keep = this.settings.keepReleases;
+            const commands = host.upload?.commands;
+            let pruned;
+            if (commands?.open) {
+                if (store)
+                    commands.store(store);
+                pruned = await commands.finish(keep);
+            }
+            else {
+                pruned = await finish(host.session, {
+                    remotePath: this.remotePath,
+                    keep,
+                    ...(store ? { store } : {})
+                });
+            }
             host.lockHeld = false;
             this.logPruned(host, pruned);
         }));
@@ -60445,7 +60756,12 @@ class Fleet {
     async releaseLocks() {
         await this.endWaitingUploads();
         await Promise.allSettled(this.held().map(async (host) => {
-            await finish(host.session, { remotePath: this.remotePath });
+            const commands = host.upload?.commands;
+            // A lock exec still serving removes its partial release and unlocks when its stdin ends.
+            if (commands?.open)
+                await commands.close();
+            else
+                await finish(host.session, { remotePath: this.remotePath });
             host.lockHeld = false;
         }));
     }
@@ -60458,15 +60774,21 @@ class Fleet {
         await this.endWaitingUploads();
         await Promise.all(this.held().map(async (host) => {
             try {
-                await abandon(host.session, {
-                    remotePath: this.remotePath,
-                    release,
-                    remove: host.ownsRelease,
-                    history: historyLine('failure', release, this.context, {
-                        host: host.where,
-                        reason: why.slice(0, 500)
-                    })
+                const history = historyLine('failure', release, this.context, {
+                    host: host.where,
+                    reason: why.slice(0, 500)
                 });
+                const commands = host.upload?.commands;
+                if (commands?.open)
+                    await commands.abandon(release, host.ownsRelease, history);
+                else {
+                    await abandon(host.session, {
+                        remotePath: this.remotePath,
+                        release,
+                        remove: host.ownsRelease,
+                        history
+                    });
+                }
                 host.lockHeld = false;
             }
             catch (error) {

@@ -30,6 +30,9 @@ GD_ABSENT=GD-ABSENT
 GD_READY=GD-READY
 GD_UNLOCKED=GD-UNLOCKED
 GD_HEALTH=GD-HEALTH
+GD_SERVES=GD-SERVES
+GD_STAGED=GD-STAGED
+GD_DONE=GD-DONE
 }
 
 # Exit codes the parsers name (3 = a failed step, with a GD-ERROR line on stderr).
@@ -174,10 +177,30 @@ replace_link() {
   if [ -e "$1" ] || [ -L "$1" ]; then mv -h "$1" "$2"; else return 1; fi
 }
 
-# Stores the verified releases/$1.partial as release $1: its manifest from stdin, then the rename.
+# Copies exactly $1 bytes of stdin to stdout, leaving the rest of stdin unread: in 64 KiB reads
+# where dd knows count_bytes (GNU, BusyBox), else one byte at a time.
+read_bytes() {
+  if [ -z "${dd_counts:-}" ]; then
+    if dd iflag=count_bytes,fullblock bs=65536 count=0 < /dev/null > /dev/null 2>&1; then dd_counts=yes; else dd_counts=no; fi
+  fi
+  if [ "$dd_counts" = yes ]; then
+    dd iflag=count_bytes,fullblock bs=65536 count="$1" 2> /dev/null
+  else
+    dd bs=1 count="$1" 2> /dev/null
+  fi
+}
+
+# Stores the verified releases/$1.partial as release $1: its manifest from stdin (all of it, or
+# exactly $2 bytes when given), then the rename.
 commit_release() {
   manifest=.gated-deploy/releases/$1.json
-  cat > "$manifest.tmp" || fail "cannot write the manifest of $1"
+  if [ -n "${2:-}" ]; then
+    read_bytes "$2" > "$manifest.tmp" || fail "cannot write the manifest of $1"
+    got=$(wc -c < "$manifest.tmp") || fail "cannot read the manifest of $1 back"
+    if [ "$((got + 0))" -ne "$2" ]; then fail "the manifest of $1 arrived cut short ($got of $2 bytes)"; fi
+  else
+    cat > "$manifest.tmp" || fail "cannot write the manifest of $1"
+  fi
   if [ -e "releases/$1" ] || [ -L "releases/$1" ]; then fail "release $1 already exists"; fi
   mv "releases/$1.partial" "releases/$1" || fail "cannot rename releases/$1.partial into place"
   mv "$manifest.tmp" "$manifest" || fail "cannot store the manifest of $1"

@@ -10,10 +10,14 @@
 # and stages release $4 in the same exec (stage.sh) from the plan the local side then sends on
 # stdin: one channel per host for the whole upload, so `MaxSessions 1` suffices. An empty stdin
 # instead releases the lock (GD-UNLOCKED) and changes nothing else.
+# On a server with GNU tar (which stops reading at the archive's end), it then prints GD-STAGED
+# and serves commands on stdin (serve.sh): the same exec stores, switches and unlocks. It says so
+# with a GD-SERVES line ahead of GD-READY, so the local side keeps stdin open after the tar.
 # $1 remote path   $2 owner (one JSON line)   $3 `take`, `break` (a stale lock first) or `inspect`
-# $4 release to stage (empty: none)   then stage.sh's triples for the shared paths
-remote_path=$1 owner=$2 mode=$3 release=${4:-}
-if [ "$#" -ge 4 ]; then shift 4; else shift "$#"; fi
+# $4 release to stage (empty: none)  $5 its commit sha  $6 before-activate  $7 after-activate
+# then stage.sh's triples for the shared paths
+remote_path=$1 owner=$2 mode=$3 release=${4:-} sha=${5:-} before=${6:-} after=${7:-}
+if [ "$#" -ge 7 ]; then shift 7; else shift "$#"; fi
 
 # Prints the held lock's age in seconds and its owner.
 describe_lock() {
@@ -75,6 +79,17 @@ echo "$GD_LOCKED"
 for partial in releases/*.partial; do
   if [ -e "$partial" ] || [ -L "$partial" ]; then rm -rf "$partial" || fail "cannot remove $partial"; fi
 done
+# Ahead of the inspection, whose manifest runs to GD-READY.
+serves=
+if [ -n "$release" ]; then
+  case $(tar --version 2> /dev/null || true) in
+    *GNU*)
+      serves=1
+      echo "$GD_SERVES"
+      ;;
+  esac
+fi
+root=$PWD
 inspect
 if [ -n "$release" ]; then
   echo "$GD_READY"
@@ -84,5 +99,10 @@ if [ -n "$release" ]; then
     done_ok
   fi
   stage_release "$release" "$reuse_bytes" "$base" "$modes" "$@"
+  if [ -n "$serves" ]; then
+    cd "$root" || fail "cannot enter $root"
+    printf '\n%s\n' "$GD_STAGED"
+    serve_commands "$release" "$sha" "$before" "$after" "$owner"
+  fi
 fi
 done_ok

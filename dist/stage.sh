@@ -27,21 +27,15 @@ stage_release() {
   if ! why=$(mkdir "$partial" 2>&1); then fail "cannot create $PWD/$partial: $why"; fi
   detect_tools
   if [ "$reuse_bytes" -gt 0 ]; then
-    # `read` took the header line byte by byte; dd reads exactly the list's bytes (in 64 KiB reads
-    # where dd knows count_bytes, GNU and BusyBox; else one byte at a time), then each file is
-    # hard-linked from the base: in one cp where cp has --parents (GNU), else one ln a file.
-    # GNU coreutils (found by detect_tools) have both; elsewhere each is probed.
-    if [ -n "$gnu" ] || dd iflag=count_bytes,fullblock bs=65536 count=0 < /dev/null 2> /dev/null; then
-      read_list() { dd iflag=count_bytes,fullblock bs=65536 count="$reuse_bytes" 2> /dev/null; }
-    else
-      read_list() { dd bs=1 count="$reuse_bytes" 2> /dev/null; }
-    fi
+    # `read` took the header line byte by byte; read_bytes takes exactly the list's bytes, then
+    # each file is hard-linked from the base: in one cp where cp has --parents (GNU), else one ln
+    # a file. GNU coreutils (found by detect_tools) have it; elsewhere it is probed.
     if [ -n "$gnu" ] || cp --parents --version > /dev/null 2>&1; then
-      read_list | (cd "releases/$base" && xargs -0 cp -l --parents -t "../$release.partial" --) ||
+      read_bytes "$reuse_bytes" | (cd "releases/$base" && xargs -0 cp -l --parents -t "../$release.partial" --) ||
         fail "cannot link the unchanged files from releases/$base"
     else
       # shellcheck disable=SC2016 # the inner program expands its own arguments
-      read_list | (cd "releases/$base" && xargs -0 sh -c '
+      read_bytes "$reuse_bytes" | (cd "releases/$base" && xargs -0 sh -c '
         into=$1
         shift
         for file; do
