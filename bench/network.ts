@@ -119,7 +119,12 @@ interface Site {
 }
 
 /** One run of the site at one round trip: full by each tool, then the one-file change. */
-async function runSite(l: Link, site: Site, series: Series, log: (line: string) => void) {
+async function runSite(
+  l: Link,
+  site: Site,
+  series: Series,
+  log: (line: string) => void
+): Promise<void> {
   const into = (dir: string): string => path.join(dir, 'site')
   const record = (key: string, sample: tools.Sample): void => {
     series.add(`${l.rtt}:${key}`, sample.ms)
