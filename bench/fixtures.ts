@@ -1,7 +1,9 @@
 /** The trees the benchmark ships: generated once per run, incompressible, deterministic in shape. */
-import { randomBytes } from 'node:crypto'
+import { createHash, randomBytes } from 'node:crypto'
 import {
+  appendFileSync,
   cpSync,
+  createReadStream,
   lstatSync,
   mkdirSync,
   readdirSync,
@@ -10,6 +12,7 @@ import {
   writeFileSync
 } from 'node:fs'
 import path from 'node:path'
+import { pipeline } from 'node:stream/promises'
 
 export interface TreeStats {
   readonly files: number
@@ -70,6 +73,36 @@ export function makeWebBuild(root: string): void {
   }
 }
 
+/**
+ * A small site of 45 files, 1 MB in all (~23 KB each), in three directories: what the network
+ * cases ship across a round trip.
+ */
+export function makeSite(root: string): void {
+  const rand = prng(3)
+  const dirs = ['assets/js', 'assets/css', 'pages']
+  const sizes = Array.from({ length: 45 }, () => 20_000 + Math.floor(rand() * 6_000))
+  // Scaled so that the 45 files come to 1 MiB exactly.
+  const total = sizes.reduce((a, b) => a + b, 0)
+  let left = 1 << 20
+  sizes.forEach((size, i) => {
+    const bytes = i === sizes.length - 1 ? left : Math.round((size * (1 << 20)) / total)
+    left -= bytes
+    writeRandom(root, `${dirs[i % dirs.length] ?? 'x'}/file-${i}.bin`, bytes)
+  })
+}
+
+/** `count` incompressible files of `size` bytes each (big/blob-N.bin), written 8 MB at a time. */
+export function makeBigFiles(root: string, count: number, size: number): void {
+  mkdirSync(path.join(root, 'big'), { recursive: true })
+  const block = 8 << 20
+  for (let i = 1; i <= count; i++) {
+    const file = path.join(root, 'big', `blob-${i}.bin`)
+    writeFileSync(file, '')
+    for (let written = 0; written < size; written += block)
+      appendFileSync(file, randomBytes(Math.min(block, size - written)))
+  }
+}
+
 /** Relative paths of every regular file under `root`, sorted. */
 export function listFiles(root: string, prefix = ''): string[] {
   const out: string[] = []
@@ -89,16 +122,17 @@ export function treeStats(root: string): TreeStats {
 }
 
 /**
- * A fresh build: a copy of `from` in `to` with every 100th file (1%) rewritten with new content
- * of the same size, and every file's mtime new, as a CI build produces it.
+ * A fresh build: a copy of `from` in `to` with every `every`th file (default 100th: 1%; the
+ * middle one of each `every`) rewritten with new content of the same size, and every file's
+ * mtime new, as a CI build produces it.
  */
-export function makeIncrement(from: string, to: string): Increment {
+export function makeIncrement(from: string, to: string, every = 100): Increment {
   // The previous build is an hour old (rsync compares mtimes to the second).
   const hourAgo = new Date(Date.now() - 3600_000)
   for (const rel of listFiles(from)) utimesSync(path.join(from, rel), hourAgo, hourAgo)
   cpSync(from, to, { recursive: true })
   const files = listFiles(to)
-  const changed = files.filter((_, i) => i % 100 === 50)
+  const changed = files.filter((_, i) => i % every === every >> 1)
   let changedBytes = 0
   for (const rel of changed) {
     const size = lstatSync(path.join(to, rel)).size
@@ -127,4 +161,29 @@ export function verifyTree(
   }
   if (got.files === want.files && got.bytes === want.bytes) return undefined
   return `${want.files - got.files} of ${want.files} files missing`
+}
+
+/** sha256 of every regular file of a tree, by relative path, streamed (for trees too big to hold). */
+export async function digestTree(root: string): Promise<Map<string, string>> {
+  const out = new Map<string, string>()
+  for (const rel of listFiles(root)) {
+    const hash = createHash('sha256')
+    await pipeline(createReadStream(path.join(root, rel)), hash)
+    out.set(rel, hash.digest('hex'))
+  }
+  return out
+}
+
+/** Throws unless `remote` holds exactly the files of `want`, each with the same sha256. */
+export async function verifyDigests(
+  want: ReadonlyMap<string, string>,
+  remote: string
+): Promise<void> {
+  const got = await digestTree(remote)
+  const missing = [...want.keys()].filter(rel => !got.has(rel))
+  const extra = [...got.keys()].filter(rel => !want.has(rel))
+  if (missing.length > 0 || extra.length > 0)
+    throw new Error(`${remote}: ${missing.length} files missing, ${extra.length} extra`)
+  for (const [rel, hex] of want)
+    if (got.get(rel) !== hex) throw new Error(`${remote}/${rel} differs from the build`)
 }

@@ -162,11 +162,11 @@ export async function runFleet(
   results: FleetResults,
   workspace: string,
   want: Contents,
-  log: (line: string) => void
+  log: (line: string) => void,
+  counts: readonly number[] = [1, fleet.hosts.length]
 ): Promise<void> {
-  const first = fleet.hosts.slice(0, 1)
   const tag = randomBytes(4).toString('hex')
-  for (const hosts of [first, fleet.hosts]) {
+  for (const hosts of counts.map(n => fleet.hosts.slice(0, n))) {
     const n = hosts.length
     const tarApp = `gd-bench-tar-${tag}-${n}`
     const tar = await tarPipeFleet(fleet, hosts, path.join(workspace, 'dist'), tarApp)
@@ -186,12 +186,23 @@ export async function runFleet(
   }
 }
 
-/** The fleet table: medians, spread, and same-run ratios. */
-export function fleetReport(results: FleetResults, title: string, runs: number): string {
+/**
+ * The fleet table: medians, spread, and same-run ratios, for the server `counts` runFleet was
+ * given; `where` qualifies the heading.
+ */
+export function fleetReport(
+  results: FleetResults,
+  title: string,
+  runs: number,
+  where = '',
+  counts: readonly number[] = [1, FLEET_SIZE]
+): string {
   const n = FLEET_SIZE
-  const header = ['deploy', 'tool', 'servers', 'median', 'min–max', `× tar|ssh`, `× 1 server`]
+  const one = counts.includes(1)
+  const header = ['deploy', 'tool', 'servers', 'median', 'min–max', `× tar|ssh`]
+  if (one) header.push('× 1 server')
   const rows = (['gated-deploy', 'tar | ssh'] as const).flatMap((tool, t) =>
-    [1, n].map((count, i) => {
+    counts.map((count, i) => {
       const ms = results.get(tool, count)
       return [
         t === 0 && i === 0 ? title : '',
@@ -200,14 +211,14 @@ export function fleetReport(results: FleetResults, title: string, runs: number):
         seconds(median(ms)),
         spread(ms),
         tool === 'tar | ssh' ? '' : results.pairedRatio(ms, results.get('tar | ssh', count)),
-        count === 1 ? '' : results.pairedRatio(ms, results.get(tool, 1))
+        ...(one ? [count === 1 ? '' : results.pairedRatio(ms, results.get(tool, 1))] : [])
       ]
     })
   )
   const gd = median(results.get('gated-deploy', n))
   const tar = median(results.get('tar | ssh', n))
   return [
-    `Fleet: full deploy to 1 and to ${n} sshd servers at once (${runs} runs; ratios are medians of same-run ratios)`,
+    `Fleet: full deploy to ${counts.join(' and to ')} sshd servers at once${where} (${runs} runs; ratios are medians of same-run ratios)`,
     table(header, rows),
     `  ${n} servers: gated-deploy ${seconds(gd)} vs ${n} × tar | ssh at once ${seconds(tar)} (${ratio(gd, tar)} of medians);` +
       ` every server checked file by file, byte for byte`

@@ -2,6 +2,12 @@
  * A TCP proxy on 127.0.0.1 that holds every chunk for `oneWayMs` in each direction, in order:
  * a round trip of 2 × oneWayMs between a client and a loopback server, as a real network has
  * (kernel netem is not available on these machines). Bandwidth is not limited.
+ *
+ * The TCP handshake costs nothing here: the client's connect to the proxy completes at once
+ * and the proxy's to the server too, where a real network spends one round trip before the
+ * first byte can be sent (and the server's first bytes, e.g. SSH's version line, leave at once
+ * instead of after the handshake). Every figure measured through it is therefore at least one
+ * round trip short of the same connection across a real network, for every tool alike.
  */
 import { createServer, connect, type Server, type Socket } from 'node:net'
 
@@ -10,7 +16,11 @@ export interface LatencyProxy {
   close(): Promise<void>
 }
 
-/** Forwards `from` to `to`, each chunk delivered `delayMs` after it arrived, in order. */
+/**
+ * Forwards `from` to `to`, each chunk delivered `delayMs` after it arrived, in order; `from`'s
+ * end (FIN) is passed on after the same delay, so a half-closed connection keeps carrying
+ * what is still in flight the other way.
+ */
 function delayed(from: Socket, to: Socket, delayMs: number): void {
   const queue: { at: number; chunk: Buffer | null }[] = []
   let timer: NodeJS.Timeout | undefined
@@ -19,7 +29,7 @@ function delayed(from: Socket, to: Socket, delayMs: number): void {
     const now = Date.now()
     while (queue.length > 0 && (queue[0]?.at ?? Infinity) <= now) {
       const item = queue.shift()
-      if (!item) break
+      if (!item || to.destroyed) break
       if (item.chunk === null) to.end()
       else to.write(item.chunk)
     }
@@ -41,19 +51,26 @@ export async function startLatencyProxy(
 ): Promise<LatencyProxy> {
   const oneWay = roundTripMs / 2
   const sockets = new Set<Socket>()
-  const server: Server = createServer(client => {
+  // Half-open allowed on both legs: Node would otherwise end a socket's writable side as soon
+  // as its peer's FIN arrives, and drop (or fail on) chunks still held for it.
+  const server: Server = createServer({ allowHalfOpen: true }, client => {
     client.setNoDelay(true)
-    const upstream = connect({ host: '127.0.0.1', port: targetPort, noDelay: true })
+    const upstream = connect({
+      host: '127.0.0.1',
+      port: targetPort,
+      noDelay: true,
+      allowHalfOpen: true
+    })
     for (const s of [client, upstream]) {
       sockets.add(s)
       s.on('close', () => sockets.delete(s))
+      // A reset on either leg resets the whole connection, as it would end to end.
       s.on('error', () => {
         client.destroy()
         upstream.destroy()
       })
     }
-    // The TCP handshake to the server is a round trip too: hold the client's first bytes
-    // until the upstream connection is up (delivery is delayed either way).
+    // Chunks written before the upstream connect completes are buffered by Node.
     delayed(client, upstream, oneWay)
     delayed(upstream, client, oneWay)
   })

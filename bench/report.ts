@@ -45,3 +45,25 @@ export function table(header: readonly string[], rows: readonly (readonly string
   const rule = widths.map(w => '─'.repeat(w)).join('  ')
   return [line(header), rule, ...rows.map(line)].join('\n')
 }
+
+/** Median over runs of a[i] / b[i]: each ratio from two samples taken in the same run. */
+export function pairedRatio(a: readonly number[], b: readonly number[]): number {
+  return median(a.flatMap((x, i) => (b[i] === undefined ? [] : [x / b[i]])))
+}
+
+/** Samples (ms) by key, one per run each, in run order, so same-run ratios pair up. */
+export class Series {
+  private readonly samples = new Map<string, number[]>()
+
+  add(key: string, value: number): void {
+    this.samples.set(key, [...(this.samples.get(key) ?? []), value])
+  }
+
+  get(key: string): readonly number[] {
+    return this.samples.get(key) ?? []
+  }
+
+  median(key: string): number {
+    return median(this.get(key))
+  }
+}

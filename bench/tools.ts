@@ -77,18 +77,29 @@ export function gatedDeploy(sshd: Sshd, workspace: string, remotePath: string): 
   return gatedDeployWith(workspace, sshInputs(sshd, remotePath))
 }
 
-/** The same with any SSH inputs (`hosts`, `private-key`, `known-hosts`, `remote-path`, …). */
+/** What a run sees besides its inputs: the push event's payload, more environment. */
+export interface RunContext {
+  readonly payload?: unknown
+  readonly env?: Readonly<Record<string, string>>
+}
+
+/**
+ * The same with any inputs (`hosts`, `private-key`, `known-hosts`, `remote-path`, …), on a push;
+ * the log is kept in `log` for a caller that checks what the run did.
+ */
 export async function gatedDeployWith(
   workspace: string,
-  inputs: Readonly<Record<string, string>>
-): Promise<Sample> {
+  inputs: Readonly<Record<string, string>>,
+  context: RunContext = {}
+): Promise<Sample & { readonly log: string }> {
   let firstOutput: number | undefined
   const start = performance.now()
   const result = await runAction({
     workspace,
     eventName: 'push',
+    ...(context.payload === undefined ? {} : { payload: context.payload }),
     inputs: { mode: 'deployment', ...inputs },
-    env: { GITHUB_SHA: nextSha() },
+    env: { GITHUB_SHA: nextSha(), ...context.env },
     onOutput: () => (firstOutput ??= performance.now())
   })
   const ms = performance.now() - start
@@ -98,7 +109,8 @@ export async function gatedDeployWith(
     ms,
     groups: parseGroups(result.log),
     firstOutputMs: (firstOutput ?? start) - start,
-    bytesUploaded: Number(result.outputs['bytes-uploaded'] ?? NaN)
+    bytesUploaded: Number(result.outputs['bytes-uploaded'] ?? NaN),
+    log: result.log
   }
 }
 

@@ -2,7 +2,9 @@
  * `npm run bench`: full and incremental deploys over one throwaway loopback sshd, gated-deploy's
  * bundle against scp, rsync, `tar | ssh` and node-ssh. BENCH_RUNS (default 5) repetitions; medians.
  * Then the fleet figure (fleet.ts): the web build to 1 and to 8 sshd servers at once, in each of
- * the first BENCH_FLEET_RUNS (default BENCH_RUNS) runs.
+ * the first BENCH_FLEET_RUNS (default BENCH_RUNS) runs. Then the network cases of issue #14
+ * (network.ts): round trips through a delaying proxy, 5 × 100 MB files, 8 hosts far away, and
+ * the cost of reporting to a slow GitHub API. BENCH_ONLY=network runs only those.
  */
 import { createHash } from 'node:crypto'
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs'
@@ -13,6 +15,8 @@ import { ROOT } from '../__tests__/rig/runner.js'
 import { makeTestDir, startSshd, stopAllSshd, type Sshd } from '../__tests__/rig/sshd.js'
 import * as fixtures from './fixtures.js'
 import * as fleets from './fleet.js'
+import { runNetwork } from './network.js'
+import { networkReport } from './network-report.js'
 import { median, megabytes, ratio, seconds, spread, table, verdict } from './report.js'
 import * as tools from './tools.js'
 
@@ -21,6 +25,8 @@ const FLEET_RUNS = Math.min(
   RUNS,
   Math.max(0, Number.parseInt(process.env.BENCH_FLEET_RUNS ?? String(RUNS), 10) || 0)
 )
+/** BENCH_ONLY=network: only the network cases (issue #14); unset: everything. */
+const ONLY = process.env.BENCH_ONLY ?? ''
 const TOOLS = ['tar | ssh', 'gated-deploy', 'scp -r', 'rsync -a', 'node-ssh putDirectory'] as const
 type Tool = (typeof TOOLS)[number]
 type Phase = 'full' | 'inc'
@@ -267,6 +273,11 @@ function report(scenarios: readonly Scenario[]): string {
 }
 
 async function main(): Promise<void> {
+  if (ONLY !== '' && ONLY !== 'network')
+    throw new Error(
+      `BENCH_ONLY=${ONLY}: the only value is \`network\` (the network cases); leave it unset to run everything`
+    )
+  const loopback = ONLY === ''
   const started = performance.now()
   // Everything (sshd dir, remote dirs, the runner's temp dirs, the trees) lands under one root.
   const root = mkdtempSync(path.join(os.tmpdir(), 'gd-bench-'))
@@ -278,41 +289,59 @@ async function main(): Promise<void> {
       void stopAllSshd().finally(() => process.exit(130))
     })
   try {
+    // The fleet serves the network cases too, through proxies.
     const [sshd, fleet] = await Promise.all([
       startSshd({ extraConfig: ['LogLevel DEBUG1'] }),
-      FLEET_RUNS > 0 ? fleets.startBenchFleet(root) : undefined
+      fleets.startBenchFleet(root)
     ])
     const bundleAtStart = bundleHash()
     console.log(await machine(sshd))
     mkdirSync(path.join(root, 'trees'))
     const trees = path.join(root, 'trees')
     const scenarios = [
-      makeScenario(trees, 'a', '(a) 2,000 small', dir => fixtures.makeSmallFiles(dir, 2000), {
-        make: dir => fixtures.makeSmallFiles(dir, 100),
-        scale: 20
-      }),
+      ...(loopback
+        ? [
+            makeScenario(trees, 'a', '(a) 2,000 small', dir => fixtures.makeSmallFiles(dir, 2000), {
+              make: dir => fixtures.makeSmallFiles(dir, 100),
+              scale: 20
+            })
+          ]
+        : []),
       makeScenario(trees, 'b', '(b) web build', fixtures.makeWebBuild)
     ]
     for (const s of scenarios)
       console.log(
         `trees:   (${s.key}) ${s.stats.files} files, ${megabytes(s.stats.bytes)}; 1%: ${s.increment.changed.length} files (${megabytes(s.increment.changedBytes)}) rewritten`
       )
-    const web = scenarios[1]
+    const web = scenarios.at(-1)
     if (web === undefined) throw new Error('no web build scenario')
-    const webTree = fleet && fleets.readTree(dist(web.v1))
+    const webTree = fleets.readTree(dist(web.v1))
     const fleetResults = new fleets.FleetResults()
     const log = (line: string): void => void process.stderr.write(`${line}\n`)
-    for (let r = 1; r <= RUNS; r++) {
+    for (let r = 1; loopback && r <= RUNS; r++) {
       fixed.node.push(await tools.nodeStart())
       fixed.ssh.push(await tools.sshTrue(sshd))
       for (const s of scenarios) await runScenario(sshd, s, r === 1)
-      if (fleet && webTree && r <= FLEET_RUNS)
-        await fleets.runFleet(fleet, fleetResults, web.v1, webTree, log)
+      if (r <= FLEET_RUNS) await fleets.runFleet(fleet, fleetResults, web.v1, webTree, log)
       process.stderr.write(`run ${r}/${RUNS} done at ${seconds(performance.now() - started)}\n`)
     }
-    console.log('')
-    console.log(report(scenarios))
-    if (FLEET_RUNS > 0) console.log(`\n${fleets.fleetReport(fleetResults, web.title, FLEET_RUNS)}`)
+    if (loopback) {
+      console.log('')
+      console.log(report(scenarios))
+      if (FLEET_RUNS > 0)
+        console.log(`\n${fleets.fleetReport(fleetResults, web.title, FLEET_RUNS)}`)
+    }
+    const network = await runNetwork({
+      root,
+      sshd,
+      fleet,
+      fleetWorkspace: web.v1,
+      fleetTree: webTree,
+      fleetTitle: web.title,
+      runs: RUNS,
+      log
+    })
+    console.log(`\n${networkReport(network)}`)
     if (bundleHash() !== bundleAtStart)
       console.log('\nWARNING: dist/index.js changed during the run; runs mixed two bundles.')
     console.log(`\n(bench took ${seconds(performance.now() - started)})`)

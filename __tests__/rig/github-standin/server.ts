@@ -37,6 +37,11 @@ export interface StandInOptions {
   readonly defaultRole?: Role
   /** Base of `html_url`s. Default `https://github.com`. */
   readonly serverUrl?: string
+  /**
+   * Hold every answer this many milliseconds after the request arrived, as a distant API
+   * does (the bench's reporting overhead). Default 0.
+   */
+  readonly delayMs?: number
 }
 
 export interface OverrideOptions {
@@ -186,6 +191,8 @@ class StandInServer implements GitHubStandIn {
   }
 
   private async serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const delayMs = this.options.delayMs ?? 0
+    if (delayMs > 0) await new Promise(resolve => setTimeout(resolve, delayMs))
     try {
       const { call, match } = await readCall(req, this.routes)
       if (isGraphQL(call)) {
