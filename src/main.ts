@@ -42,6 +42,8 @@ async function handle(run: Run): Promise<RunResult> {
     case 'promote':
       return promote(withShip(run), start, intent)
     case 'build': {
+      // The comment's look-ups go out now and overlap the build and the test.
+      run.prepareReport(false)
       const tested = await buildAndTest(run, intent)
       if (tested.status !== 'tested') return tested
       if (!intent.ship || !run.settings.ship) {
