@@ -7,9 +7,9 @@ import type { OutputName } from './action-io.js'
 import { readContext, type RunContext } from './context.js'
 import type { HostReport } from './deploy/outcome.js'
 import { errorMessage } from './errors.js'
-import { createOctokit, repoOf, type Octokit } from './github/client.js'
+import { createOctokit, repoOf } from './github/client.js'
 import { gateApi } from './github/gate-api.js'
-import { commentOnPullRequest, deliveryHistory, DeploymentRecord } from './github/publish.js'
+import { GitHubReporter } from './github/reporter.js'
 import { buildAndTest } from './handlers/build-test.js'
 import { deploy } from './handlers/deploy.js'
 import { decide, isFork } from './handlers/decide.js'
@@ -42,6 +42,8 @@ async function handle(run: Run): Promise<RunResult> {
     case 'promote':
       return promote(withShip(run), start, intent)
     case 'build': {
+      // The comment's look-ups go out now and overlap the build and the test.
+      run.prepareReport(false)
       const tested = await buildAndTest(run, intent)
       if (tested.status !== 'tested') return tested
       if (!intent.ship || !run.settings.ship) {
@@ -112,29 +114,39 @@ function nextStep(result: RunResult): RunReport['next'] {
   return undefined
 }
 
-/** Job summary always; PR comment and delivery metrics when there is a token to report with. */
+/** Whether the run's result goes to the pull request as a comment. */
+function commentWanted(
+  settings: Settings | undefined,
+  context: RunContext | undefined,
+  result: RunResult
+): boolean {
+  const wanted =
+    settings?.report.comment === 'always' ||
+    (settings?.report.comment === 'on-failure' && result.failure !== undefined)
+  const quietSkip = result.decision === 'skip' && context?.eventName === 'issue_comment'
+  return wanted && !quietSkip
+}
+
+/**
+ * Job summary always; PR comment and delivery metrics when there is a token to report with. The
+ * GitHub calls were started while the deploy ran (github/reporter.ts); what is left goes out at
+ * once: the comment's write next to the final deployment status.
+ */
 async function report(
   run: {
     settings: Settings | undefined
     context: RunContext | undefined
-    octokit: Octokit | undefined
+    github: GitHubReporter | undefined
     log: StageLog
     result: RunResult
   },
   forkPullRequest: boolean
 ): Promise<Partial<Record<OutputName, string>>> {
-  const { settings, context, octokit, result } = run
+  const { settings, context, github, result } = run
   const environment = settings?.environment ?? 'production'
   const activated = result.status === 'deployed' || result.status === 'rolled-back'
-  const now = new Date()
-  const history =
-    octokit && context && activated
-      ? await deliveryHistory(octokit, repoOf(context), environment, {
-          now,
-          windowDays: DORA_WINDOW_DAYS
-        })
-      : undefined
-  const dora = history && computeDora(history, now)
+  const history = github && activated ? await github.deliveryHistory() : undefined
+  const dora = history && computeDora(history, new Date())
   const shipped = result.shipped
   // Every text of the report is masked before it is rendered: escaping could split a secret.
   const body = maskDeep<RunReport>({
@@ -170,24 +182,19 @@ async function report(
     dora,
     error: result.failure
   })
-  await writeJobSummary(body)
   const extra: Partial<Record<OutputName, string>> = {}
   if (settings?.report.environmentUrl) extra['environment-url'] = settings.report.environmentUrl
-  const wanted =
-    settings?.report.comment === 'always' ||
-    (settings?.report.comment === 'on-failure' && result.failure !== undefined)
-  const quietSkip = result.decision === 'skip' && context?.eventName === 'issue_comment'
   if (forkPullRequest) {
     core.info(
       'Pull request from a fork: its token is read-only, so no comment and no deployment; see this job summary.'
     )
-  } else if (octokit && context && wanted && !quietSkip) {
-    const url = await commentOnPullRequest(octokit, repoOf(context), context, {
-      marker: stickyMarker(environment),
-      body: renderReport(body)
-    })
-    if (url) extra['comment-url'] = url
   }
+  const comment =
+    github && commentWanted(settings, context, result)
+      ? github.comment.write(renderReport(body))
+      : undefined
+  const [url] = await Promise.all([comment, writeJobSummary(body), github?.settled()])
+  if (url) extra['comment-url'] = url
   return extra
 }
 
@@ -205,7 +212,7 @@ export async function run(): Promise<void> {
   }
   let settings: Settings | undefined
   let context: RunContext | undefined
-  let octokit: Octokit | undefined
+  let github: GitHubReporter | undefined
   let forkPullRequest = false
   try {
     context = readContext()
@@ -213,27 +220,33 @@ export async function run(): Promise<void> {
     forkPullRequest = context.eventName.startsWith('pull_request') && isFork(context.payload)
     settings = readSettings({ forkPullRequest })
     const token = settings.githubToken
-    octokit = token && !forkPullRequest ? await createOctokit(token) : undefined
-    const client = octokit
-    const runContext = context
-    const runSettings = settings
+    const octokit = token && !forkPullRequest ? await createOctokit(token) : undefined
+    const repo = repoOf(context)
+    const reporter = octokit
+      ? new GitHubReporter(octokit, repo, {
+          environment: settings.environment,
+          environmentUrl: settings.report.environmentUrl,
+          logUrl: context.runUrl,
+          deploymentRecord: settings.report.deploymentRecord,
+          pull: context,
+          marker: stickyMarker(settings.environment),
+          windowDays: DORA_WINDOW_DAYS
+        })
+      : undefined
+    github = reporter
+    const commentAlways = settings.report.comment === 'always'
     result = await handle({
       settings,
       context,
       log,
       api: () => {
-        if (!client) throw new Error('`github-token` is empty: the gate needs the GitHub API.')
-        return gateApi(client, repoOf(runContext))
+        if (!octokit || !reporter) {
+          throw new Error('`github-token` is empty: the gate needs the GitHub API.')
+        }
+        return gateApi(octokit, repo, reporter.lookups)
       },
-      tracker: rollback =>
-        client && runSettings.report.deploymentRecord
-          ? new DeploymentRecord(client, repoOf(runContext), {
-              environment: runSettings.environment,
-              environmentUrl: runSettings.report.environmentUrl,
-              logUrl: runContext.runUrl,
-              rollback
-            })
-          : undefined
+      tracker: rollback => reporter?.tracker(rollback),
+      prepareReport: activating => reporter?.prepare({ activating, comment: commentAlways })
     })
   } catch (error: unknown) {
     if (error instanceof Error && error.stack) core.debug(error.stack)
@@ -241,7 +254,7 @@ export async function run(): Promise<void> {
   }
   let extra: Partial<Record<OutputName, string>> = {}
   try {
-    extra = await report({ settings, context, octokit, log, result }, forkPullRequest)
+    extra = await report({ settings, context, github, log, result }, forkPullRequest)
   } catch (error: unknown) {
     core.warning(`Reporting failed: ${errorMessage(error)}`)
   }

@@ -126,6 +126,7 @@ describe('every sink masks what it sends', () => {
       })
       await record.started('20261201000000-aaaaaaaaaaaa', SHA)
       await record.finished(false, `server said ${SECRET}`)
+      await record.settled()
       const written = JSON.stringify([
         github.state.commentsOn(11),
         github.state.issue(REPO, issue),

@@ -127,14 +127,18 @@ const ADDRESSING = new Set([
  * payloads): the runner masks the log, not what the action sends.
  */
 export function applyRequestPolicy(octokit: Octokit, apiUrl: string): void {
-  let unreachable: string | undefined
+  // Set by whichever request finds the API unreachable first, read by every other (a function:
+  // a request in flight must see what another one set meanwhile).
+  let found: string | undefined
+  const unreachableSoFar = (): string | undefined => found
   octokit.hook.wrap('request', async (request, options) => {
     for (const [key, value] of Object.entries(options)) {
       if (!ADDRESSING.has(key)) options[key] = maskDeep(value)
     }
     const what = `${options.method} ${options.url}`
-    if (unreachable !== undefined) {
-      throw new GitHubUnreachable(`GitHub API unreachable (${unreachable}); skipped ${what}`)
+    const before = unreachableSoFar()
+    if (before !== undefined) {
+      throw new GitHubUnreachable(`GitHub API unreachable (${before}); skipped ${what}`)
     }
     const callerSignal = options.request?.signal
     for (let attempt = 0; ; attempt++) {
@@ -148,7 +152,13 @@ export function applyRequestPolicy(octokit: Octokit, apiUrl: string): void {
         return await request(options)
       } catch (error: unknown) {
         if (noAnswer(error)) {
-          unreachable = causeOf(error)
+          // Requests in flight at the same time all fail: the first says so, once.
+          const earlier = unreachableSoFar()
+          if (earlier !== undefined) {
+            throw new GitHubUnreachable(`GitHub API unreachable (${earlier}) on ${what}`)
+          }
+          const unreachable = causeOf(error)
+          found = unreachable
           core.warning(
             `GitHub API at ${apiUrl} cannot be reached (${unreachable} on ${what}): nothing more is reported to GitHub in this run. The deploy itself is not affected.`
           )

@@ -7,6 +7,9 @@
  * deleted (a 404 means the other run deleted it first) and, when the kept one is not the one just
  * created, it is edited to this run's body. Either way one comment remains.
  *
+ * The look-ups (`findSticky`) and the write (`writeSticky`) are apart so that a deploy can make
+ * the look-ups while it stages and only the write after it switched.
+ *
  * The marker (the report's `stickyMarker(environment)`) is passed in: this module knows GitHub,
  * not the report's format.
  */
@@ -22,7 +25,7 @@ export interface StickyComment {
   readonly created: boolean
 }
 
-interface CommentLike {
+export interface CommentLike {
   readonly id: number
   readonly html_url: string
   readonly body?: string | undefined
@@ -48,6 +51,26 @@ function isOurs(comment: CommentLike, identity: string, marker: string): boolean
   )
 }
 
+/** The comments on the issue that carry the marker, whoever wrote them, oldest first. */
+async function listMarked(
+  octokit: Octokit,
+  repo: Repo,
+  issueNumber: number,
+  marker: string
+): Promise<CommentLike[]> {
+  const marked: CommentLike[] = []
+  const iterator = octokit.paginate.iterator(octokit.rest.issues.listComments, {
+    owner: repo.owner,
+    repo: repo.repo,
+    issue_number: issueNumber,
+    per_page: 100
+  })
+  for await (const { data } of iterator) {
+    marked.push(...data.filter(comment => (comment.body ?? '').trimStart().startsWith(marker)))
+  }
+  return marked.sort((a, b) => a.id - b.id)
+}
+
 /** Our marked comments on the issue, oldest first, over every page. */
 async function listOurs(
   octokit: Octokit,
@@ -56,17 +79,8 @@ async function listOurs(
   identity: string,
   marker: string
 ): Promise<CommentLike[]> {
-  const ours: CommentLike[] = []
-  const iterator = octokit.paginate.iterator(octokit.rest.issues.listComments, {
-    owner: repo.owner,
-    repo: repo.repo,
-    issue_number: issueNumber,
-    per_page: 100
-  })
-  for await (const { data } of iterator) {
-    ours.push(...data.filter(comment => isOurs(comment, identity, marker)))
-  }
-  return ours.sort((a, b) => a.id - b.id)
+  const marked = await listMarked(octokit, repo, issueNumber, marker)
+  return marked.filter(comment => isOurs(comment, identity, marker))
 }
 
 async function deleteIfPresent(octokit: Octokit, repo: Repo, commentId: number): Promise<void> {
@@ -117,18 +131,41 @@ export interface StickyTarget {
   readonly marker: string
 }
 
+/** What a sticky comment is written from: who we are, and our marked comments, oldest first. */
+export interface StickyLookup {
+  readonly identity: string
+  readonly ours: readonly CommentLike[]
+}
+
 /**
- * Edits the sticky comment with `marker` on the issue or PR, or creates it. `body` should start
- * with the marker (the rendered report does); it is added when missing.
+ * The look-ups before writing the sticky comment (the token's identity and the issue's comments,
+ * read at the same time). They can be made ahead, while the deploy runs: `writeSticky` copes
+ * with a comment another run created in between.
  */
-export async function upsertStickyComment(
+export async function findSticky(
   octokit: Octokit,
   { repo, issueNumber, marker }: StickyTarget,
+  identity: Promise<string> = tokenIdentity(octokit)
+): Promise<StickyLookup> {
+  const [who, marked] = await Promise.all([
+    identity,
+    listMarked(octokit, repo, issueNumber, marker)
+  ])
+  return { identity: who, ours: marked.filter(comment => isOurs(comment, who, marker)) }
+}
+
+/**
+ * Edits the sticky comment found by `findSticky`, or creates it. `body` should start with the
+ * marker (the rendered report does); it is added when missing.
+ */
+export async function writeSticky(
+  octokit: Octokit,
+  { repo, issueNumber, marker }: StickyTarget,
+  found: StickyLookup,
   body: string
 ): Promise<StickyComment> {
   const text = body.startsWith(marker) ? body : `${marker}\n${body}`
-  const identity = await tokenIdentity(octokit)
-  const [existing, ...extras] = await listOurs(octokit, repo, issueNumber, identity, marker)
+  const [existing, ...extras] = found.ours
   if (existing) {
     for (const extra of extras) await deleteIfPresent(octokit, repo, extra.id)
     return edit(octokit, repo, existing, text)
@@ -140,7 +177,16 @@ export async function upsertStickyComment(
     body: text
   })
   // The new comment's author is the identity for certain, even when GET /user was refused.
-  const author = mine.user?.login ?? identity
+  const author = mine.user?.login ?? found.identity
   const ours = await listOurs(octokit, repo, issueNumber, author, marker)
   return settle(octokit, repo, ours, mine, text)
+}
+
+/** Edits the sticky comment with `marker` on the issue or PR, or creates it. */
+export async function upsertStickyComment(
+  octokit: Octokit,
+  target: StickyTarget,
+  body: string
+): Promise<StickyComment> {
+  return writeSticky(octokit, target, await findSticky(octokit, target), body)
 }

@@ -151,3 +151,52 @@ export async function readDeploymentHistory(
   }
   return entries
 }
+
+/** How this run's own deployment ended, known before GitHub's history shows it. */
+export interface OwnOutcome {
+  readonly id: number
+  readonly sha: string
+  readonly rollback: boolean
+  /** `success` or `failure`. */
+  readonly state: string
+  /** ISO time the final status was sent. */
+  readonly at: string
+}
+
+const FINAL = new Set(['success', 'failure', 'error'])
+
+/**
+ * The history with this run's own deployments ended as they did. The history is read while the
+ * deploy runs (issue 14: off the critical path), so it shows the run's deployment created but
+ * not yet final; its final status is added here. One the history lacks altogether is added
+ * (without its commit's date).
+ */
+export function withOwnOutcomes(
+  history: readonly HistoryEntry[],
+  own: readonly OwnOutcome[]
+): HistoryEntry[] {
+  const result = [...history]
+  for (const outcome of own) {
+    const final: HistoryStatus = { state: outcome.state, createdAt: outcome.at }
+    const index = result.findIndex(entry => entry.id === outcome.id)
+    const entry = result[index]
+    if (!entry) {
+      result.unshift({
+        id: outcome.id,
+        sha: outcome.sha,
+        createdAt: outcome.at,
+        statuses: [final],
+        rollback: outcome.rollback
+      })
+    } else if (!entry.statuses.some(s => FINAL.has(s.state))) {
+      // GitHub's clock, in whole seconds, may run ahead of ours: the final status comes last.
+      const times = [entry.createdAt, ...entry.statuses.map(s => s.createdAt)].map(t =>
+        Date.parse(t)
+      )
+      const at = Math.max(Date.parse(outcome.at), ...times.filter(t => !Number.isNaN(t)))
+      const last: HistoryStatus = { ...final, createdAt: new Date(at).toISOString() }
+      result[index] = { ...entry, statuses: [...entry.statuses, last] }
+    }
+  }
+  return result
+}

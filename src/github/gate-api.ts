@@ -1,6 +1,6 @@
 /** The GitHub calls the delivery gate makes, as domain verbs over the one octokit client. */
 import type { Octokit, Repo } from './client.js'
-import { pullForCommit } from './pulls.js'
+import { RunLookups } from './lookups.js'
 
 export interface PullInfo {
   readonly number: number
@@ -34,7 +34,12 @@ export interface GateApi {
   pullForCommit(sha: string): Promise<number | undefined>
 }
 
-export function gateApi(octokit: Octokit, repo: Repo): GateApi {
+/** The gate's verbs; `lookups` are the run's (shared with the report, so a commit is looked up once). */
+export function gateApi(
+  octokit: Octokit,
+  repo: Repo,
+  lookups: RunLookups = new RunLookups(octokit, repo)
+): GateApi {
   return {
     async permission(login) {
       const { data } = await octokit.rest.repos.getCollaboratorPermissionLevel({
@@ -93,7 +98,7 @@ export function gateApi(octokit: Octokit, repo: Repo): GateApi {
       }))
     },
     async pullForCommit(sha) {
-      return (await pullForCommit(octokit, repo, sha))?.number
+      return (await lookups.pullForCommit(sha))?.number
     },
     async openIssue(title, body, assignees) {
       const { data } = await octokit.rest.issues.create({

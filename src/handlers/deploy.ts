@@ -71,10 +71,14 @@ export async function deploy(
     id: context.runId,
     attempt: context.runAttempt
   })
-  const tracker = activate ? run.tracker(false) : undefined
+  const tracker = activate && !settings.dryRun ? run.tracker(false) : undefined
   const result = tested
   try {
     checkArtifact(settings)
+    // GitHub off the critical path: the deployment is created and the report's look-ups are
+    // made while the fleet connects, locks and stages; the switch waits only for the creation.
+    tracker?.begin(release, context.sha)
+    run.prepareReport(activate && !settings.dryRun)
     // The connects go out first; the artifact is hashed while they are set up.
     const opening = Fleet.open({
       settings,
@@ -135,6 +139,7 @@ export async function deploy(
         deploymentId: tracker?.id
       }
     } catch (error: unknown) {
+      tracker?.abandon(errorMessage(error))
       await fleet.abandon(release, errorMessage(error))
       return {
         ...failedWith(result, error),
@@ -145,6 +150,7 @@ export async function deploy(
       fleet.close()
     }
   } catch (error: unknown) {
+    tracker?.abandon(errorMessage(error))
     return { ...failedWith(result, error), deploymentId: tracker?.id }
   }
 }

@@ -6,9 +6,13 @@ import type { Settings, ShipSettings } from '../inputs.js'
 import type { RunResult } from '../result.js'
 import type { StageLog } from '../stage-log.js'
 
-/** A GitHub deployment record around one activation; `id` once it was created. */
+/** A GitHub deployment record around one activation; `id` once its activation started. */
 export interface DeploymentTracker extends ActivationTracker {
   readonly id: number | undefined
+  /** Creates the deployment now, in the background, so that `started` finds it made. */
+  begin(release: string, sha: string): void
+  /** The run stops before the switch: a begun deployment is marked as never live. */
+  abandon(reason: string): void
 }
 
 export interface Run {
@@ -19,6 +23,11 @@ export interface Run {
   api(): GateApi
   /** A deployment record for the next activation, unless there is no token or `deployment-record` is false. */
   tracker(rollback: boolean): DeploymentTracker | undefined
+  /**
+   * Starts in the background the GitHub look-ups the report will need (the pull request and its
+   * comment; the delivery-metrics history when `activating`), so that they overlap the deploy.
+   */
+  prepareReport(activating: boolean): void
 }
 
 export type ShipRun = Run & { readonly settings: Settings & { readonly ship: ShipSettings } }
