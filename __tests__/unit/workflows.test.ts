@@ -167,4 +167,12 @@ describe('workflows that use this action', () => {
     expect(wanted?.length).toBeGreaterThan(3)
     expect(installed?.sort()).toEqual(wanted)
   })
+
+  it('tells a contributor in README.md to install the packages .ci/run installs', () => {
+    const run = readFileSync(path.join(ROOT, '.ci', 'run'), 'utf8')
+    const wanted = /^packages="([^"]+)"/m.exec(run)?.[1]?.split(/\s+/).sort()
+    const readme = readFileSync(path.join(ROOT, 'README.md'), 'utf8')
+    const told = /apt-get install -y ([^&`]+?) &&/.exec(readme)?.[1]?.trim().split(/\s+/)
+    expect(told?.sort()).toEqual(wanted)
+  })
 })
