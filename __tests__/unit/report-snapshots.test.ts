@@ -17,7 +17,11 @@ describe('the report of each kind of run', () => {
 
   it('says in one headline what happened, to which release and hosts, and how long it took', () => {
     expect(headline('deployed')).toBe(
-      '### 🚀 Deployed <code>20240630120000-3f786850e387</code> to <code>production</code> on <code>web-1.example.com</code>, <code>web-2.example.com:2222</code> in 1 min 6 s'
+      '### 🚀 Deployed <code>20240630120000-3f786850e387</code> to <code>production</code> on 2 hosts in 1 min 6 s'
+    )
+    const oneHost = { ...KINDS.deployed, hosts: KINDS.deployed.hosts.slice(0, 1) }
+    expect(renderReport(oneHost, { now: NOW }).split('\n')[1]).toContain(
+      'to <code>production</code> on <code>web-1.example.com</code> in 1 min 6 s'
     )
     expect(headline('promoted')).toMatch(
       /^### 🚀 Promoted <code>20240630120000-3f786850e387<\/code> to/
@@ -83,7 +87,7 @@ describe('the report of each kind of run', () => {
       '<details open>\n<summary>📄 The error in full (4 lines)</summary>\n\n```text\n'
     )
     expect(text).toContain('Job for octo-app.service failed because the control process exited')
-    expect(text).toContain('| Host | Release | Previous | Status | Batch | Sent | Reused | Time |')
+    expect(text).toContain('| Host | Release | Previous | Status | Batch |\n')
     expect(text).toMatch(/\| <code>web-3\.example\.com<\/code> \|[^\n]*\| not-switched \| — \|/)
   })
 

@@ -54,8 +54,8 @@ const COMPACT: Limits = {
   shortened: true
 }
 
-/** Hosts named in the headline; more are counted. */
-const HEADLINE_HOSTS = 3
+/** Hosts named in the headline; more are counted (the table below names them). */
+const HEADLINE_HOSTS = 1
 
 const STAGE_ICONS: Record<StageRecord['status'], string> = {
   success: '✅ success',
@@ -295,11 +295,13 @@ function hostsTable(report: RunReport, limits: Limits): string | undefined {
   const withBatch = report.hosts.some(h => (h.batch ?? 1) > 1)
   const moved = report.hosts.map(h => movedTo(h, report))
   const t = report.transfer
-  // A promotion or rollback sends nothing: no transfer columns of zeros.
+  // A promotion or rollback sends nothing: no transfer columns of zeros. After a failed
+  // rollout, where each host stands is what counts; its timings stay in the folded details.
   const withTransfer =
-    moved.some(m => m !== undefined && m.files + m.reused > 0) ||
-    (t !== undefined && t.filesSent + t.filesReused > 0)
-  const withTime = report.hosts.some(h => hostSeconds(h) !== undefined)
+    !withStatus &&
+    (moved.some(m => m !== undefined && m.files + m.reused > 0) ||
+      (t !== undefined && t.filesSent + t.filesReused > 0))
+  const withTime = !withStatus && report.hosts.some(h => hostSeconds(h) !== undefined)
   const sent = report.status === 'dry-run' ? 'Would send' : 'Sent'
   const heads = [
     'Host',
