@@ -10,10 +10,11 @@
  * comment limit: long parts are cut with a visible note, then the whole report is redrawn
  * tighter, and at worst reduced to its headline.
  */
-import { formatBytes, formatDuration, plural, shorten } from '../format.js'
+import { formatDuration, plural, shorten } from '../format.js'
 import type { StageRecord } from '../stage-log.js'
+import { hostsTable, timingsTable } from './hosts.js'
 import { code, details, escapeText, fenced, link, prose, safeUrl, table } from './markdown.js'
-import type { DoraMetrics, DoraResult, HostRelease, RunReport, TestSummary } from './model.js'
+import type { DoraMetrics, DoraResult, RunReport, TestSummary } from './model.js'
 
 /** GitHub refuses comment bodies longer than this. */
 export const MAX_REPORT_CHARS = 65_536
@@ -252,97 +253,6 @@ function failingTests(tests: TestSummary | undefined, limits: Limits): string | 
   return lines.join('\n')
 }
 
-interface Moved {
-  readonly files: number
-  readonly bytes: number
-  readonly reused: number
-}
-
-/** What one host was sent: its own figures, or the run's when it is the only host. */
-function movedTo(host: HostRelease, report: RunReport): Moved | undefined {
-  if (host.filesSent !== undefined || host.filesReused !== undefined) {
-    return {
-      files: host.filesSent ?? 0,
-      bytes: host.bytesSent ?? 0,
-      reused: host.filesReused ?? 0
-    }
-  }
-  const t = report.transfer
-  if (report.hosts.length === 1 && t !== undefined) {
-    return { files: t.filesSent, bytes: t.bytesSent, reused: t.filesReused }
-  }
-  return undefined
-}
-
-function sentCell(moved: Moved | undefined): string {
-  if (moved === undefined) return '—'
-  const bytes = moved.bytes > 0 ? `, ${formatBytes(moved.bytes)}` : ''
-  return `${plural(moved.files, 'file')}${bytes}`
-}
-
-function hostSeconds(host: HostRelease): number | undefined {
-  const t = host.timings
-  if (t === undefined) return undefined
-  const all = [t.stage, t.activate, t.health].filter(s => s !== undefined)
-  return all.length === 0 ? undefined : all.reduce((sum, s) => sum + s, 0)
-}
-
-function hostsTable(report: RunReport, limits: Limits): string | undefined {
-  if (report.hosts.length === 0) return undefined
-  const shown = report.hosts.slice(0, limits.hosts)
-  // Previous, status and batch only when they say something: a failed or rolling rollout.
-  const withStatus = report.hosts.some(h => h.status !== undefined)
-  const withBatch = report.hosts.some(h => (h.batch ?? 1) > 1)
-  const moved = report.hosts.map(h => movedTo(h, report))
-  const t = report.transfer
-  // A promotion or rollback sends nothing: no transfer columns of zeros. After a failed
-  // rollout, where each host stands is what counts; its timings stay in the folded details.
-  const withTransfer =
-    !withStatus &&
-    (moved.some(m => m !== undefined && m.files + m.reused > 0) ||
-      (t !== undefined && t.filesSent + t.filesReused > 0))
-  const withTime = !withStatus && report.hosts.some(h => hostSeconds(h) !== undefined)
-  const sent = report.status === 'dry-run' ? 'Would send' : 'Sent'
-  const heads = [
-    'Host',
-    'Release',
-    ...(withStatus ? ['Previous', 'Status'] : []),
-    ...(withBatch ? ['Batch'] : []),
-    ...(withTransfer ? [sent, 'Reused'] : []),
-    ...(withTime ? ['Time'] : [])
-  ]
-  const rows = shown.map((h, i) => {
-    const m = moved[i]
-    const seconds = hostSeconds(h)
-    return [
-      code(h.host),
-      code(h.release),
-      ...(withStatus
-        ? [
-            h.previousRelease === undefined ? '—' : code(h.previousRelease),
-            escapeText(h.status ?? '—')
-          ]
-        : []),
-      ...(withBatch ? [h.batch === undefined ? '—' : String(h.batch)] : []),
-      ...(withTransfer ? [sentCell(m), m === undefined ? '—' : plural(m.reused, 'file')] : []),
-      ...(withTime ? [seconds === undefined ? '—' : formatDuration(seconds * 1000)] : [])
-    ]
-  })
-  if (report.hosts.length > 1 && withTransfer && t !== undefined) {
-    const blank = heads.length - 2 - (withTime ? 1 : 0) - 1
-    rows.push([
-      '**Total**',
-      ...Array<string>(blank).fill(''),
-      sentCell({ files: t.filesSent, bytes: t.bytesSent, reused: t.filesReused }),
-      plural(t.filesReused, 'file'),
-      ...(withTime ? [''] : [])
-    ])
-  }
-  const more = report.hosts.length - shown.length
-  const text = table(heads, rows)
-  return more > 0 ? `${text}\n\n_…and ${plural(more, 'more host')}._` : text
-}
-
 // ── Folded: stages, tests, timings, the failure's output, delivery metrics ─────────────────
 
 function stagesTable(stages: readonly StageRecord[], limits: Limits): string {
@@ -362,30 +272,13 @@ function stagesTable(stages: readonly StageRecord[], limits: Limits): string {
   return table(heads, rows)
 }
 
-const HOST_STAGES = [
-  ['stage', 'Stage'],
-  ['activate', 'Activate'],
-  ['health', 'Health check']
-] as const
-
-function timingsTable(report: RunReport, limits: Limits): string | undefined {
-  const timed = report.hosts.filter(h => hostSeconds(h) !== undefined).slice(0, limits.hosts)
-  const columns = HOST_STAGES.filter(([key]) => timed.some(h => h.timings?.[key] !== undefined))
-  if (columns.length === 0) return undefined
-  const cell = (s: number | undefined): string => (s === undefined ? '—' : formatDuration(s * 1000))
-  return table(
-    ['Host', ...columns.map(([, title]) => title)],
-    timed.map(h => [code(h.host), ...columns.map(([key]) => cell(h.timings?.[key]))])
-  )
-}
-
 function stagesSection(report: RunReport, limits: Limits): string | undefined {
   if (report.stages.length === 0) return undefined
   // The tests and the reason of a test-only run or a dry run are in the line under the headline.
   const inLead = report.status === 'tested' || report.status === 'dry-run'
   const parts = [
     stagesTable(report.stages, limits),
-    timingsTable(report, limits),
+    timingsTable(report, limits.hosts),
     report.tests === undefined || inLead ? undefined : `**Tests:** ${testCounts(report.tests)}`,
     // Why the run did what it did; a failed run's plan is not what happened.
     report.decision === undefined || report.status === 'failed' || inLead
@@ -472,7 +365,7 @@ function sections(report: RunReport, limits: Limits, now: Date): (string | undef
     limits.shortened ? SHORTENED_NOTE : undefined,
     failingTests(report.tests, limits),
     errorSection(report.error, limits),
-    hostsTable(report, limits),
+    hostsTable(report, limits.hosts),
     stagesSection(report, limits),
     report.dora === undefined ? undefined : doraSection(report.environment, report.dora),
     footer(report, now)
