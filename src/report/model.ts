@@ -34,6 +34,16 @@ export interface HostRelease {
   readonly status?: string
   /** The rollout batch it switched in, from 1. */
   readonly batch?: number
+  /** What this host was sent and reused (absent: only the run's totals are known). */
+  readonly filesSent?: number
+  readonly bytesSent?: number
+  readonly filesReused?: number
+  /** Seconds each stage took on this host (absent: the stage did not run there). */
+  readonly timings?: {
+    readonly stage?: number
+    readonly activate?: number
+    readonly health?: number
+  }
 }
 
 /**
@@ -85,6 +95,12 @@ export interface RunReport {
   readonly next: 'deploy' | 'rollback' | undefined
   readonly approvalCommand: string
   readonly rollbackCommand: string
+  /**
+   * Where the next step is taken: the pull request the report is about, or `none` when there
+   * is none (a push without one, a dispatch), where the workflow's `promote` / `rollback` inputs
+   * do it. Absent: the pull request, unnamed.
+   */
+  readonly pullRequest?: number | 'none'
   readonly dora: DoraResult | undefined
   /** The failure message and output tail, when the run failed. */
   readonly error: string | undefined
