@@ -171,7 +171,11 @@ async function report(
       release: h.release,
       previousRelease: h.previousRelease,
       ...(shipped ? {} : { status: h.status }),
-      ...(h.batch !== undefined ? { batch: h.batch } : {})
+      ...(h.batch !== undefined ? { batch: h.batch } : {}),
+      filesSent: h.filesSent,
+      bytesSent: h.bytesSent,
+      filesReused: h.filesReused,
+      timings: h.timings
     })),
     release: shipped?.release,
     previousRelease: shipped?.previousRelease,
