@@ -55648,7 +55648,7 @@ globals.__dirname ??= (0,node_path__WEBPACK_IMPORTED_MODULE_0__.dirname)((0,node
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
 /* harmony import */ var _dirname_shim_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(6065);
-/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(9818);
+/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(3359);
 /** Entry point of the bundled action: only calls run(). */
 
 
@@ -55659,7 +55659,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 9818:
+/***/ 3359:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -55915,15 +55915,19 @@ const ADDRESSING = new Set([
  * payloads): the runner masks the log, not what the action sends.
  */
 function applyRequestPolicy(octokit, apiUrl) {
-    let unreachable;
+    // Set by whichever request finds the API unreachable first, read by every other (a function:
+    // a request in flight must see what another one set meanwhile).
+    let found;
+    const unreachableSoFar = () => found;
     octokit.hook.wrap('request', async (request, options) => {
         for (const [key, value] of Object.entries(options)) {
             if (!ADDRESSING.has(key))
                 options[key] = maskDeep(value);
         }
         const what = `${options.method} ${options.url}`;
-        if (unreachable !== undefined) {
-            throw new GitHubUnreachable(`GitHub API unreachable (${unreachable}); skipped ${what}`);
+        const before = unreachableSoFar();
+        if (before !== undefined) {
+            throw new GitHubUnreachable(`GitHub API unreachable (${before}); skipped ${what}`);
         }
         const callerSignal = options.request?.signal;
         for (let attempt = 0;; attempt++) {
@@ -55938,7 +55942,13 @@ function applyRequestPolicy(octokit, apiUrl) {
             }
             catch (error) {
                 if (noAnswer(error)) {
-                    unreachable = causeOf(error);
+                    // Requests in flight at the same time all fail: the first says so, once.
+                    const earlier = unreachableSoFar();
+                    if (earlier !== undefined) {
+                        throw new GitHubUnreachable(`GitHub API unreachable (${earlier}) on ${what}`);
+                    }
+                    const unreachable = causeOf(error);
+                    found = unreachable;
                     core/* warning */.$e(`GitHub API at ${apiUrl} cannot be reached (${unreachable} on ${what}): nothing more is reported to GitHub in this run. The deploy itself is not affected.`);
                     throw new GitHubUnreachable(`GitHub API unreachable (${unreachable}) on ${what}`);
                 }
@@ -55972,6 +55982,132 @@ async function createOctokit(token, apiUrl = process.env.GITHUB_API_URL ?? 'http
     const octokit = getOctokit(token, { baseUrl: apiUrl });
     applyRequestPolicy(octokit, apiUrl);
     return octokit;
+}
+
+;// CONCATENATED MODULE: ./src/github/comments.ts
+/**
+ * The sticky PR comment (DESIGN.md §6): one per environment, found by its hidden marker *and* by
+ * the token's own identity, so a comment anyone else wrote with the marker is never edited.
+ *
+ * Two runs at once: both may see no comment and both create one. After creating, the list is
+ * read again; when two or more of ours carry the marker, the oldest is kept, the newer ones are
+ * deleted (a 404 means the other run deleted it first) and, when the kept one is not the one just
+ * created, it is edited to this run's body. Either way one comment remains.
+ *
+ * The look-ups (`findSticky`) and the write (`writeSticky`) are apart so that a deploy can make
+ * the look-ups while it stages and only the write after it switched.
+ *
+ * The marker (the report's `stickyMarker(environment)`) is passed in: this module knows GitHub,
+ * not the report's format.
+ */
+
+/** Who a GITHUB_TOKEN acts as; `GET /user` is refused to it. */
+const ACTIONS_BOT_LOGIN = 'github-actions[bot]';
+/** The login the token acts as: `GET /user`, or github-actions[bot] when that is refused. */
+async function tokenIdentity(octokit) {
+    try {
+        const { data } = await octokit.rest.users.getAuthenticated();
+        return data.login;
+    }
+    catch (error) {
+        const status = httpStatus(error);
+        if (status === 403 || status === 404)
+            return ACTIONS_BOT_LOGIN;
+        throw error;
+    }
+}
+function isOurs(comment, identity, marker) {
+    return (comment.user?.login.toLowerCase() === identity.toLowerCase() &&
+        (comment.body ?? '').trimStart().startsWith(marker));
+}
+/** The comments on the issue that carry the marker, whoever wrote them, oldest first. */
+async function listMarked(octokit, repo, issueNumber, marker) {
+    const marked = [];
+    const iterator = octokit.paginate.iterator(octokit.rest.issues.listComments, {
+        owner: repo.owner,
+        repo: repo.repo,
+        issue_number: issueNumber,
+        per_page: 100
+    });
+    for await (const { data } of iterator) {
+        marked.push(...data.filter(comment => (comment.body ?? '').trimStart().startsWith(marker)));
+    }
+    return marked.sort((a, b) => a.id - b.id);
+}
+/** Our marked comments on the issue, oldest first, over every page. */
+async function listOurs(octokit, repo, issueNumber, identity, marker) {
+    const marked = await listMarked(octokit, repo, issueNumber, marker);
+    return marked.filter(comment => isOurs(comment, identity, marker));
+}
+async function deleteIfPresent(octokit, repo, commentId) {
+    try {
+        await octokit.rest.issues.deleteComment({
+            owner: repo.owner,
+            repo: repo.repo,
+            comment_id: commentId
+        });
+    }
+    catch (error) {
+        if (httpStatus(error) !== 404)
+            throw error;
+    }
+}
+async function edit(octokit, repo, comment, body) {
+    const { data } = await octokit.rest.issues.updateComment({
+        owner: repo.owner,
+        repo: repo.repo,
+        comment_id: comment.id,
+        body
+    });
+    return { id: data.id, url: data.html_url, created: false };
+}
+/** Keeps the oldest of ours, deletes the rest, and makes sure the kept one has `body`. */
+async function settle(octokit, repo, ours, mine, body) {
+    const [oldest, ...newer] = ours;
+    for (const extra of newer)
+        await deleteIfPresent(octokit, repo, extra.id);
+    if (!oldest || oldest.id === mine.id)
+        return { id: mine.id, url: mine.html_url, created: true };
+    return edit(octokit, repo, oldest, body);
+}
+/**
+ * The look-ups before writing the sticky comment (the token's identity and the issue's comments,
+ * read at the same time). They can be made ahead, while the deploy runs: `writeSticky` copes
+ * with a comment another run created in between.
+ */
+async function findSticky(octokit, { repo, issueNumber, marker }, identity = tokenIdentity(octokit)) {
+    const [who, marked] = await Promise.all([
+        identity,
+        listMarked(octokit, repo, issueNumber, marker)
+    ]);
+    return { identity: who, ours: marked.filter(comment => isOurs(comment, who, marker)) };
+}
+/**
+ * Edits the sticky comment found by `findSticky`, or creates it. `body` should start with the
+ * marker (the rendered report does); it is added when missing.
+ */
+async function writeSticky(octokit, { repo, issueNumber, marker }, found, body) {
+    const text = body.startsWith(marker) ? body : `${marker}\n${body}`;
+    const [existing, ...extras] = found.ours;
+    if (existing) {
+        for (const extra of extras)
+            await deleteIfPresent(octokit, repo, extra.id);
+        return edit(octokit, repo, existing, text);
+    }
+    const { data: mine } = await octokit.rest.issues.createComment({
+        owner: repo.owner,
+        repo: repo.repo,
+        issue_number: issueNumber,
+        body: text
+    });
+    // The new comment's author is the identity for certain, even when GET /user was refused.
+    const author = mine.user?.login ?? found.identity;
+    const ours = await listOurs(octokit, repo, issueNumber, author, marker);
+    return settle(octokit, repo, ours, mine, text);
+}
+/** Edits the sticky comment with `marker` on the issue or PR, or creates it. */
+async function upsertStickyComment(octokit, target, body) {
+    return writeSticky(octokit, target, await findSticky(octokit, target), body);
 }
 
 ;// CONCATENATED MODULE: ./src/github/pulls.ts
@@ -56017,9 +56153,39 @@ async function pullForCommit(octokit, repo, sha) {
     }
 }
 
+;// CONCATENATED MODULE: ./src/github/lookups.ts
+
+
+class RunLookups {
+    octokit;
+    repo;
+    pulls = new Map();
+    identity;
+    constructor(octokit, repo) {
+        this.octokit = octokit;
+        this.repo = repo;
+    }
+    /** The pull request of `sha` (github/pulls.ts), asked of GitHub once per run. */
+    pullForCommit(sha) {
+        const key = sha.toLowerCase();
+        let found = this.pulls.get(key);
+        if (!found) {
+            found = pullForCommit(this.octokit, this.repo, sha);
+            this.pulls.set(key, found);
+        }
+        return found;
+    }
+    /** The login the token acts as (github/comments.ts), asked of GitHub once per run. */
+    tokenIdentity() {
+        this.identity ??= tokenIdentity(this.octokit);
+        return this.identity;
+    }
+}
+
 ;// CONCATENATED MODULE: ./src/github/gate-api.ts
 
-function gateApi(octokit, repo) {
+/** The gate's verbs; `lookups` are the run's (shared with the report, so a commit is looked up once). */
+function gateApi(octokit, repo, lookups = new RunLookups(octokit, repo)) {
     return {
         async permission(login) {
             const { data } = await octokit.rest.repos.getCollaboratorPermissionLevel({
@@ -56078,7 +56244,7 @@ function gateApi(octokit, repo) {
             }));
         },
         async pullForCommit(sha) {
-            return (await pullForCommit(octokit, repo, sha))?.number;
+            return (await lookups.pullForCommit(sha))?.number;
         },
         async openIssue(title, body, assignees) {
             const { data } = await octokit.rest.issues.create({
@@ -56091,109 +56257,6 @@ function gateApi(octokit, repo) {
             return data.number;
         }
     };
-}
-
-;// CONCATENATED MODULE: ./src/github/comments.ts
-/**
- * The sticky PR comment (DESIGN.md §6): one per environment, found by its hidden marker *and* by
- * the token's own identity, so a comment anyone else wrote with the marker is never edited.
- *
- * Two runs at once: both may see no comment and both create one. After creating, the list is
- * read again; when two or more of ours carry the marker, the oldest is kept, the newer ones are
- * deleted (a 404 means the other run deleted it first) and, when the kept one is not the one just
- * created, it is edited to this run's body. Either way one comment remains.
- *
- * The marker (the report's `stickyMarker(environment)`) is passed in: this module knows GitHub,
- * not the report's format.
- */
-
-/** Who a GITHUB_TOKEN acts as; `GET /user` is refused to it. */
-const ACTIONS_BOT_LOGIN = 'github-actions[bot]';
-/** The login the token acts as: `GET /user`, or github-actions[bot] when that is refused. */
-async function tokenIdentity(octokit) {
-    try {
-        const { data } = await octokit.rest.users.getAuthenticated();
-        return data.login;
-    }
-    catch (error) {
-        const status = httpStatus(error);
-        if (status === 403 || status === 404)
-            return ACTIONS_BOT_LOGIN;
-        throw error;
-    }
-}
-function isOurs(comment, identity, marker) {
-    return (comment.user?.login.toLowerCase() === identity.toLowerCase() &&
-        (comment.body ?? '').trimStart().startsWith(marker));
-}
-/** Our marked comments on the issue, oldest first, over every page. */
-async function listOurs(octokit, repo, issueNumber, identity, marker) {
-    const ours = [];
-    const iterator = octokit.paginate.iterator(octokit.rest.issues.listComments, {
-        owner: repo.owner,
-        repo: repo.repo,
-        issue_number: issueNumber,
-        per_page: 100
-    });
-    for await (const { data } of iterator) {
-        ours.push(...data.filter(comment => isOurs(comment, identity, marker)));
-    }
-    return ours.sort((a, b) => a.id - b.id);
-}
-async function deleteIfPresent(octokit, repo, commentId) {
-    try {
-        await octokit.rest.issues.deleteComment({
-            owner: repo.owner,
-            repo: repo.repo,
-            comment_id: commentId
-        });
-    }
-    catch (error) {
-        if (httpStatus(error) !== 404)
-            throw error;
-    }
-}
-async function edit(octokit, repo, comment, body) {
-    const { data } = await octokit.rest.issues.updateComment({
-        owner: repo.owner,
-        repo: repo.repo,
-        comment_id: comment.id,
-        body
-    });
-    return { id: data.id, url: data.html_url, created: false };
-}
-/** Keeps the oldest of ours, deletes the rest, and makes sure the kept one has `body`. */
-async function settle(octokit, repo, ours, mine, body) {
-    const [oldest, ...newer] = ours;
-    for (const extra of newer)
-        await deleteIfPresent(octokit, repo, extra.id);
-    if (!oldest || oldest.id === mine.id)
-        return { id: mine.id, url: mine.html_url, created: true };
-    return edit(octokit, repo, oldest, body);
-}
-/**
- * Edits the sticky comment with `marker` on the issue or PR, or creates it. `body` should start
- * with the marker (the rendered report does); it is added when missing.
- */
-async function upsertStickyComment(octokit, { repo, issueNumber, marker }, body) {
-    const text = body.startsWith(marker) ? body : `${marker}\n${body}`;
-    const identity = await tokenIdentity(octokit);
-    const [existing, ...extras] = await listOurs(octokit, repo, issueNumber, identity, marker);
-    if (existing) {
-        for (const extra of extras)
-            await deleteIfPresent(octokit, repo, extra.id);
-        return edit(octokit, repo, existing, text);
-    }
-    const { data: mine } = await octokit.rest.issues.createComment({
-        owner: repo.owner,
-        repo: repo.repo,
-        issue_number: issueNumber,
-        body: text
-    });
-    // The new comment's author is the identity for certain, even when GET /user was refused.
-    const author = mine.user?.login ?? identity;
-    const ours = await listOurs(octokit, repo, issueNumber, author, marker);
-    return settle(octokit, repo, ours, mine, text);
 }
 
 ;// CONCATENATED MODULE: ./src/format.ts
@@ -56434,6 +56497,38 @@ async function readDeploymentHistory(octokit, repo, environment, options) {
     }
     return entries;
 }
+const FINAL = new Set(['success', 'failure', 'error']);
+/**
+ * The history with this run's own deployments ended as they did. The history is read while the
+ * deploy runs (issue 14: off the critical path), so it shows the run's deployment created but
+ * not yet final; its final status is added here. One the history lacks altogether is added
+ * (without its commit's date).
+ */
+function withOwnOutcomes(history, own) {
+    const result = [...history];
+    for (const outcome of own) {
+        const final = { state: outcome.state, createdAt: outcome.at };
+        const index = result.findIndex(entry => entry.id === outcome.id);
+        const entry = result[index];
+        if (!entry) {
+            result.unshift({
+                id: outcome.id,
+                sha: outcome.sha,
+                createdAt: outcome.at,
+                statuses: [final],
+                rollback: outcome.rollback
+            });
+        }
+        else if (!entry.statuses.some(s => FINAL.has(s.state))) {
+            // GitHub's clock, in whole seconds, may run ahead of ours: the final status comes last.
+            const times = [entry.createdAt, ...entry.statuses.map(s => s.createdAt)].map(t => Date.parse(t));
+            const at = Math.max(Date.parse(outcome.at), ...times.filter(t => !Number.isNaN(t)));
+            const last = { ...final, createdAt: new Date(at).toISOString() };
+            result[index] = { ...entry, statuses: [...entry.statuses, last] };
+        }
+    }
+    return result;
+}
 
 ;// CONCATENATED MODULE: ./src/github/publish.ts
 /**
@@ -56444,7 +56539,6 @@ async function readDeploymentHistory(octokit, repo, environment, options) {
  * What is reported comes in rendered (the report's text and marker): this module knows GitHub,
  * not the report's format.
  */
-
 
 
 
@@ -56466,47 +56560,102 @@ async function safely(what, fn) {
 /**
  * A GitHub deployment per activation: in_progress, then success or failure, with the URLs.
  * (Structurally an `ActivationTracker` of deploy/fleet.ts.)
+ *
+ * Off the critical path (issue 14): `begin` creates the deployment in the background while the
+ * deploy connects and stages; `started` (just before the switch) only waits for that creation,
+ * so the deployment exists before `current` moves; the statuses go out in order behind it and
+ * `finished` does not wait for its own: `settled()` does, when the run reports.
  */
 class DeploymentRecord {
     octokit;
     repo;
     options;
-    id;
+    creating;
+    writes = Promise.resolve();
+    activation;
+    final;
+    sha = '';
     constructor(octokit, repo, options) {
         this.octokit = octokit;
         this.repo = repo;
         this.options = options;
     }
-    async started(release, sha) {
-        const { environment, rollback, logUrl } = this.options;
-        this.id = await safely('create the GitHub deployment', async () => {
-            const id = await createDeployment(this.octokit, this.repo, {
-                sha,
-                environment,
-                release,
-                description: rollback ? `Roll back to ${release}` : `Activate ${release}`,
-                rollback
-            });
-            await setDeploymentStatus(this.octokit, this.repo, id, {
-                state: 'in_progress',
-                logUrl,
-                description: `Switching to ${release}`
-            });
-            return id;
-        });
+    /** The deployment's id once its activation started (undefined before, or when not created). */
+    get id() {
+        return this.activation;
     }
-    async finished(ok, detail) {
-        const id = this.id;
-        if (id === undefined)
+    /** Creates the deployment and its in_progress status now, in the background. Once only. */
+    begin(release, sha) {
+        if (this.creating)
             return;
-        await safely('update the GitHub deployment', () => setDeploymentStatus(this.octokit, this.repo, id, {
-            state: ok ? 'success' : 'failure',
+        const { environment, rollback, logUrl } = this.options;
+        this.sha = sha;
+        this.creating = safely('create the GitHub deployment', () => createDeployment(this.octokit, this.repo, {
+            sha,
+            environment,
+            release,
+            description: rollback ? `Roll back to ${release}` : `Activate ${release}`,
+            rollback
+        }));
+        this.post({ state: 'in_progress', logUrl, description: `Switching to ${release}` });
+    }
+    /** The deployment created (or given up): its id, or undefined. Never rejects. */
+    created() {
+        return this.creating ?? Promise.resolve(undefined);
+    }
+    /** Just before the switch: the deployment exists (begun now if `begin` was not called). */
+    async started(release, sha) {
+        this.begin(release, sha);
+        this.activation = await this.created();
+    }
+    /** After the switch: the final status is sent behind the others; `settled()` waits for it. */
+    finished(ok, detail) {
+        const state = ok ? 'success' : 'failure';
+        this.final = { state, at: new Date().toISOString() };
+        this.post({
+            state,
             logUrl: this.options.logUrl,
             description: detail,
             ...(this.options.environmentUrl === undefined
                 ? {}
                 : { environmentUrl: this.options.environmentUrl })
-        }));
+        });
+        return Promise.resolve();
+    }
+    /**
+     * The run stopped before the switch: a begun deployment never went live, so it is marked
+     * `inactive` (not `failure`: nothing live failed, and the delivery metrics count no change).
+     */
+    abandon(reason) {
+        if (!this.creating || this.final || this.activation !== undefined)
+            return;
+        this.final = { state: 'inactive', at: new Date().toISOString() };
+        this.post({
+            state: 'inactive',
+            logUrl: this.options.logUrl,
+            description: `Not activated: ${reason}`
+        });
+    }
+    /** How this activation ended, for the delivery metrics read before it did. */
+    outcome() {
+        const id = this.activation;
+        if (id === undefined || !this.final || this.final.state === 'inactive')
+            return undefined;
+        return { id, sha: this.sha, rollback: this.options.rollback, ...this.final };
+    }
+    /** Every status of this record sent (or given up). Never rejects. */
+    settled() {
+        return this.writes;
+    }
+    /** Sends a status once the deployment exists and the statuses before it were sent. */
+    post(update) {
+        const creating = this.created();
+        this.writes = this.writes.then(async () => {
+            const id = await creating;
+            if (id === undefined)
+                return;
+            await safely('update the GitHub deployment', () => setDeploymentStatus(this.octokit, this.repo, id, update));
+        });
     }
 }
 /** The environment's deployment history for the delivery metrics; undefined when unreadable. */
@@ -56514,7 +56663,7 @@ async function deliveryHistory(octokit, repo, environment, options) {
     return safely('read the deployment history for delivery metrics', () => readDeploymentHistory(octokit, repo, environment, options));
 }
 /** The pull request this run is about: the event's own, or on `push` the PR of the commit. */
-async function pullNumber(octokit, repo, context) {
+async function pullNumber(lookups, context) {
     const { payload } = context;
     if (typeof payload.number === 'number')
         return payload.number;
@@ -56525,17 +56674,125 @@ async function pullNumber(octokit, repo, context) {
     }
     if (context.eventName !== 'push' || context.sha === '')
         return undefined;
-    return (await safely('find the pull request of the commit', () => pullForCommit(octokit, repo, context.sha)))?.number;
+    return (await safely('find the pull request of the commit', () => lookups.pullForCommit(context.sha)))?.number;
 }
-/** Writes or updates the sticky comment; returns its URL. */
-async function commentOnPullRequest(octokit, repo, context, comment) {
-    const number = await pullNumber(octokit, repo, context);
-    if (number === undefined) {
-        core/* info */.pq('No pull request for this run: the report is in the job summary only.');
-        return undefined;
+/**
+ * The run's sticky pull-request comment. `prepare` makes the look-ups (which PR, who we are, our
+ * comment there) in the background, e.g. while the deploy stages; `write` then costs only the
+ * write itself. A failure is one warning, as for every reporting call.
+ */
+class PullRequestComment {
+    octokit;
+    repo;
+    lookups;
+    context;
+    marker;
+    place;
+    constructor(octokit, repo, lookups, context, marker) {
+        this.octokit = octokit;
+        this.repo = repo;
+        this.lookups = lookups;
+        this.context = context;
+        this.marker = marker;
     }
-    const sticky = await safely(`comment on #${number}`, () => upsertStickyComment(octokit, { repo, issueNumber: number, marker: comment.marker }, comment.body));
-    return sticky?.url;
+    /** Starts the look-ups (once). */
+    prepare() {
+        this.place ??= this.lookUp();
+    }
+    /** Writes or updates the sticky comment with `body`; returns its URL. */
+    async write(body) {
+        this.prepare();
+        const place = await this.place;
+        if (!place) {
+            core/* info */.pq('No pull request for this run: the report is in the job summary only.');
+            return undefined;
+        }
+        const { target, found } = place;
+        if (!found)
+            return undefined;
+        const sticky = await safely(`comment on #${target.issueNumber}`, () => writeSticky(this.octokit, target, found, body));
+        return sticky?.url;
+    }
+    async lookUp() {
+        // Who we are does not depend on which pull request: asked at the same time.
+        const identity = this.lookups.tokenIdentity();
+        identity.catch(() => undefined); // awaited by findSticky, or not needed
+        const number = await pullNumber(this.lookups, this.context);
+        if (number === undefined)
+            return undefined;
+        const target = { repo: this.repo, issueNumber: number, marker: this.marker };
+        const found = await safely(`comment on #${number}`, () => findSticky(this.octokit, target, identity));
+        return { target, found };
+    }
+}
+
+;// CONCATENATED MODULE: ./src/github/reporter.ts
+
+
+
+class GitHubReporter {
+    octokit;
+    repo;
+    options;
+    /** The run's look-ups, shared with the gate: one per commit per run. */
+    lookups;
+    comment;
+    records = [];
+    history;
+    constructor(octokit, repo, options) {
+        this.octokit = octokit;
+        this.repo = repo;
+        this.options = options;
+        this.lookups = new RunLookups(octokit, repo);
+        this.comment = new PullRequestComment(octokit, repo, this.lookups, options.pull, options.marker);
+    }
+    /** A deployment record for the next activation; undefined with `deployment-record: false`. */
+    tracker(rollback) {
+        if (!this.options.deploymentRecord)
+            return undefined;
+        const record = new DeploymentRecord(this.octokit, this.repo, {
+            environment: this.options.environment,
+            environmentUrl: this.options.environmentUrl,
+            logUrl: this.options.logUrl,
+            rollback
+        });
+        this.records.push(record);
+        return record;
+    }
+    /**
+     * Starts in the background what the report will need: the comment's look-ups when `comment`,
+     * the delivery-metrics history when the run is `activating` (after the deployments begun so
+     * far exist, so that the history holds the run's own).
+     */
+    prepare(options) {
+        if (options.comment)
+            this.comment.prepare();
+        if (options.activating)
+            void this.readHistory();
+    }
+    /**
+     * The environment's history for the delivery metrics, with this run's own deployments ended
+     * as they did; undefined when it could not be read (one warning).
+     */
+    async deliveryHistory() {
+        const history = await this.readHistory();
+        const own = this.records.flatMap(r => r.outcome() ?? []);
+        return history && withOwnOutcomes(history, own);
+    }
+    /** Every deployment status of the run sent (or given up). Never rejects. */
+    async settled() {
+        await Promise.all(this.records.map(r => r.settled()));
+    }
+    readHistory() {
+        this.history ??= (async () => {
+            await Promise.all(this.records.map(r => r.created()));
+            return deliveryHistory(this.octokit, this.repo, this.options.environment, {
+                now: new Date(),
+                windowDays: this.options.windowDays
+            });
+        })();
+        return this.history;
+    }
 }
 
 ;// CONCATENATED MODULE: ./src/stage-log.ts
@@ -60907,10 +61164,14 @@ async function deploy(run, tested, activate) {
         id: context.runId,
         attempt: context.runAttempt
     });
-    const tracker = activate ? run.tracker(false) : undefined;
+    const tracker = activate && !settings.dryRun ? run.tracker(false) : undefined;
     const result = tested;
     try {
         checkArtifact(settings);
+        // GitHub off the critical path: the deployment is created and the report's look-ups are
+        // made while the fleet connects, locks and stages; the switch waits only for the creation.
+        tracker?.begin(release, context.sha);
+        run.prepareReport(activate && !settings.dryRun);
         // The connects go out first; the artifact is hashed while they are set up.
         const opening = Fleet.open({
             settings,
@@ -60970,6 +61231,7 @@ async function deploy(run, tested, activate) {
             };
         }
         catch (error) {
+            tracker?.abandon(errorMessage(error));
             await fleet.abandon(release, errorMessage(error));
             return {
                 ...failedWith(result, error),
@@ -60982,6 +61244,7 @@ async function deploy(run, tested, activate) {
         }
     }
     catch (error) {
+        tracker?.abandon(errorMessage(error));
         return { ...failedWith(result, error), deploymentId: tracker?.id };
     }
 }
@@ -62175,7 +62438,208 @@ function computeDora(deployments, now, windowDays = DORA_WINDOW_DAYS) {
     };
 }
 
+;// CONCATENATED MODULE: ./src/report/markdown.ts
+/**
+ * The pieces the report is written with, each safe whatever text it is given: user text (names,
+ * messages, hosts, commands, hook output) can start neither Markdown nor HTML, a link goes only
+ * to an http(s) URL, and a fenced block cannot be closed by its content.
+ */
+
+/** Characters that could start markup, as numeric entities; whitespace kept as it is. */
+function escapeInline(value) {
+    return value
+        .replace(/[&<>"'`*_[\]|~\\#$]/g, c => `&#${c.charCodeAt(0)};`)
+        .replace(/@(?=\w)/g, '@&#8203;')
+        .replace(/&#35;(?=\d)/g, '&#35;&#8203;');
+}
+function oneLine(value) {
+    return value.replace(/\s+/g, ' ').trim();
+}
+/**
+ * One line of user text, safe in Markdown, HTML and table cells: characters that could start
+ * markup become numeric entities, and a zero-width space after `@` and `#` keeps GitHub from
+ * turning the text into mentions (notifications) or issue cross-references.
+ */
+function escapeText(value) {
+    return escapeInline(oneLine(value));
+}
+/** User text as inline code. */
+function code(value, max = 200) {
+    return `<code>${escapeText(shorten(value, max))}</code>`;
+}
+/**
+ * One line of the action's own prose that may quote user text in backticks ("`after-activate`
+ * failed"): each backtick span becomes inline code, everything else is escaped, so the reader
+ * sees code, not literal backticks or entities.
+ */
+function prose(value, max) {
+    const parts = shorten(oneLine(value), max).split('`');
+    return parts
+        .map((part, i) => {
+        if (i % 2 === 0)
+            return escapeInline(part);
+        // An unmatched backtick stays a backtick.
+        return i === parts.length - 1
+            ? escapeInline(`\`${part}`)
+            : `<code>${escapeInline(part)}</code>`;
+    })
+        .join('');
+}
+/** An http(s) URL safe as a Markdown link destination, or undefined. */
+function safeUrl(value) {
+    if (!value)
+        return undefined;
+    try {
+        const url = new URL(value);
+        if (url.protocol !== 'https:' && url.protocol !== 'http:')
+            return undefined;
+        return url.href.replace(/[()|<> ]/g, c => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+    }
+    catch {
+        return undefined;
+    }
+}
+/** `label` (already safe Markdown) linked to `url`, or the label alone when the URL is not http(s). */
+function markdown_link(label, url) {
+    const href = safeUrl(url);
+    return href === undefined ? label : `[${label}](${href})`;
+}
+/** A fenced block no line of `content` can close. */
+function fenced(content) {
+    const longest = Math.max(0, ...(content.match(/`+/g) ?? []).map(run => run.length));
+    const fence = '`'.repeat(Math.max(3, longest + 1));
+    return `${fence}text\n${content}\n${fence}`;
+}
+/** A GFM table; cells must already be safe (no raw `|`, no line breaks). */
+function table(heads, rows) {
+    const line = (cells) => `| ${cells.join(' | ')} |`;
+    return [line(heads), line(heads.map(() => '---')), ...rows.map(line)].join('\n');
+}
+/** A folded block; `open` shows it unfolded (it can still be folded by the reader). */
+function details(summary, body, open = false) {
+    return `<details${open ? ' open' : ''}>\n<summary>${summary}</summary>\n\n${body}\n\n</details>`;
+}
+
+;// CONCATENATED MODULE: ./src/report/hosts.ts
+/**
+ * The hosts in the report: the compact table under the headline (release, files sent and
+ * reused, bytes, time; where each host stands after a failed rollout) and each host's timings.
+ */
+
+
+/** What one host was sent: its own figures, or the run's when it is the only host. */
+function movedTo(host, report) {
+    if (host.filesSent !== undefined || host.filesReused !== undefined) {
+        return {
+            files: host.filesSent ?? 0,
+            bytes: host.bytesSent ?? 0,
+            reused: host.filesReused ?? 0
+        };
+    }
+    const t = report.transfer;
+    if (report.hosts.length === 1 && t !== undefined) {
+        return { files: t.filesSent, bytes: t.bytesSent, reused: t.filesReused };
+    }
+    return undefined;
+}
+function sentCell(moved) {
+    if (moved === undefined)
+        return '—';
+    const bytes = moved.bytes > 0 ? `, ${formatBytes(moved.bytes)}` : '';
+    return `${plural(moved.files, 'file')}${bytes}`;
+}
+function hostSeconds(host) {
+    const t = host.timings;
+    if (t === undefined)
+        return undefined;
+    const all = [t.stage, t.activate, t.health].filter(s => s !== undefined);
+    return all.length === 0 ? undefined : all.reduce((sum, s) => sum + s, 0);
+}
+/** The compact table of the hosts, the first `maxHosts` of them. */
+function hostsTable(report, maxHosts) {
+    if (report.hosts.length === 0)
+        return undefined;
+    const shown = report.hosts.slice(0, maxHosts);
+    // Previous, status and batch only when they say something: a failed or rolling rollout.
+    const withStatus = report.hosts.some(h => h.status !== undefined);
+    const withBatch = report.hosts.some(h => (h.batch ?? 1) > 1);
+    const moved = report.hosts.map(h => movedTo(h, report));
+    const t = report.transfer;
+    // A promotion or rollback sends nothing: no transfer columns of zeros. After a failed
+    // rollout, where each host stands is what counts; its timings stay in the folded details.
+    const withTransfer = !withStatus &&
+        (moved.some(m => m !== undefined && m.files + m.reused > 0) ||
+            (t !== undefined && t.filesSent + t.filesReused > 0));
+    const withTime = !withStatus && report.hosts.some(h => hostSeconds(h) !== undefined);
+    const sent = report.status === 'dry-run' ? 'Would send' : 'Sent';
+    const heads = [
+        'Host',
+        'Release',
+        ...(withStatus ? ['Previous', 'Status'] : []),
+        ...(withBatch ? ['Batch'] : []),
+        ...(withTransfer ? [sent, 'Reused'] : []),
+        ...(withTime ? ['Time'] : [])
+    ];
+    const rows = shown.map((h, i) => {
+        const m = moved[i];
+        const seconds = hostSeconds(h);
+        return [
+            code(h.host),
+            code(h.release),
+            ...(withStatus
+                ? [
+                    h.previousRelease === undefined ? '—' : code(h.previousRelease),
+                    escapeText(h.status ?? '—')
+                ]
+                : []),
+            ...(withBatch ? [h.batch === undefined ? '—' : String(h.batch)] : []),
+            ...(withTransfer ? [sentCell(m), m === undefined ? '—' : plural(m.reused, 'file')] : []),
+            ...(withTime ? [seconds === undefined ? '—' : formatDuration(seconds * 1000)] : [])
+        ];
+    });
+    if (report.hosts.length > 1 && withTransfer && t !== undefined) {
+        const blank = heads.length - 2 - (withTime ? 1 : 0) - 1;
+        rows.push([
+            '**Total**',
+            ...Array(blank).fill(''),
+            sentCell({ files: t.filesSent, bytes: t.bytesSent, reused: t.filesReused }),
+            plural(t.filesReused, 'file'),
+            ...(withTime ? [''] : [])
+        ]);
+    }
+    const more = report.hosts.length - shown.length;
+    const text = table(heads, rows);
+    return more > 0 ? `${text}\n\n_…and ${plural(more, 'more host')}._` : text;
+}
+const HOST_STAGES = [
+    ['stage', 'Stage'],
+    ['activate', 'Activate'],
+    ['health', 'Health check']
+];
+/** Each host's time per stage, for the folded details. */
+function timingsTable(report, maxHosts) {
+    const timed = report.hosts.filter(h => hostSeconds(h) !== undefined).slice(0, maxHosts);
+    const columns = HOST_STAGES.filter(([key]) => timed.some(h => h.timings?.[key] !== undefined));
+    if (columns.length === 0)
+        return undefined;
+    const cell = (s) => (s === undefined ? '—' : formatDuration(s * 1000));
+    return table(['Host', ...columns.map(([, title]) => title)], timed.map(h => [code(h.host), ...columns.map(([key]) => cell(h.timings?.[key]))]));
+}
+
 ;// CONCATENATED MODULE: ./src/report/render.ts
+/**
+ * Renders a RunReport as GitHub Markdown: the sticky PR comment and the job summary carry the same
+ * content, laid out to be read at a glance:
+ *   1. one headline: what happened, which release to which hosts, how long;
+ *   2. one line under it: the failure, the environment link, the next step;
+ *   3. the failing tests, and a compact table of the hosts (release, files, bytes, time);
+ *   4. folded: the stages, the tests, each host's timings, the failure's output, the metrics;
+ *   5. a small footer: the commit, the run log, when the report was written.
+ * User text is escaped (see markdown.ts). The result is always under GitHub's 65,536-character
+ * comment limit: long parts are cut with a visible note, then the whole report is redrawn
+ * tighter, and at worst reduced to its headline.
+ */
+
 
 
 /** GitHub refuses comment bodies longer than this. */
@@ -62198,16 +62662,8 @@ const COMPACT = {
     messageChars: 120,
     shortened: true
 };
-const HEADLINES = {
-    tested: ['✅', 'Tested'],
-    staged: ['📦', 'Staged, awaiting approval, on'],
-    deployed: ['🚀', 'Deployed to'],
-    'rolled-back': ['⏪', 'Rolled back on'],
-    'dry-run': ['🧪', 'Dry run for'],
-    failed: ['❌', 'Failed on'],
-    denied: ['🚫', 'Denied on'],
-    skipped: ['⏭️', 'Skipped on']
-};
+/** Hosts named in the headline; more are counted (the table below names them). */
+const HEADLINE_HOSTS = 1;
 const STAGE_ICONS = {
     success: '✅ success',
     failure: '❌ failure',
@@ -62216,40 +62672,6 @@ const STAGE_ICONS = {
 /** The hidden first line that identifies the sticky comment for one environment. */
 function stickyMarker(environment) {
     return `<!-- gated-deploy:${encodeURIComponent(environment)} -->`;
-}
-/**
- * One line of user text, safe in Markdown, HTML and table cells: characters that could start
- * markup become numeric entities, and a zero-width space after `@` and `#` keeps GitHub from
- * turning the text into mentions (notifications) or issue cross-references.
- */
-function escapeText(value) {
-    return value
-        .replace(/\s+/g, ' ')
-        .trim()
-        .replace(/[&<>"'`*_[\]|~\\#$]/g, c => `&#${c.charCodeAt(0)};`)
-        .replace(/@(?=\w)/g, '@&#8203;')
-        .replace(/&#35;(?=\d)/g, '&#35;&#8203;');
-}
-function code(value, max = 200) {
-    return `<code>${escapeText(shorten(value, max))}</code>`;
-}
-/** An http(s) URL safe as a Markdown link destination, or undefined. */
-function safeUrl(value) {
-    if (!value)
-        return undefined;
-    try {
-        const url = new URL(value);
-        if (url.protocol !== 'https:' && url.protocol !== 'http:')
-            return undefined;
-        return url.href.replace(/[()|]/g, c => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
-    }
-    catch {
-        return undefined;
-    }
-}
-function render_link(label, url) {
-    const href = safeUrl(url);
-    return href === undefined ? label : `[${label}](${href})`;
 }
 /** A span of time in its two largest units: "2 d 3 h", "3 h 20 min", "45 s". */
 function formatSpan(ms) {
@@ -62269,12 +62691,237 @@ function formatSpan(ms) {
         .map(([n, unit]) => `${n} ${unit}`)
         .join(' ');
 }
-function headline(report) {
-    const [emoji, text] = HEADLINES[report.status];
-    const where = report.status === 'tested' ? '' : ` ${code(report.environment, 100)}`;
-    const decision = report.decision === undefined ? '' : ` · decision: <b>${report.decision}</b>`;
-    return `### ${emoji} ${text}${where}${decision}`;
+// ── The headline ────────────────────────────────────────────────────────────────────────────
+/** " in 1 min 6 s": the stages' time, which is the run's (they run one after another). */
+function took(report, word) {
+    const ms = report.stages.reduce((sum, stage) => sum + stage.durationMs, 0);
+    return ms > 0 ? ` ${word} ${formatDuration(ms)}` : '';
 }
+function onHosts(report) {
+    const { hosts } = report;
+    if (hosts.length === 0)
+        return '';
+    if (hosts.length > HEADLINE_HOSTS)
+        return ` on ${plural(hosts.length, 'host')}`;
+    return ` on ${hosts.map(h => code(h.host, 100)).join(', ')}`;
+}
+function failedStage(report) {
+    return report.stages.findLast(stage => stage.status === 'failure');
+}
+/** What became of the hosts of a failed activation, when any was switched. */
+function hostsAfterFailure(report) {
+    const count = (...statuses) => report.hosts.filter(h => h.status !== undefined && statuses.includes(h.status)).length;
+    const left = count('switch-back-failed', 'left-switched');
+    const back = count('switched-back');
+    const parts = [
+        back > 0 ? `${plural(back, 'host')} switched back` : undefined,
+        left > 0 ? `⚠️ ${plural(left, 'host')} left on the new release` : undefined
+    ].filter(part => part !== undefined);
+    return parts.length > 0 ? `; ${parts.join(', ')}` : '';
+}
+function failedHeadline(report) {
+    const stage = failedStage(report);
+    const tests = report.tests;
+    let what = 'Failed';
+    if (stage?.name === 'build')
+        what = 'Build failed';
+    else if (stage?.name === 'test') {
+        what =
+            tests && tests.failed > 0 ? `Tests failed: ${tests.failed} of ${tests.total}` : 'Tests failed';
+    }
+    else if (stage !== undefined) {
+        const release = report.release === undefined ? '' : ` of ${code(report.release)}`;
+        what = `Deploy${release} to ${code(report.environment, 100)} failed at ${escapeText(stage.name)}`;
+    }
+    return `❌ ${what}${took(report, 'after')}${hostsAfterFailure(report)}`;
+}
+function headline(report, limits) {
+    const env = code(report.environment, 100);
+    const release = report.release === undefined ? 'the build' : code(report.release);
+    const reason = prose(report.reason ?? '', limits.messageChars);
+    const text = (() => {
+        switch (report.status) {
+            case 'deployed': {
+                const verb = report.decision === 'promote' ? 'Promoted' : 'Deployed';
+                return `🚀 ${verb} ${release} to ${env}${onHosts(report)}${took(report, 'in')}`;
+            }
+            case 'staged':
+                return `📦 Staged ${release} for ${env}${onHosts(report)}${took(report, 'in')}, awaiting approval`;
+            case 'rolled-back':
+                return `⏪ Rolled back ${env} to ${release}${onHosts(report)}${took(report, 'in')}`;
+            case 'dry-run':
+                return `🧪 Dry run for ${env}${onHosts(report)}${took(report, 'in')}: nothing changed`;
+            case 'tested':
+                return `✅ Tested ${code(report.sha.slice(0, 12) || 'the commit')}${took(report, 'in')}`;
+            case 'failed':
+                return failedHeadline(report);
+            case 'denied':
+                return `🚫 Refused${reason ? `: ${reason}` : ''}`;
+            case 'skipped':
+                return `⏭️ Skipped${reason ? `: ${reason}` : ''}`;
+        }
+    })();
+    return `### ${text}`;
+}
+// ── The line under it: the failure, the environment, the next step ─────────────────────────
+/**
+ * The failure as the action wrote it, without an introduction to output that never came
+ * ("… exit code 1. Last lines of its output:", "exit 1, its last output:" at the very end).
+ * No regular expression over the text: a failure can be megabytes long.
+ */
+function fullFailure(error) {
+    const text = error.trimEnd();
+    if (!/\boutput:$/i.test(text.slice(-8)))
+        return text;
+    const lineStart = text.lastIndexOf('\n') + 1;
+    const line = text.slice(lineStart);
+    const cut = Math.max(line.lastIndexOf('. '), line.lastIndexOf('; '), line.lastIndexOf(', '));
+    const kept = `${text.slice(0, lineStart)}${line.slice(0, Math.max(cut, 0))}`.trimEnd();
+    return kept === '' || /[.!?]$/.test(kept) ? kept : `${kept}.`;
+}
+/** The first sentence of a failure (or of its first line): what the reader needs first. */
+function firstSentence(error) {
+    const line = (fullFailure(error).split('\n', 1)[0] ?? '').slice(0, 2000);
+    const sentence = /^.*?[.!?](?=\s|$)/.exec(line)?.[0] ?? line;
+    return sentence.replace(/[\s:]+$/, '');
+}
+function environmentLink(report) {
+    // Only where the live site now holds this build.
+    if (report.status !== 'deployed' && report.status !== 'rolled-back')
+        return undefined;
+    const href = safeUrl(report.environmentUrl);
+    if (href === undefined || report.environmentUrl === undefined)
+        return undefined;
+    const label = escapeText(shorten(report.environmentUrl.replace(/^https?:\/\//, ''), 80));
+    return `🔗 [${label}](${href})`;
+}
+function nextStep(report) {
+    const noPullRequest = report.pullRequest === 'none';
+    if (report.next === 'deploy') {
+        if (noPullRequest && report.release !== undefined) {
+            return `**Next:** run the workflow with ${code(`promote: ${report.release}`)} to put it live`;
+        }
+        return `**Next:** comment ${code(report.approvalCommand)} on the pull request to put it live`;
+    }
+    if (report.next === 'rollback') {
+        const to = report.previousRelease === undefined ? '' : ` to go back to ${code(report.previousRelease)}`;
+        if (noPullRequest)
+            return `**Undo:** run the workflow with ${code('rollback: true')}${to}`;
+        return `**Undo:** comment ${code(report.rollbackCommand)} on the pull request${to}`;
+    }
+    return undefined;
+}
+function testCounts(tests) {
+    const icon = tests.failed > 0 ? '❌' : '✅';
+    const counts = [
+        tests.failed > 0 ? `${tests.failed} failed` : undefined,
+        `${tests.passed} passed`,
+        tests.skipped > 0 ? `${tests.skipped} skipped` : undefined
+    ].filter(part => part !== undefined);
+    return `${icon} ${counts.join(', ')} of ${tests.total}`;
+}
+function leadLine(report, limits) {
+    const parts = [];
+    if (report.status === 'failed' && report.error !== undefined) {
+        parts.push(prose(firstSentence(report.error), limits.messageChars));
+    }
+    if (report.status === 'tested' || report.status === 'dry-run') {
+        if (report.reason !== undefined)
+            parts.push(prose(report.reason, limits.messageChars));
+        if (report.tests !== undefined)
+            parts.push(`tests ${testCounts(report.tests)}`);
+    }
+    parts.push(environmentLink(report), nextStep(report));
+    const line = parts.filter(part => part !== undefined && part !== '').join(' · ');
+    return line === '' ? undefined : line;
+}
+// ── What is shown unfolded: failing tests, the hosts ────────────────────────────────────────
+function failingTests(tests, limits) {
+    if (tests === undefined || tests.failed === 0)
+        return undefined;
+    const shown = tests.failures.slice(0, limits.failures);
+    if (shown.length === 0)
+        return undefined;
+    const lines = shown.map(failure => {
+        const message = failure.message.split('\n').find(line => line.trim() !== '') ?? '';
+        const text = message ? `: ${escapeText(shorten(message, limits.messageChars))}` : '';
+        return `- ${code(failure.name, limits.nameChars)}${text}`;
+    });
+    const more = tests.failed - shown.length;
+    if (more > 0)
+        lines.push(`- _…and ${plural(more, 'more failing test')}; see the run log._`);
+    return lines.join('\n');
+}
+// ── Folded: stages, tests, timings, the failure's output, delivery metrics ─────────────────
+function stagesTable(stages, limits) {
+    const withDetail = stages.some(stage => stage.detail.trim() !== '');
+    const rows = stages.map(stage => {
+        const duration = stage.status === 'skipped' || stage.durationMs < 1 ? '' : formatDuration(stage.durationMs);
+        const detail = firstSentence(stage.detail);
+        return [
+            escapeText(stage.name),
+            STAGE_ICONS[stage.status],
+            duration,
+            ...(withDetail ? [prose(detail, limits.detailChars)] : [])
+        ];
+    });
+    const heads = ['Stage', 'Status', 'Duration', ...(withDetail ? ['Detail'] : [])];
+    return table(heads, rows);
+}
+function stagesSection(report, limits) {
+    if (report.stages.length === 0)
+        return undefined;
+    // The tests and the reason of a test-only run or a dry run are in the line under the headline.
+    const inLead = report.status === 'tested' || report.status === 'dry-run';
+    const parts = [
+        stagesTable(report.stages, limits),
+        timingsTable(report, limits.hosts),
+        report.tests === undefined || inLead ? undefined : `**Tests:** ${testCounts(report.tests)}`,
+        // Why the run did what it did; a failed run's plan is not what happened.
+        report.decision === undefined || report.status === 'failed' || inLead
+            ? undefined
+            : `**Decision:** ${report.decision}${report.reason ? ` (${prose(report.reason, limits.messageChars)})` : ''}`
+    ].filter(part => part !== undefined);
+    const summary = `⏱️ ${plural(report.stages.length, 'stage')}${took(report, 'in')}`;
+    return details(summary, parts.join('\n\n'));
+}
+/** The failure in full, as written (a fenced block shows it verbatim), when it says more. */
+function errorSection(error, limits) {
+    if (error === undefined)
+        return undefined;
+    const full = fullFailure(error);
+    if (full === firstSentence(error) || full === '')
+        return undefined;
+    const chars = [...full];
+    const dropped = chars.length - limits.errorChars;
+    const tail = dropped > 0 ? chars.slice(dropped).join('') : full;
+    const note = dropped > 0 ? `_The first ${dropped} characters were cut; the run log has all._\n\n` : '';
+    const lines = plural(tail.split('\n').length, 'line');
+    return details(`📄 The error in full (${lines})`, `${note}${fenced(tail)}`, true);
+}
+function doraRows(dora) {
+    const lead = dora.leadTimeMs === undefined
+        ? 'not measured'
+        : `${formatSpan(dora.leadTimeMs)} (median of ${dora.leadTimeSamples})`;
+    const restore = dora.timeToRestoreMs === undefined
+        ? 'no failures to restore from'
+        : `${formatSpan(dora.timeToRestoreMs)} (median of ${dora.restoreSamples})`;
+    const rate = `${Math.round(dora.changeFailureRate * 100)}% (${dora.failedChanges} of ${plural(dora.finishedChanges, 'change')})`;
+    const frequency = `${dora.deploymentsPerWeek.toFixed(1)} a week (${plural(dora.deployments, 'deployment')} in ${dora.windowDays} days)`;
+    return table(['Metric', 'Value'], [
+        ['Deployment frequency', frequency],
+        ['Lead time for changes', lead],
+        ['Change failure rate', rate],
+        ['Time to restore', restore]
+    ]);
+}
+function doraSection(environment, dora) {
+    const body = 'insufficient' in dora
+        ? `Not enough history yet: ${escapeText(shorten(dora.insufficient, 300))}`
+        : doraRows(dora);
+    return details(`📊 Delivery metrics (DORA) for ${code(environment, 100)}`, body);
+}
+// ── The footer and the whole ────────────────────────────────────────────────────────────────
 function commitUrl(report) {
     if (!/^[\w.-]+\/[\w.-]+$/.test(report.repository) || !/^[0-9a-f]{7,40}$/i.test(report.sha)) {
         return undefined;
@@ -62286,182 +62933,49 @@ function commitUrl(report) {
         return undefined;
     }
 }
-function commitLine(report) {
-    const parts = [`Commit ${render_link(code(report.sha.slice(0, 12) || 'unknown'), commitUrl(report))}`];
-    if (report.release !== undefined)
-        parts.push(`release ${code(report.release)}`);
-    if (report.previousRelease !== undefined)
-        parts.push(`previous ${code(report.previousRelease)}`);
-    return parts.join(' · ');
-}
-function stagesTable(stages, limits) {
-    if (stages.length === 0)
-        return undefined;
-    const rows = stages.map(stage => {
-        const duration = stage.status === 'skipped' ? '' : formatDuration(stage.durationMs);
-        const detail = escapeText(shorten(stage.detail.split('\n')[0] ?? '', limits.detailChars));
-        return `| ${escapeText(stage.name)} | ${STAGE_ICONS[stage.status]} | ${duration} | ${detail} |`;
-    });
-    return ['| Stage | Status | Duration | Detail |', '| --- | --- | --- | --- |', ...rows].join('\n');
-}
-function testsSection(tests, limits) {
-    const icon = tests.failed > 0 ? '❌' : '✅';
-    const counts = [
-        tests.failed > 0 ? `${tests.failed} failed` : undefined,
-        `${tests.passed} passed`,
-        tests.skipped > 0 ? `${tests.skipped} skipped` : undefined
-    ]
-        .filter(part => part !== undefined)
-        .join(', ');
-    const lines = [`**Tests:** ${icon} ${counts} of ${tests.total}`];
-    const shown = tests.failures.slice(0, limits.failures);
-    if (shown.length > 0) {
-        lines.push('', 'Failing:');
-        for (const failure of shown) {
-            const message = failure.message.split('\n').find(line => line.trim() !== '') ?? '';
-            const text = message ? `: ${escapeText(shorten(message, limits.messageChars))}` : '';
-            lines.push(`- ${code(failure.name, limits.nameChars)}${text}`);
-        }
-    }
-    const more = tests.failed - shown.length;
-    if (shown.length > 0 && more > 0) {
-        lines.push(`- _…and ${plural(more, 'more failing test')}; see the run log._`);
-    }
-    return lines.join('\n');
-}
-function transferLine(report) {
-    const t = report.transfer;
-    if (t === undefined)
-        return undefined;
-    const sent = `${plural(t.filesSent, 'file')} sent (${formatBytes(t.bytesSent)})`;
-    return `**Transfer:** ${sent}, ${plural(t.filesReused, 'file')} reused from the previous release`;
-}
-function hostsTable(report, limits) {
-    if (report.hosts.length === 0)
-        return undefined;
-    const shown = report.hosts.slice(0, limits.hosts);
-    // Status and batch columns only when they say something: a failed or rolling rollout.
-    const withStatus = report.hosts.some(h => h.status !== undefined);
-    const withBatch = report.hosts.some(h => (h.batch ?? 1) > 1);
-    const rows = shown.map(h => {
-        const previous = h.previousRelease === undefined ? '—' : code(h.previousRelease);
-        const extra = [
-            ...(withStatus ? [escapeText(h.status ?? '—')] : []),
-            ...(withBatch ? [h.batch === undefined ? '—' : String(h.batch)] : [])
-        ];
-        return `| ${[code(h.host), code(h.release), previous, ...extra].join(' | ')} |`;
-    });
-    const heads = [
-        'Host',
-        'Release',
-        'Previous',
-        ...(withStatus ? ['Status'] : []),
-        ...(withBatch ? ['Batch'] : [])
-    ];
-    const table = [
-        `| ${heads.join(' | ')} |`,
-        `| ${heads.map(() => '---').join(' | ')} |`,
-        ...rows
-    ].join('\n');
-    const more = report.hosts.length - shown.length;
-    return more > 0 ? `${table}\n\n_…and ${plural(more, 'more host')}._` : table;
-}
-function environmentLine(report) {
-    const href = safeUrl(report.environmentUrl);
-    if (href === undefined)
-        return undefined;
-    return `**Environment:** [${escapeText(shorten(report.environmentUrl ?? '', 200))}](${href})`;
-}
-function nextLine(report) {
-    if (report.next === 'deploy') {
-        const what = report.release === undefined ? 'this release' : `release ${code(report.release)}`;
-        return `**Next:** to put ${what} live, comment ${code(report.approvalCommand)} on the pull request.`;
-    }
-    if (report.next === 'rollback') {
-        const to = report.previousRelease === undefined
-            ? 'roll back'
-            : `go back to release ${code(report.previousRelease)}`;
-        return `**Next:** to ${to}, comment ${code(report.rollbackCommand)} on the pull request.`;
-    }
-    return undefined;
-}
-/** A fenced block no line of `content` can close. */
-function fenced(content) {
-    const longest = Math.max(0, ...(content.match(/`+/g) ?? []).map(run => run.length));
-    const fence = '`'.repeat(Math.max(3, longest + 1));
-    return `${fence}text\n${content}\n${fence}`;
-}
-function errorSection(error, limits) {
-    const chars = [...error.trimEnd()];
-    const dropped = chars.length - limits.errorChars;
-    const tail = dropped > 0 ? chars.slice(dropped).join('') : chars.join('');
-    const note = dropped > 0 ? `\n\n_The first ${dropped} characters were cut; the run log has all._` : '';
-    return `**Error:**${note}\n\n${fenced(tail)}`;
-}
-function doraRows(dora) {
-    const lead = dora.leadTimeMs === undefined
-        ? 'not measured'
-        : `${formatSpan(dora.leadTimeMs)} (median of ${dora.leadTimeSamples})`;
-    const restore = dora.timeToRestoreMs === undefined
-        ? 'no failures to restore from'
-        : `${formatSpan(dora.timeToRestoreMs)} (median of ${dora.restoreSamples})`;
-    const rate = `${Math.round(dora.changeFailureRate * 100)}% (${dora.failedChanges} of ${plural(dora.finishedChanges, 'change')})`;
-    const frequency = `${dora.deploymentsPerWeek.toFixed(1)} a week (${plural(dora.deployments, 'deployment')} in ${dora.windowDays} days)`;
-    return [
-        '| Metric | Value |',
-        '| --- | --- |',
-        `| Deployment frequency | ${frequency} |`,
-        `| Lead time for changes | ${lead} |`,
-        `| Change failure rate | ${rate} |`,
-        `| Time to restore | ${restore} |`
-    ];
-}
-function doraSection(environment, dora) {
-    const summary = `<summary>📊 Delivery metrics (DORA) for ${code(environment, 100)}</summary>`;
-    const body = 'insufficient' in dora
-        ? `Not enough history yet: ${escapeText(shorten(dora.insufficient, 300))}`
-        : doraRows(dora).join('\n');
-    return `<details>\n${summary}\n\n${body}\n\n</details>`;
-}
-function footer(report) {
-    const href = safeUrl(report.runUrl);
-    return href === undefined ? '' : `[View the run log](${href})`;
+function footer(report, now) {
+    const parts = [
+        `Commit ${markdown_link(code(report.sha.slice(0, 12) || 'unknown'), commitUrl(report))}`,
+        safeUrl(report.runUrl) === undefined ? undefined : markdown_link('Run log', report.runUrl),
+        `Updated ${now.toISOString().slice(0, 16).replace('T', ' ')} UTC`
+    ].filter(part => part !== undefined);
+    return `<sub>${parts.join(' · ')}</sub>`;
 }
 const SHORTENED_NOTE = "_This report was shortened to stay under GitHub's 65,536-character limit; the run log has everything._";
-function sections(report, limits) {
+function sections(report, limits, now) {
     return [
-        headline(report),
-        report.reason === undefined ? undefined : `Reason: ${escapeText(shorten(report.reason, 300))}`,
+        headline(report, limits),
+        leadLine(report, limits),
         limits.shortened ? SHORTENED_NOTE : undefined,
-        commitLine(report),
-        stagesTable(report.stages, limits),
-        report.tests === undefined ? undefined : testsSection(report.tests, limits),
-        transferLine(report),
-        hostsTable(report, limits),
-        environmentLine(report),
-        nextLine(report),
-        report.error === undefined ? undefined : errorSection(report.error, limits),
+        failingTests(report.tests, limits),
+        errorSection(report.error, limits),
+        hostsTable(report, limits.hosts),
+        stagesSection(report, limits),
         report.dora === undefined ? undefined : doraSection(report.environment, report.dora),
-        footer(report)
+        footer(report, now)
     ];
 }
-function minimal(report) {
+function minimal(report, now) {
     const note = "_The full report did not fit GitHub's 65,536-character limit; the run log has everything._";
-    return [headline(report), note, commitLine(report), nextLine(report), footer(report)];
+    return [headline(report, COMPACT), leadLine(report, COMPACT), note, footer(report, now)];
 }
+/** The headline and the line under it are one block: the line follows without a gap. */
 function assemble(parts, marker) {
-    const body = parts.filter((part) => part !== undefined && part !== '');
+    const [head, lead, ...rest] = parts;
+    const top = lead === undefined ? head : `${head ?? ''}\n${lead}`;
+    const body = [top, ...rest].filter((part) => part !== undefined && part !== '');
     return [...(marker === undefined ? [] : [marker]), body.join('\n\n')].join('\n') + '\n';
 }
 /** Markdown for the sticky PR comment (and, with `marker: false`, the job summary). */
 function renderReport(report, options = {}) {
     const marker = options.marker === false ? undefined : stickyMarker(report.environment);
+    const now = options.now ?? new Date();
     for (const limits of [FULL, COMPACT]) {
-        const text = assemble(sections(report, limits), marker);
+        const text = assemble(sections(report, limits, now), marker);
         if (text.length < MAX_REPORT_CHARS)
             return text;
     }
-    return assemble(minimal(report), marker);
+    return assemble(minimal(report, now), marker);
 }
 
 ;// CONCATENATED MODULE: ./src/report/publish.ts
@@ -62522,6 +63036,8 @@ async function handle(run) {
         case 'promote':
             return promote(withShip(run), start, intent);
         case 'build': {
+            // The comment's look-ups go out now and overlap the build and the test.
+            run.prepareReport(false);
             const tested = await buildAndTest(run, intent);
             if (tested.status !== 'tested')
                 return tested;
@@ -62581,26 +63097,31 @@ async function testSummary(settings) {
     report.warnings.forEach(w => core/* warning */.$e(w));
     return report.summary;
 }
-function nextStep(result) {
+function main_nextStep(result) {
     if (result.status === 'staged')
         return 'deploy';
     if (result.status === 'deployed' || result.status === 'rolled-back')
         return 'rollback';
     return undefined;
 }
-/** Job summary always; PR comment and delivery metrics when there is a token to report with. */
+/** Whether the run's result goes to the pull request as a comment. */
+function commentWanted(settings, context, result) {
+    const wanted = settings?.report.comment === 'always' ||
+        (settings?.report.comment === 'on-failure' && result.failure !== undefined);
+    const quietSkip = result.decision === 'skip' && context?.eventName === 'issue_comment';
+    return wanted && !quietSkip;
+}
+/**
+ * Job summary always; PR comment and delivery metrics when there is a token to report with. The
+ * GitHub calls were started while the deploy ran (github/reporter.ts); what is left goes out at
+ * once: the comment's write next to the final deployment status.
+ */
 async function report(run, forkPullRequest) {
-    const { settings, context, octokit, result } = run;
+    const { settings, context, github, result } = run;
     const environment = settings?.environment ?? 'production';
     const activated = result.status === 'deployed' || result.status === 'rolled-back';
-    const now = new Date();
-    const history = octokit && context && activated
-        ? await deliveryHistory(octokit, repoOf(context), environment, {
-            now,
-            windowDays: DORA_WINDOW_DAYS
-        })
-        : undefined;
-    const dora = history && computeDora(history, now);
+    const history = github && activated ? await github.deliveryHistory() : undefined;
+    const dora = history && computeDora(history, new Date());
     const shipped = result.shipped;
     // Every text of the report is masked before it is rendered: escaping could split a secret.
     const body = maskDeep({
@@ -62625,35 +63146,33 @@ async function report(run, forkPullRequest) {
             release: h.release,
             previousRelease: h.previousRelease,
             ...(shipped ? {} : { status: h.status }),
-            ...(h.batch !== undefined ? { batch: h.batch } : {})
+            ...(h.batch !== undefined ? { batch: h.batch } : {}),
+            filesSent: h.filesSent,
+            bytesSent: h.bytesSent,
+            filesReused: h.filesReused,
+            timings: h.timings
         })),
         release: shipped?.release,
         previousRelease: shipped?.previousRelease,
         environmentUrl: settings?.report.environmentUrl,
-        next: nextStep(result),
+        next: main_nextStep(result),
         approvalCommand: settings?.gate.approvalCommand ?? '/deploy',
         rollbackCommand: settings?.gate.rollbackCommand ?? '/rollback',
         dora,
         error: result.failure
     });
-    await writeJobSummary(body);
     const extra = {};
     if (settings?.report.environmentUrl)
         extra['environment-url'] = settings.report.environmentUrl;
-    const wanted = settings?.report.comment === 'always' ||
-        (settings?.report.comment === 'on-failure' && result.failure !== undefined);
-    const quietSkip = result.decision === 'skip' && context?.eventName === 'issue_comment';
     if (forkPullRequest) {
         core/* info */.pq('Pull request from a fork: its token is read-only, so no comment and no deployment; see this job summary.');
     }
-    else if (octokit && context && wanted && !quietSkip) {
-        const url = await commentOnPullRequest(octokit, repoOf(context), context, {
-            marker: stickyMarker(environment),
-            body: renderReport(body)
-        });
-        if (url)
-            extra['comment-url'] = url;
-    }
+    const comment = github && commentWanted(settings, context, result)
+        ? github.comment.write(renderReport(body))
+        : undefined;
+    const [url] = await Promise.all([comment, writeJobSummary(body), github?.settled()]);
+    if (url)
+        extra['comment-url'] = url;
     return extra;
 }
 async function run() {
@@ -62670,7 +63189,7 @@ async function run() {
     };
     let settings;
     let context;
-    let octokit;
+    let github;
     let forkPullRequest = false;
     try {
         context = readContext();
@@ -62678,27 +63197,33 @@ async function run() {
         forkPullRequest = context.eventName.startsWith('pull_request') && isFork(context.payload);
         settings = readSettings({ forkPullRequest });
         const token = settings.githubToken;
-        octokit = token && !forkPullRequest ? await createOctokit(token) : undefined;
-        const client = octokit;
-        const runContext = context;
-        const runSettings = settings;
+        const octokit = token && !forkPullRequest ? await createOctokit(token) : undefined;
+        const repo = repoOf(context);
+        const reporter = octokit
+            ? new GitHubReporter(octokit, repo, {
+                environment: settings.environment,
+                environmentUrl: settings.report.environmentUrl,
+                logUrl: context.runUrl,
+                deploymentRecord: settings.report.deploymentRecord,
+                pull: context,
+                marker: stickyMarker(settings.environment),
+                windowDays: DORA_WINDOW_DAYS
+            })
+            : undefined;
+        github = reporter;
+        const commentAlways = settings.report.comment === 'always';
         result = await handle({
             settings,
             context,
             log,
             api: () => {
-                if (!client)
+                if (!octokit || !reporter) {
                     throw new Error('`github-token` is empty: the gate needs the GitHub API.');
-                return gateApi(client, repoOf(runContext));
+                }
+                return gateApi(octokit, repo, reporter.lookups);
             },
-            tracker: rollback => client && runSettings.report.deploymentRecord
-                ? new DeploymentRecord(client, repoOf(runContext), {
-                    environment: runSettings.environment,
-                    environmentUrl: runSettings.report.environmentUrl,
-                    logUrl: runContext.runUrl,
-                    rollback
-                })
-                : undefined
+            tracker: rollback => reporter?.tracker(rollback),
+            prepareReport: activating => reporter?.prepare({ activating, comment: commentAlways })
         });
     }
     catch (error) {
@@ -62708,7 +63233,7 @@ async function run() {
     }
     let extra = {};
     try {
-        extra = await report({ settings, context, octokit, log, result }, forkPullRequest);
+        extra = await report({ settings, context, github, log, result }, forkPullRequest);
     }
     catch (error) {
         core/* warning */.$e(`Reporting failed: ${errorMessage(error)}`);
