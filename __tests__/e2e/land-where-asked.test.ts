@@ -192,6 +192,9 @@ describe('round trips', () => {
     expect(first.exitCode).toBe(0)
     const log = server.logs().slice(before)
     expect(log.match(/Accepted publickey/g)).toHaveLength(1)
+    // The key's request is signed from the first: no query answered with PK_OK ("Postponed").
+    expect(log.match(/Accepted key /g)).toHaveLength(1)
+    expect(log).not.toMatch(/Postponed publickey/)
     expect(sessions(server, before)).toHaveLength(1)
     writeArtifact(ws, { 'index.html': 'v2' })
     const mark = server.logs().length

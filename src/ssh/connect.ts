@@ -7,6 +7,7 @@ import { NodeSSH } from 'node-ssh'
 import type { ConnectConfig, ServerHostKeyAlgorithm } from 'ssh2'
 import { DeployError, errorMessage } from '../errors.js'
 import { Login, type Credentials } from './auth.js'
+import { signAtOnce } from './sign-at-once.js'
 import {
   hostKeyAlgorithms,
   noPinnedKeyMessage,
@@ -52,6 +53,7 @@ async function attempt(
     key: undefined
   }
   const login = new Login(target, settings)
+  const ssh = new NodeSSH()
   const config: ConnectConfig = {
     host: target.host,
     port: target.port,
@@ -67,10 +69,13 @@ async function attempt(
     },
     ...(algorithms ? { algorithms: { serverHostKey: algorithms } } : {}),
     sock,
-    // Straight to the methods we have (no "none" round trip); see Login.
-    authHandler: login.handler
+    // Straight to the methods we have (no "none" round trip; see Login), and a key's request
+    // signed from the first (no query round trip; see sign-at-once.ts).
+    authHandler: methodsLeft => {
+      signAtOnce(ssh.connection)
+      return login.handler(methodsLeft)
+    }
   }
-  const ssh = new NodeSSH()
   try {
     // node-ssh's Config type predates exactOptionalPropertyTypes; ours sets no undefined fields.
     await ssh.connect(config as Parameters<NodeSSH['connect']>[0])
