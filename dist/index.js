@@ -55648,7 +55648,7 @@ globals.__dirname ??= (0,node_path__WEBPACK_IMPORTED_MODULE_0__.dirname)((0,node
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
 /* harmony import */ var _dirname_shim_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(6065);
-/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(3359);
+/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(6075);
 /** Entry point of the bundled action: only calls run(). */
 
 
@@ -55659,7 +55659,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 3359:
+/***/ 6075:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -58870,12 +58870,75 @@ class Login {
     }
 }
 
+;// CONCATENATED MODULE: ./src/ssh/sign-at-once.ts
+/**
+ * Public-key login in one round trip. ssh2 first asks the server whether it would take the key
+ * (a USERAUTH_REQUEST without a signature, answered by PK_OK), then sends the signed request: a
+ * round trip that only matters for keys that are expensive to use (an agent, a hardware token).
+ * Ours is in memory, so the signed request goes first, as RFC 4252 §7 allows; a server that
+ * refuses the key answers FAILURE as it would have to the query, and ssh2 goes on as before.
+ *
+ * ssh2 has no option for it: this wraps `authPK` on the connection's protocol object (ssh2
+ * 1.x internals, checked at run time; anything unexpected leaves the connection untouched).
+ */
+/** The hash ssh2 signs with for each RSA signature algorithm (others sign with their own). */
+const RSA_HASHES = {
+    'rsa-sha2-512': 'sha512',
+    'rsa-sha2-256': 'sha256',
+    'ssh-rsa': 'sha1'
+};
+function isSigningKey(key) {
+    return (typeof key === 'object' &&
+        key !== null &&
+        'sign' in key &&
+        typeof key.sign === 'function' &&
+        'isPrivateKey' in key &&
+        typeof key.isPrivateKey === 'function');
+}
+const patched = new WeakSet();
+/**
+ * Makes the connection's public-key requests signed from the first: called from the auth
+ * handler, when ssh2's protocol object exists. Returns whether it could.
+ */
+function signAtOnce(client) {
+    if (typeof client !== 'object' || client === null || !('_protocol' in client))
+        return false;
+    const protocol = client._protocol;
+    if (typeof protocol !== 'object' || protocol === null)
+        return false;
+    if (patched.has(protocol))
+        return true;
+    if (!('authPK' in protocol) || typeof protocol.authPK !== 'function')
+        return false;
+    const original = protocol.authPK;
+    const target = protocol;
+    target.authPK = function (user, key, algorithm, sign) {
+        if (sign === undefined && typeof algorithm !== 'function' && isSigningKey(key)) {
+            if (key.isPrivateKey()) {
+                const hash = typeof algorithm === 'string' ? RSA_HASHES[algorithm] : undefined;
+                const signer = (data, done) => {
+                    const signature = key.sign(data, hash);
+                    if (signature instanceof Error)
+                        throw signature;
+                    done(signature);
+                };
+                original.call(this, user, key, algorithm, signer);
+                return;
+            }
+        }
+        original.call(this, user, key, algorithm, sign);
+    };
+    patched.add(protocol);
+    return true;
+}
+
 ;// CONCATENATED MODULE: ./src/ssh/connect.ts
 /**
  * One verified, logged-in SSH connection to one host: host key checked against `known-hosts`
  * before anything is sent (asking again for the server's other key types when a pin may be
  * of another type), then the login of auth.ts.
  */
+
 
 
 
@@ -58891,6 +58954,7 @@ async function attempt(target, settings, sock, algorithms) {
         key: undefined
     };
     const login = new Login(target, settings);
+    const ssh = new NodeSSH();
     const config = {
         host: target.host,
         port: target.port,
@@ -58907,10 +58971,13 @@ async function attempt(target, settings, sock, algorithms) {
         },
         ...(algorithms ? { algorithms: { serverHostKey: algorithms } } : {}),
         sock,
-        // Straight to the methods we have (no "none" round trip); see Login.
-        authHandler: login.handler
+        // Straight to the methods we have (no "none" round trip; see Login), and a key's request
+        // signed from the first (no query round trip; see sign-at-once.ts).
+        authHandler: methodsLeft => {
+            signAtOnce(ssh.connection);
+            return login.handler(methodsLeft);
+        }
     };
-    const ssh = new NodeSSH();
     try {
         // node-ssh's Config type predates exactOptionalPropertyTypes; ours sets no undefined fields.
         await ssh.connect(config);
