@@ -118,9 +118,16 @@ export class Sandbox {
   async run(
     prog: Program,
     args: readonly string[],
-    options: { stdin?: string | Buffer; env?: Record<string, string>; home?: string } = {}
+    options: {
+      stdin?: string | Buffer
+      env?: Record<string, string>
+      home?: string
+      /** The program's text in the command, as on OpenSSH, instead of ahead of stdin. */
+      inline?: boolean
+    } = {}
   ): Promise<Run> {
-    const login = `printf '%s' '${GREETING}'; ${invocation(args)}; status=$?; printf '%s' '${FAREWELL}'; exit $status`
+    const command = options.inline ? invocation(args, prog.text) : invocation(args)
+    const login = `printf '%s' '${GREETING}'; ${command}; status=$?; printf '%s' '${FAREWELL}'; exit $status`
     const child = spawn(this.shell.command[0], [...this.shell.command.slice(1), '-c', login], {
       cwd: this.cwd,
       env: { PATH: this.path(), HOME: options.home ?? this.home, ...options.env },
@@ -133,7 +140,8 @@ export class Sandbox {
     child.stderr.on('data', (chunk: Buffer) => err.push(chunk))
     child.stdin.on('error', () => undefined) // EPIPE: the program is done with its input
     // As runProgram sends it: the program's text, then its input.
-    child.stdin.end(Buffer.concat([Buffer.from(prog.text), Buffer.from(options.stdin ?? '')]))
+    const text = options.inline ? '' : prog.text
+    child.stdin.end(Buffer.concat([Buffer.from(text), Buffer.from(options.stdin ?? '')]))
     const code = await new Promise<number>((resolve, reject) => {
       child.on('error', reject)
       child.on('close', (status, signal) => resolve(status ?? (signal ? 128 : -1)))

@@ -105,6 +105,24 @@ describe.each(SHELLS)('serve.sh, run by lock.sh after staging, under $name', she
     expect(inspection.current).toBe(old[2])
   })
 
+  it('does the same with its text in the command, as OpenSSH servers are sent it', async () => {
+    const old = storeRelease(box.remote, 1)
+    makeLive(box.remote, old)
+    const run = await box.run(PROGRAMS.lock, [box.remote, OWNER, 'take', RELEASE, SHA, '', ''], {
+      stdin: Buffer.concat([
+        stageHeader(undefined, []),
+        fullTar,
+        Buffer.from(store() + activate(RELEASE, 'hooks', '5'))
+      ]),
+      inline: true
+    })
+    expect(run.error).toBe('no error output')
+    expect(run.code).toBe(0)
+    expect(liveOf(box.remote)).toBe(RELEASE)
+    expect(stored(RELEASE)).toBe(true)
+    expect(locked(box.remote)).toBe(false)
+  })
+
   it('runs the hooks given to lock.sh with the release in their environment', async () => {
     const hooks = [
       'echo "before $RELEASE $SHA" > "$RELEASE_PATH/../before.txt"',

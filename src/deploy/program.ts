@@ -103,11 +103,21 @@ const BOOTSTRAP = `p=;while IFS= read -r l;do [ "$l" = '${END}' ]&&break;p="$p$l
 ";done;[ "$l" = '${END}' ]||exit 97;eval "$p"`
 
 /**
- * The command that runs a program with `args` under `sh`, whatever the login shell; the
- * program's text must come first on the exec's stdin (`runProgram` sends it).
+ * The command that runs a program with `args` under `sh`, whatever the login shell. Without
+ * `text`, the program's text must come first on the exec's stdin (`runProgram` sends it);
+ * with it, the text is the command's own (a round trip sooner: it need not wait for the exec's
+ * reply to be sent).
  */
-export function invocation(args: readonly string[]): string {
-  return ['sh', '-c', quote(BOOTSTRAP), 'gated-deploy', ...args.map(quote)].join(' ')
+export function invocation(args: readonly string[], text?: string): string {
+  return ['sh', '-c', quote(text ?? BOOTSTRAP), 'gated-deploy', ...args.map(quote)].join(' ')
+}
+
+/**
+ * Whether the server takes a program's text in the command: OpenSSH does (commands up to its
+ * 256 KB packet); Dropbear refuses commands over 9,000 bytes, and others are not known.
+ */
+function takesLongCommands(software: string | undefined): boolean {
+  return software !== undefined && /^OpenSSH_/.test(software)
 }
 
 export interface ProgramResult {
@@ -153,11 +163,14 @@ export async function runProgram(
   args: readonly string[],
   options: ExecOptions = {}
 ): Promise<ProgramResult> {
-  // The text goes ahead of the input at once: a streamed input is sent in batches.
-  const result = await session.exec(invocation(args), {
-    ...options,
-    stdinPrefix: Buffer.from(program.text, 'utf8')
-  })
+  // The text is the command on OpenSSH; elsewhere it goes ahead of the input at once (a
+  // streamed input is sent in batches).
+  const result = takesLongCommands(session.software)
+    ? await session.exec(invocation(args, program.text), options)
+    : await session.exec(invocation(args), {
+        ...options,
+        stdinPrefix: Buffer.from(program.text, 'utf8')
+      })
   const output = unframe(result.stdout)
   if (output === undefined) {
     const said = result.stderr.trim() || result.stdout.toString('utf8').trim()

@@ -32,6 +32,8 @@ export interface ExecOptions {
 /** What the stages use of an SSH connection. */
 export interface SshSession {
   readonly target: Target
+  /** The server's software as its SSH version line names it ("OpenSSH_9.2p1"), when known. */
+  readonly software: string | undefined
   exec(command: string, options?: ExecOptions): Promise<ExecResult>
   close(): void
 }
@@ -92,7 +94,15 @@ function channelOpenRefused(error: unknown): boolean {
   return typeof error === 'object' && error !== null && 'reason' in error && error.reason === 2
 }
 
+/** The software field of the server's version line, which ssh2 keeps to itself. */
+function softwareOf(client: unknown): string | undefined {
+  if (typeof client !== 'object' || client === null || !('_remoteVer' in client)) return undefined
+  return typeof client._remoteVer === 'string' ? client._remoteVer : undefined
+}
+
 class Session implements SshSession {
+  readonly software: string | undefined
+
   constructor(
     readonly target: Target,
     private readonly ssh: NodeSSH,
@@ -100,6 +110,7 @@ class Session implements SshSession {
     /** The TCP socket under the connection (none through a jump host: that is a channel). */
     private readonly socket: Socket | undefined
   ) {
+    this.software = softwareOf(ssh.connection)
     // ssh2 throws an 'error' nobody listens to; a lost connection is reported by the exec in flight.
     ssh.connection?.on('error', () => undefined)
     via?.connection?.on('error', () => undefined)
