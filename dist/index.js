@@ -59098,11 +59098,18 @@ const OPEN_RETRY_MS = [20, 40, 80, 160, 320];
 function channelOpenRefused(error) {
     return typeof error === 'object' && error !== null && 'reason' in error && error.reason === 2;
 }
+/** The software field of the server's version line, which ssh2 keeps to itself. */
+function softwareOf(client) {
+    if (typeof client !== 'object' || client === null || !('_remoteVer' in client))
+        return undefined;
+    return typeof client._remoteVer === 'string' ? client._remoteVer : undefined;
+}
 class Session {
     target;
     ssh;
     via;
     socket;
+    software;
     constructor(target, ssh, via, 
     /** The TCP socket under the connection (none through a jump host: that is a channel). */
     socket) {
@@ -59110,6 +59117,7 @@ class Session {
         this.ssh = ssh;
         this.via = via;
         this.socket = socket;
+        this.software = softwareOf(ssh.connection);
         // ssh2 throws an 'error' nobody listens to; a lost connection is reported by the exec in flight.
         ssh.connection?.on('error', () => undefined);
         via?.connection?.on('error', () => undefined);
@@ -59422,11 +59430,20 @@ function program(name, ...parts) {
 const BOOTSTRAP = `p=;while IFS= read -r l;do [ "$l" = '${END}' ]&&break;p="$p$l
 ";done;[ "$l" = '${END}' ]||exit 97;eval "$p"`;
 /**
- * The command that runs a program with `args` under `sh`, whatever the login shell; the
- * program's text must come first on the exec's stdin (`runProgram` sends it).
+ * The command that runs a program with `args` under `sh`, whatever the login shell. Without
+ * `text`, the program's text must come first on the exec's stdin (`runProgram` sends it);
+ * with it, the text is the command's own (a round trip sooner: it need not wait for the exec's
+ * reply to be sent).
  */
-function invocation(args) {
-    return ['sh', '-c', quote(BOOTSTRAP), 'gated-deploy', ...args.map(quote)].join(' ');
+function invocation(args, text) {
+    return ['sh', '-c', quote(text ?? BOOTSTRAP), 'gated-deploy', ...args.map(quote)].join(' ');
+}
+/**
+ * Whether the server takes a program's text in the command: OpenSSH does (commands up to its
+ * 256 KB packet); Dropbear refuses commands over 9,000 bytes, and others are not known.
+ */
+function takesLongCommands(software) {
+    return software !== undefined && /^OpenSSH_/.test(software);
 }
 function indexOf(haystack, needle, from = 0) {
     return haystack.indexOf(Buffer.from(needle), from);
@@ -59457,11 +59474,14 @@ function errorOf(stderr) {
 }
 /** Runs `program` on `session`; a result whatever its exit code (the caller names failures). */
 async function runProgram(session, program, args, options = {}) {
-    // The text goes ahead of the input at once: a streamed input is sent in batches.
-    const result = await session.exec(invocation(args), {
-        ...options,
-        stdinPrefix: Buffer.from(program.text, 'utf8')
-    });
+    // The text is the command on OpenSSH; elsewhere it goes ahead of the input at once (a
+    // streamed input is sent in batches).
+    const result = takesLongCommands(session.software)
+        ? await session.exec(invocation(args, program.text), options)
+        : await session.exec(invocation(args), {
+            ...options,
+            stdinPrefix: Buffer.from(program.text, 'utf8')
+        });
     const output = unframe(result.stdout);
     if (output === undefined) {
         const said = result.stderr.trim() || result.stdout.toString('utf8').trim();
