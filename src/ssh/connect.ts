@@ -7,7 +7,7 @@ import { NodeSSH } from 'node-ssh'
 import type { ConnectConfig, ServerHostKeyAlgorithm } from 'ssh2'
 import { DeployError, errorMessage } from '../errors.js'
 import { Login, type Credentials } from './auth.js'
-import { signAtOnce } from './sign-at-once.js'
+import { loginWithoutWaiting, signAtOnce } from './fast-login.js'
 import {
   hostKeyAlgorithms,
   noPinnedKeyMessage,
@@ -62,6 +62,8 @@ async function attempt(
     keepaliveInterval: 5000,
     keepaliveCountMax: 3,
     hostVerifier: (key: Buffer): boolean => {
+      // During the key exchange: the login may go out right behind the service request.
+      loginWithoutWaiting(ssh.connection)
       if (settings.insecureSkipHostKeyCheck) return true
       check.key = key
       check.verdict = verifyHostKey(settings.hostKeys, target, key)
@@ -70,7 +72,7 @@ async function attempt(
     ...(algorithms ? { algorithms: { serverHostKey: algorithms } } : {}),
     sock,
     // Straight to the methods we have (no "none" round trip; see Login), and a key's request
-    // signed from the first (no query round trip; see sign-at-once.ts).
+    // signed from the first (no query round trip; see fast-login.ts).
     authHandler: methodsLeft => {
       signAtOnce(ssh.connection)
       return login.handler(methodsLeft)
