@@ -55648,7 +55648,7 @@ globals.__dirname ??= (0,node_path__WEBPACK_IMPORTED_MODULE_0__.dirname)((0,node
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
 /* harmony import */ var _dirname_shim_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(6065);
-/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(6075);
+/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(6429);
 /** Entry point of the bundled action: only calls run(). */
 
 
@@ -55659,7 +55659,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 6075:
+/***/ 6429:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -58870,16 +58870,23 @@ class Login {
     }
 }
 
-;// CONCATENATED MODULE: ./src/ssh/sign-at-once.ts
+;// CONCATENATED MODULE: ./src/ssh/fast-login.ts
 /**
- * Public-key login in one round trip. ssh2 first asks the server whether it would take the key
- * (a USERAUTH_REQUEST without a signature, answered by PK_OK), then sends the signed request: a
- * round trip that only matters for keys that are expensive to use (an agent, a hardware token).
- * Ours is in memory, so the signed request goes first, as RFC 4252 §7 allows; a server that
- * refuses the key answers FAILURE as it would have to the query, and ssh2 goes on as before.
+ * Logging in with fewer round trips than ssh2 (and OpenSSH's client) take, changing nothing that
+ * is sent, only when:
+ * - The key's request is signed from the first. ssh2 first asks the server whether it would take
+ *   the key (a USERAUTH_REQUEST without a signature, answered by PK_OK), a round trip that only
+ *   matters for keys that are expensive to use (an agent, a hardware token). Ours is in memory,
+ *   so the signed request goes first, as RFC 4252 §7 allows; a server that refuses the key
+ *   answers FAILURE as it would have to the query, and ssh2 goes on as before.
+ * - On OpenSSH, the login request follows the request for the login service at once, instead of
+ *   waiting for its acceptance: sshd reads them in order and accepts that service always. It goes
+ *   when the server's EXT_INFO (sent with its NEWKEYS) has arrived, so an RSA key is offered with
+ *   the signature algorithms the server named, as ssh2 would.
  *
- * ssh2 has no option for it: this wraps `authPK` on the connection's protocol object (ssh2
- * 1.x internals, checked at run time; anything unexpected leaves the connection untouched).
+ * ssh2 has no options for these: they wrap methods of the connection's protocol object (ssh2 1.x
+ * internals, checked at run time; anything unexpected leaves the connection as ssh2 made it). The
+ * e2e tests count sshd's "Postponed publickey" lines, so a change in ssh2 shows.
  */
 /** The hash ssh2 signs with for each RSA signature algorithm (others sign with their own). */
 const RSA_HASHES = {
@@ -58896,15 +58903,20 @@ function isSigningKey(key) {
         typeof key.isPrivateKey === 'function');
 }
 const patched = new WeakSet();
+/** ssh2's protocol object of a connection, once it exists. */
+function protocolOf(client) {
+    if (typeof client !== 'object' || client === null || !('_protocol' in client))
+        return undefined;
+    const protocol = client._protocol;
+    return typeof protocol === 'object' && protocol !== null ? protocol : undefined;
+}
 /**
  * Makes the connection's public-key requests signed from the first: called from the auth
  * handler, when ssh2's protocol object exists. Returns whether it could.
  */
 function signAtOnce(client) {
-    if (typeof client !== 'object' || client === null || !('_protocol' in client))
-        return false;
-    const protocol = client._protocol;
-    if (typeof protocol !== 'object' || protocol === null)
+    const protocol = protocolOf(client);
+    if (!protocol)
         return false;
     if (patched.has(protocol))
         return true;
@@ -58929,6 +58941,51 @@ function signAtOnce(client) {
         original.call(this, user, key, algorithm, sign);
     };
     patched.add(protocol);
+    return true;
+}
+const hurried = new WeakSet();
+/**
+ * On an OpenSSH server, starts the login as soon as the server's EXT_INFO arrives, and ignores
+ * the SERVICE_ACCEPT that follows (ssh2 would start the login again on it). Called during the
+ * key exchange (from the host-key check), when ssh2's protocol object exists and the server's
+ * version line has been read. Returns whether it did.
+ */
+function loginWithoutWaiting(client) {
+    const protocol = protocolOf(client);
+    if (!protocol || hurried.has(protocol))
+        return false;
+    const software = typeof client === 'object' && client !== null && '_remoteVer' in client
+        ? client._remoteVer
+        : undefined;
+    if (typeof software !== 'string' || !/^OpenSSH_/.test(software))
+        return false;
+    if (!('_handlers' in protocol))
+        return false;
+    const handlers = protocol._handlers;
+    if (typeof handlers !== 'object' || handlers === null)
+        return false;
+    if (!('SERVICE_ACCEPT' in handlers) || !('EXT_INFO' in handlers))
+        return false;
+    const accept = handlers.SERVICE_ACCEPT;
+    const extensions = handlers.EXT_INFO;
+    if (typeof accept !== 'function' || typeof extensions !== 'function')
+        return false;
+    const table = handlers;
+    let started = false;
+    table.EXT_INFO = (self, ...rest) => {
+        ;
+        extensions(self, ...rest);
+        if (started)
+            return;
+        started = true;
+        accept(self, 'ssh-userauth');
+    };
+    table.SERVICE_ACCEPT = (self, name, ...rest) => {
+        if (started && name === 'ssh-userauth')
+            return;
+        accept(self, name, ...rest);
+    };
+    hurried.add(protocol);
     return true;
 }
 
@@ -58963,6 +59020,8 @@ async function attempt(target, settings, sock, algorithms) {
         keepaliveInterval: 5000,
         keepaliveCountMax: 3,
         hostVerifier: (key) => {
+            // During the key exchange: the login may go out right behind the service request.
+            loginWithoutWaiting(ssh.connection);
             if (settings.insecureSkipHostKeyCheck)
                 return true;
             check.key = key;
@@ -58972,7 +59031,7 @@ async function attempt(target, settings, sock, algorithms) {
         ...(algorithms ? { algorithms: { serverHostKey: algorithms } } : {}),
         sock,
         // Straight to the methods we have (no "none" round trip; see Login), and a key's request
-        // signed from the first (no query round trip; see sign-at-once.ts).
+        // signed from the first (no query round trip; see fast-login.ts).
         authHandler: methodsLeft => {
             signAtOnce(ssh.connection);
             return login.handler(methodsLeft);
