@@ -116,11 +116,27 @@ hash_one() {
 # stdin: tar's verbose output, one line a member as it begins (GNU tar escapes a newline in a
 # name, and writes each line at once). $1: "<n> <path>" lines, n ascending: the file is complete
 # once n members have begun (0: before the upload, a file linked from the base); whatever is left
-# when the output ends is complete too. Runs in the release directory.
+# when the output ends is complete too. Runs in the release directory, with GNU tools (so openssl
+# or sha256sum is the hasher).
 hash_early() {
   exec 4< "$1"
   begun=0 ended=
   if IFS=' ' read -r n file <&4; then more=1; else more=; fi
+  # The files linked from the base, in one hashing process (one each costs more than it gains).
+  set --
+  while [ -n "$more" ] && [ "$n" -le 0 ]; do
+    if [ -e "$file" ]; then set -- "$@" "./$file"; fi
+    if IFS=' ' read -r n file <&4; then more=1; else more=; fi
+  done
+  if [ "$#" -gt 0 ]; then
+    sums=$(
+      case $hasher in
+        openssl) openssl dgst -sha256 -r "$@" ;;
+        *) sha256sum -- "$@" ;;
+      esac
+    ) || fail 'cannot hash the files linked from the base'
+    printf '%s\n' "$sums" | sed "s/^\([0-9a-f]\{64\}\)[ *]*/\1 */"
+  fi
   while :; do
     while [ -n "$more" ] && { [ -n "$ended" ] || [ "$n" -le "$begun" ]; }; do
       if [ -e "$file" ]; then hash_one "$file"; fi

@@ -58,8 +58,10 @@ stage_release() {
   case $early_bytes$blocks in '' | *[!0-9]*) fail "bad list of files to hash during the upload: $early_bytes $blocks" ;; esac
   early_sums=''
   gnu_tar=
-  case $(tar --version 2> /dev/null || true) in *GNU*) gnu_tar=1 ;; esac
-  if [ "$early_bytes" -gt 0 ] && [ -n "$gnu" ] && [ -n "$gnu_tar" ]; then
+  if [ "$early_bytes" -gt 0 ] && [ -n "$gnu" ]; then
+    case $(tar --version 2> /dev/null || true) in *GNU*) gnu_tar=1 ;; esac
+  fi
+  if [ -n "$gnu_tar" ]; then
     # extract_into's GNU tar, naming each member as it begins. The files go in the lock
     # directory: gone with the lock, whatever happens.
     early_sums=$PWD/.gated-deploy/lock/sums
