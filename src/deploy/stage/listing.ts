@@ -15,8 +15,9 @@ export const EARLY_BLOCKS = 4096
 /**
  * hash_early's list: "<n> <path>" lines for the big files of the release, each complete once n
  * members of the tar stream have begun (0 for a file hard-linked from the base before the
- * stream starts). `send` is in the order it is packed, one member an entry. Names with a
- * newline or backslash are left to the hashing after the stream, which handles them.
+ * stream starts), or none when no big file travels. `send` is in the order it is packed, one
+ * member an entry. Names with a newline or backslash are left to the hashing after the stream,
+ * which handles them.
  */
 export function earlyHashList(
   send: readonly ScannedEntry[],
@@ -24,12 +25,15 @@ export function earlyHashList(
 ): string {
   const big = (f: { path: string; size: number }): boolean =>
     Math.ceil(f.size / 512) > EARLY_BLOCKS && !/[\n\\]/.test(f.path)
-  const lines = reused.filter(big).map(f => `0 ${f.path}\n`)
+  const sent: string[] = []
   send.forEach((entry, i) => {
     // Member i (from 0) is complete once member i + 1 has begun: i + 2 members.
-    if (entry.type === 'file' && big(entry)) lines.push(`${i + 2} ${entry.path}\n`)
+    if (entry.type === 'file' && big(entry)) sent.push(`${i + 2} ${entry.path}\n`)
   })
-  return lines.join('')
+  // Without a big file in the stream there is nothing to overlap: all is hashed after it, as
+  // one batch (the extra processes would cost an incremental deploy more than they save).
+  if (sent.length === 0) return ''
+  return [...reused.filter(big).map(f => `0 ${f.path}\n`), ...sent].join('')
 }
 
 export interface Listing {
