@@ -9,6 +9,7 @@ import { spawnSync } from 'node:child_process'
 import { mkdirSync, realpathSync, symlinkSync } from 'node:fs'
 import path from 'node:path'
 import { EXIT, MARK, program, type Program } from '../../src/deploy/program.js'
+import { stageHeader } from '../../src/deploy/stage/stage.js'
 import {
   FAREWELL,
   GREETING,
@@ -49,7 +50,7 @@ const CASES: readonly Case[] = [
     name: 'lock with a release to stage',
     prog: PROGRAMS.lock,
     args: r => [r, '{"actor":"me"}', 'take', ID],
-    stdin: Buffer.concat([Buffer.from('0 \n'), EMPTY_TAR]),
+    stdin: Buffer.concat([stageHeader(undefined, []), EMPTY_TAR]),
     ready: () => undefined
   },
   {

@@ -31,6 +31,7 @@ import {
   staleReused,
   type Listing
 } from '../../src/deploy/stage/listing.js'
+import { earlyHashList } from '../../src/deploy/stage/listing.js'
 import { stageHeader } from '../../src/deploy/stage/stage.js'
 import {
   holdLock,
@@ -135,7 +136,7 @@ describe.each(SHELLS)('stage.sh, run by lock.sh, under $name', shell => {
       spawnSync('/bin/sh', ['-c', 'command -v openssl'], { env: { PATH: box.path() } }).status
     ).toBe(0)
     const header = stageHeader(undefined, [])
-    expect(header.toString()).toBe('0 -\n')
+    expect(header.toString()).toBe('0 -\n0 4096\n')
     const run = await stage(Buffer.concat([header, fullTar]))
     expect(run.error).toBe('no error output')
     expect(run.code).toBe(0)
@@ -254,6 +255,72 @@ describe.each(SHELLS)('stage.sh, run by lock.sh, under $name', shell => {
       expect(run.error).toContain(`cannot link the unchanged files from releases/${BASE}`)
       expect(run.output.toString('utf8')).not.toContain(MARK.GD_HASHES)
     })
+  })
+
+  it('hashes big files while GNU tar unpacks them, once each, the reused ones too', async () => {
+    // The base holds big/kept.bin; the next release keeps it and adds two big files.
+    const first = path.join(box.root, 'first')
+    const second = path.join(box.root, 'second')
+    const bigFile = (root: string, name: string, seed: number): void =>
+      put(path.join(root, name), Buffer.alloc((5 << 20) + seed, seed))
+    bigFile(first, 'big/kept.bin', 1)
+    put(path.join(first, 'small.txt'), 'small\n')
+    const firstManifest = await buildManifest({ root: first, exclude: [], sharedPaths: [] })
+    const firstPlan = planTransfer(firstManifest, undefined)
+    const early = earlyHashList(firstPlan.send, [])
+    expect(early).toBe('3 big/kept.bin\n') // dir big, then the file: complete once 3 have begun
+    let run = await stage(
+      Buffer.concat([stageHeader(undefined, [], [], early), await tarOf(first, firstPlan.send)])
+    )
+    expect(run.error).toBe('no error output')
+    expect(compareListing(firstManifest, listingOf(run), [])).toEqual([])
+    renameSync(partial(), path.join(box.remote, 'releases', BASE))
+    unlock()
+    bigFile(second, 'big/kept.bin', 1)
+    bigFile(second, 'a.bin', 2)
+    bigFile(second, 'big/z new.bin', 3)
+    put(path.join(second, 'small.txt'), 'small\n')
+    const next = await buildManifest({ root: second, exclude: [], sharedPaths: [] })
+    const base = { version: 1, release: BASE, sha: '', created: '', by: '', run: '' } as const
+    const plan = planTransfer(next, { ...base, entries: firstManifest.entries })
+    expect([...plan.reuse].sort()).toEqual(['big/kept.bin', 'small.txt'])
+    const reused = next.entries.flatMap(e =>
+      e.type === 'file' && plan.reuse.includes(e.path) ? [e] : []
+    )
+    const list = earlyHashList(plan.send, reused)
+    expect(list).toBe('0 big/kept.bin\n2 a.bin\n4 big/z new.bin\n')
+    run = await stage(
+      Buffer.concat([stageHeader(BASE, plan.reuse, [], list), await tarOf(second, plan.send)])
+    )
+    expect(run.error).toBe('no error output')
+    expect(run.code).toBe(0)
+    expect(compareListing(next, listingOf(run), [])).toEqual([])
+    const hashes = hashSection(run)
+    for (const name of ['a.bin', 'big/kept.bin', 'big/z new.bin', 'small.txt'])
+      expect(hashes.split(` *./${name}\n`)).toHaveLength(2)
+    // Nothing is left behind but the release.
+    expect(readdirSync(path.join(box.remote, '.gated-deploy', 'lock')).sort()).toEqual([
+      'early',
+      'owner.json',
+      'sums',
+      'untar'
+    ])
+  })
+
+  it('fails naming the upload when GNU tar fails while big files are hashed, leaving nothing verified', async () => {
+    const big = path.join(box.root, 'big')
+    put(path.join(big, 'a.bin'), Buffer.alloc(5 << 20, 7))
+    const bigManifest = await buildManifest({ root: big, exclude: [], sharedPaths: [] })
+    const tar = await tarOf(big, bigManifest.entries)
+    const run = await stage(
+      Buffer.concat([
+        stageHeader(undefined, [], [], earlyHashList(bigManifest.entries, [])),
+        tar.subarray(0, 3 << 20)
+      ])
+    )
+    expect(run.code).toBe(EXIT.EXIT_FAILED)
+    expect(run.error).toContain('unpacking the upload into')
+    expect(run.output.toString('utf8')).not.toContain(MARK.GD_HASHES)
   })
 
   // The reuse list is read by dd in 64 KiB blocks; the tar must start right after it.

@@ -16,7 +16,6 @@ import {
   writeFileSync
 } from 'node:fs'
 import path from 'node:path'
-import type { Entry } from '../../src/artifact/manifest.js'
 import { packEntries } from '../../src/artifact/transfer.js'
 import type { Listing } from '../../src/deploy/stage/listing.js'
 import { sha256 } from './harness.js'
@@ -114,7 +113,10 @@ export function expectedListing(root: string): Listing {
 }
 
 /** The tar the deploy would send of `entries` under `root`, made by the real packer. */
-export async function tarOf(root: string, entries: readonly Entry[]): Promise<Buffer> {
+export async function tarOf(
+  root: string,
+  entries: readonly { readonly path: string }[]
+): Promise<Buffer> {
   const packed = packEntries(root, entries)
   const chunks: Buffer[] = []
   packed.stream.on('data', (chunk: Buffer) => chunks.push(chunk))

@@ -1,6 +1,6 @@
 /** Parsing what the staging exec prints: the listing, then the hashes of both kinds. */
 import { describe, expect, it } from '@jest/globals'
-import { parseListing } from '../../src/deploy/stage/listing.js'
+import { earlyHashList, parseListing } from '../../src/deploy/stage/listing.js'
 import { MARK } from '../../src/deploy/program.js'
 
 const hex = (c: string): string => c.repeat(64)
@@ -54,5 +54,22 @@ describe('parseListing', () => {
     const listing = parseListing(out)
     expect(listing.hashes.get('a')).toBe(hex('a'))
     expect(listing.hashes.has('b')).toBe(false)
+  })
+})
+
+describe('earlyHashList', () => {
+  const file = (p: string, size: number) => ({ type: 'file', path: p, mode: 0o644, size }) as const
+  const BIG = 2 << 20 // 2 MiB is 4096 blocks: not over the threshold
+  it('lists the files over 2 MiB by the member count that completes them, the reused ones at 0', () => {
+    const send = [
+      { type: 'dir', path: 'd', mode: 0o755 } as const,
+      file('d/a', BIG + 1),
+      file('b', BIG)
+    ]
+    expect(earlyHashList(send, [file('r', BIG + 1), file('s', 10)])).toBe('0 r\n3 d/a\n')
+  })
+  it('lists nothing when no big file travels, and never a name with a newline or backslash', () => {
+    expect(earlyHashList([file('small', 10)], [file('r', BIG + 1)])).toBe('')
+    expect(earlyHashList([file('new\nline', BIG + 1), file('back\\slash', BIG + 1)], [])).toBe('')
   })
 })

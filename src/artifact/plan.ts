@@ -1,5 +1,5 @@
 /** Pure decisions about a release: its id, what travels and what is reused from the base release. */
-import type { Entry, Manifest } from './manifest.js'
+import type { Entry, Scan, ScannedEntry } from './manifest.js'
 
 /**
  * A release's id: `<run id>-<attempt>-<sha12>` in a GitHub Actions run (`GITHUB_RUN_ID` and
@@ -34,7 +34,7 @@ export interface RemoteManifest {
 
 export interface TransferPlan {
   /** Entries that travel in the tar stream (all dirs and symlinks, new and changed files). */
-  readonly send: readonly Entry[]
+  readonly send: readonly ScannedEntry[]
   /** Files hard-linked from the base release instead of sent. */
   readonly reuse: readonly string[]
   readonly filesSent: number
@@ -54,12 +54,49 @@ export function safeRelativePath(p: string): boolean {
   )
 }
 
-export function planTransfer(local: Manifest, base: RemoteManifest | undefined): TransferPlan {
+function baseFiles(base: RemoteManifest | undefined): Map<string, Entry> {
   const previous = new Map<string, Entry>()
   for (const entry of base?.entries ?? [])
     if (safeRelativePath(entry.path)) previous.set(entry.path, entry)
+  return previous
+}
+
+/**
+ * The files the base release may already hold (same path, size and mode): only their hashes
+ * decide the plan. Every other file travels, so it is hashed while it does.
+ */
+export function reuseCandidates(local: Scan, base: RemoteManifest | undefined): string[] {
+  const previous = baseFiles(base)
+  return local.entries.flatMap(entry => {
+    const old = previous.get(entry.path)
+    return entry.type === 'file' &&
+      old?.type === 'file' &&
+      old.size === entry.size &&
+      old.mode === entry.mode
+      ? [entry.path]
+      : []
+  })
+}
+
+/** The sha256 of every file of `local` that has one (all of them, in a Manifest). */
+export function hashesOf(local: Scan): Map<string, string> {
+  const hashes = new Map<string, string>()
+  for (const e of local.entries) {
+    const sha256 = e.type === 'file' && 'sha256' in e ? e.sha256 : undefined
+    if (typeof sha256 === 'string') hashes.set(e.path, sha256)
+  }
+  return hashes
+}
+
+/** `hashes` must hold at least the reuseCandidates' hashes. */
+export function planTransfer(
+  local: Scan,
+  base: RemoteManifest | undefined,
+  hashes: ReadonlyMap<string, string> = hashesOf(local)
+): TransferPlan {
+  const previous = baseFiles(base)
   const reused = new Set<string>()
-  const send: Entry[] = []
+  const send: ScannedEntry[] = []
   let bytesSent = 0
   let bytesReused = 0
   for (const entry of local.entries) {
@@ -67,12 +104,17 @@ export function planTransfer(local: Manifest, base: RemoteManifest | undefined):
     if (
       entry.type === 'file' &&
       old?.type === 'file' &&
-      old.sha256 === entry.sha256 &&
+      old.size === entry.size &&
       old.mode === entry.mode
     ) {
-      reused.add(entry.path)
-      bytesReused += entry.size
-      continue
+      const sha256 = hashes.get(entry.path)
+      if (sha256 === undefined)
+        throw new Error(`internal: ${entry.path} planned before it was hashed`)
+      if (old.sha256 === sha256) {
+        reused.add(entry.path)
+        bytesReused += entry.size
+        continue
+      }
     }
     send.push(entry)
     if (entry.type === 'file') bytesSent += entry.size

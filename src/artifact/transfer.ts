@@ -4,7 +4,6 @@
  */
 import { spawn } from 'node:child_process'
 import { Transform, type Readable } from 'node:stream'
-import type { Entry } from './manifest.js'
 
 /**
  * 512-byte blocks per tar record. The last record is padded to full size, so a large factor
@@ -15,7 +14,7 @@ export const BLOCKING_FACTOR = 20
 /** Starts `tar` over the given entries of `root`; the caller pipes `stream` somewhere. */
 export function packEntries(
   root: string,
-  entries: readonly Entry[]
+  entries: readonly { readonly path: string }[]
 ): { stream: Readable; done: Promise<void>; abort: () => void } {
   const child = spawn(
     'tar',

@@ -4,8 +4,8 @@
  * switch back; then store, prune and unlock, or clean up after a failure.
  */
 import * as core from '@actions/core'
-import type { Manifest } from '../artifact/manifest.js'
-import { planTransfer, type TransferPlan } from '../artifact/plan.js'
+import type { Manifest, Scan } from '../artifact/manifest.js'
+import { planTransfer, reuseCandidates, type TransferPlan } from '../artifact/plan.js'
 import type { RunContext } from '../context.js'
 import { DeployError, errorMessage, Refusal } from '../errors.js'
 import { formatBytes, plural } from '../format.js'
@@ -221,10 +221,19 @@ export class Fleet {
     return fleet
   }
 
-  /** Plans what each host needs of `manifest` (logged), uploads it and verifies it everywhere. */
-  async stage(options: { root: string; manifest: Manifest; release: string }): Promise<number> {
-    const { manifest } = options
-    const plans = this.plan(manifest)
+  /**
+   * Plans what each host needs of `scan` (logged; `hashes` holds the reuseCandidates' hashes),
+   * uploads it and verifies it everywhere against `manifest`.
+   */
+  async stage(options: {
+    root: string
+    scan: Scan
+    hashes: ReadonlyMap<string, string>
+    manifest: () => Promise<Manifest>
+    release: string
+  }): Promise<number> {
+    const { scan, manifest } = options
+    const plans = this.plan(scan, options.hashes)
     const indexed = this.hosts.map((host, i) => ({ host, plan: plans[i] }))
     const settled = await settleLimited(
       indexed,
@@ -234,6 +243,7 @@ export class Fleet {
         const started = Date.now()
         const staged = await host.upload.run({
           root: options.root,
+          scan,
           manifest,
           plan,
           base: host.inspection.base?.release,
@@ -256,10 +266,15 @@ export class Fleet {
     return this.hosts.reduce((sum, h) => sum + h.bytesSent, 0)
   }
 
+  /** The files of `scan` some host may reuse from its base release: their hashes decide the plan. */
+  reuseCandidates(scan: Scan): string[] {
+    return [...new Set(this.hosts.flatMap(h => reuseCandidates(scan, h.inspection.base)))]
+  }
+
   /** What each host would be sent (logged); a dry run stops here. */
-  plan(manifest: Manifest): TransferPlan[] {
+  plan(scan: Scan, hashes: ReadonlyMap<string, string>): TransferPlan[] {
     return this.hosts.map(host => {
-      const plan = planTransfer(manifest, host.inspection.base)
+      const plan = planTransfer(scan, host.inspection.base, hashes)
       host.plan = plan
       core.info(
         `${host.where}: ${plural(plan.filesSent, 'file')} to send (${formatBytes(plan.bytesSent)}), ` +

@@ -6,7 +6,8 @@
  */
 import { existsSync, statSync } from 'node:fs'
 import path from 'node:path'
-import { buildManifest, type Manifest } from '../artifact/manifest.js'
+import { Hashing } from '../artifact/hashing.js'
+import { scanArtifact, type Manifest } from '../artifact/manifest.js'
 import { releaseId, type RemoteManifest } from '../artifact/plan.js'
 import type { RunContext } from '../context.js'
 import { Fleet } from '../deploy/fleet.js'
@@ -79,7 +80,8 @@ export async function deploy(
     // made while the fleet connects, locks and stages; the switch waits only for the creation.
     tracker?.begin(release, context.sha)
     run.prepareReport(activate && !settings.dryRun)
-    // The connects go out first; the artifact is hashed while they are set up.
+    // The connects go out first; the artifact is walked while they are set up, and hashed on a
+    // worker thread from then on: only files a base release may hold are waited for.
     const opening = Fleet.open({
       settings,
       context,
@@ -87,23 +89,30 @@ export async function deploy(
       owner: lockOwner(context, release),
       ...(settings.dryRun ? {} : { stage: { release, shared: sharedKinds(settings) } })
     })
-    const hashing = buildManifest({
+    const scanning = scanArtifact({
       root: settings.artifact,
       exclude: settings.exclude,
       sharedPaths: settings.sharedPaths
+    }).then(scan => ({ scan, hashing: new Hashing(settings.artifact, scan) }))
+    scanning.catch(() => undefined) // awaited below, once the fleet is open
+    const fleet = await opening.catch((error: unknown) => {
+      void scanning.then(
+        ({ hashing }) => hashing.stop(),
+        () => undefined
+      )
+      throw error
     })
-    hashing.catch(() => undefined) // awaited below, once the fleet is open
-    const fleet = await opening
     try {
-      const manifest = await log.run('package', async () => {
-        const built = await hashing
+      const { scan, hashes, hashing } = await log.run('package', async () => {
+        const { scan, hashing } = await scanning
+        const hashes = await hashing.of(fleet.reuseCandidates(scan))
         return {
-          value: built,
-          detail: `${plural(built.files, 'file')}, ${formatBytes(built.bytes)}`
+          value: { scan, hashes, hashing },
+          detail: `${plural(scan.files, 'file')}, ${formatBytes(scan.bytes)}`
         }
       })
       if (settings.dryRun) {
-        fleet.plan(manifest)
+        fleet.plan(scan, hashes)
         await fleet.releaseLocks()
         log.skip('stage', 'dry run: nothing sent')
         return {
@@ -112,8 +121,15 @@ export async function deploy(
           shipped: fleet.report('dry-run', release, context.sha)
         }
       }
+      const complete = (): Promise<Manifest> => hashing.manifest()
       await log.run('stage', async () => {
-        const bytes = await fleet.stage({ root: settings.artifact, manifest, release })
+        const bytes = await fleet.stage({
+          root: settings.artifact,
+          scan,
+          hashes,
+          manifest: complete,
+          release
+        })
         return {
           value: undefined,
           detail: `${release} on ${plural(settings.hosts.length, 'host')}, ${formatBytes(bytes)} sent`
@@ -122,7 +138,7 @@ export async function deploy(
       // The verified release is stored by the same exec that activates it, or that unlocks.
       const store = fleet.storeFor(
         release,
-        mask(JSON.stringify(remoteManifest(release, manifest, context)))
+        mask(JSON.stringify(remoteManifest(release, await complete(), context)))
       )
       if (activate) {
         await fleet.activate({ release, sha: context.sha, log, tracker, store })
@@ -148,6 +164,10 @@ export async function deploy(
       }
     } finally {
       fleet.close()
+      void scanning.then(
+        ({ hashing }) => hashing.stop(),
+        () => undefined
+      )
     }
   } catch (error: unknown) {
     tracker?.abandon(errorMessage(error))

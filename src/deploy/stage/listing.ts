@@ -2,8 +2,39 @@
  * What the stage programs print after building a release (listing.sh): every entry, a marker,
  * then every file's sha256; and how that is checked against the local manifest.
  */
-import type { Entry, Manifest } from '../../artifact/manifest.js'
+import type { Entry, Manifest, ScannedEntry } from '../../artifact/manifest.js'
 import { MARK } from '../program.js'
+
+/**
+ * Files over this many 512-byte blocks (2 MiB) are hashed on the server while the upload is
+ * unpacked (hash_early in listing.sh), each as soon as tar begins the next member: one hashing
+ * process a file costs less than 2 MiB take to travel. The rest are hashed after the stream.
+ */
+export const EARLY_BLOCKS = 4096
+
+/**
+ * hash_early's list: "<n> <path>" lines for the big files of the release, each complete once n
+ * members of the tar stream have begun (0 for a file hard-linked from the base before the
+ * stream starts), or none when no big file travels. `send` is in the order it is packed, one
+ * member an entry. Names with a newline or backslash are left to the hashing after the stream,
+ * which handles them.
+ */
+export function earlyHashList(
+  send: readonly ScannedEntry[],
+  reused: readonly { readonly path: string; readonly size: number }[]
+): string {
+  const big = (f: { path: string; size: number }): boolean =>
+    Math.ceil(f.size / 512) > EARLY_BLOCKS && !/[\n\\]/.test(f.path)
+  const sent: string[] = []
+  send.forEach((entry, i) => {
+    // Member i (from 0) is complete once member i + 1 has begun: i + 2 members.
+    if (entry.type === 'file' && big(entry)) sent.push(`${i + 2} ${entry.path}\n`)
+  })
+  // Without a big file in the stream there is nothing to overlap: all is hashed after it, as
+  // one batch (the extra processes would cost an incremental deploy more than they save).
+  if (sent.length === 0) return ''
+  return [...reused.filter(big).map(f => `0 ${f.path}\n`), ...sent].join('')
+}
 
 export interface Listing {
   readonly entries: Map<string, { type: 'f' | 'd' | 'l'; mode: string; target?: string }>

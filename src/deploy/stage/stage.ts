@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs'
 import { PassThrough } from 'node:stream'
 import { sharedLinkTarget, type TransferPlan } from '../../artifact/plan.js'
-import type { Entry, Manifest } from '../../artifact/manifest.js'
+import type { Entry, Manifest, Scan } from '../../artifact/manifest.js'
 import { packEntries, progressMeter } from '../../artifact/transfer.js'
 import { DeployError } from '../../errors.js'
 import { formatBytes, plural } from '../../format.js'
@@ -15,7 +15,14 @@ import { describeTarget } from '../../ssh/target.js'
 import type { LiveOutput } from '../live-output.js'
 import { MARK, program, runProgram, type ProgramResult } from '../program.js'
 import { Commands } from '../serve/serve.js'
-import { compareListing, parseListing, staleReused, type Listing } from './listing.js'
+import {
+  compareListing,
+  EARLY_BLOCKS,
+  earlyHashList,
+  parseListing,
+  staleReused,
+  type Listing
+} from './listing.js'
 
 /** Defines `list_and_hash`: every entry and every file's sha256 of the current directory. */
 export const LISTING = readFileSync(new URL('./listing.sh', import.meta.url), 'utf8')
@@ -38,7 +45,7 @@ export function sharedArgs(shared: SharedPath): string[] {
 }
 
 /** The modes (octal) the manifest's files and directories have: how a server without GNU find lists them. */
-export function modesOf(manifest: Manifest): string[] {
+export function modesOf(manifest: Scan): string[] {
   const modes = new Set<string>()
   for (const entry of manifest.entries)
     if (entry.type !== 'symlink') modes.add(entry.mode.toString(8))
@@ -47,16 +54,25 @@ export function modesOf(manifest: Manifest): string[] {
 
 /**
  * The stdin of stage.sh, ahead of the tar: a line with the reuse list's length, the base release
- * (`-` for none) and the artifact's modes, then the NUL-separated files to hard-link from that base.
+ * (`-` for none) and the artifact's modes, then the NUL-separated files to hard-link from that
+ * base; a line with the length of the list of files to hash during the upload (earlyHashList)
+ * and their threshold in 512-byte blocks, then that list.
  */
 export function stageHeader(
   base: string | undefined,
   reuse: readonly string[],
-  modes: readonly string[] = []
+  modes: readonly string[] = [],
+  early = ''
 ): Buffer {
   const list = Buffer.from(reuse.map(p => p + '\0').join(''), 'utf8')
   const line = [String(list.length), base ?? '-', ...modes].join(' ')
-  return Buffer.concat([Buffer.from(`${line}\n`), list])
+  const hashList = Buffer.from(early, 'utf8')
+  return Buffer.concat([
+    Buffer.from(`${line}\n`),
+    list,
+    Buffer.from(`${hashList.length} ${EARLY_BLOCKS}\n`),
+    hashList
+  ])
 }
 
 /**
@@ -135,7 +151,9 @@ export class Upload {
    */
   async run(options: {
     root: string
-    manifest: Manifest
+    scan: Scan
+    /** The complete manifest: awaited once the upload is done (hashing.ts). */
+    manifest: () => Promise<Manifest>
     plan: TransferPlan
     base: string | undefined
     progress: (text: string) => void
@@ -155,7 +173,13 @@ export class Upload {
     // A serving program reads commands after the tar: stdin stays open.
     meter.stream.pipe(this.input, { end: !this.live.serves })
     // One exec: the base and the files to hard-link from it, then the tar of the rest.
-    meter.stream.write(stageHeader(options.base, options.plan.reuse, modesOf(options.manifest)))
+    const reused = new Set(options.plan.reuse)
+    const early = earlyHashList(
+      options.plan.send,
+      options.scan.entries.flatMap(e => (e.type === 'file' && reused.has(e.path) ? [e] : []))
+    )
+    const modes = modesOf(options.scan)
+    meter.stream.write(stageHeader(options.base, options.plan.reuse, modes, early))
     packed.stream.pipe(meter.stream)
     const staged = this.live.serves
       ? await this.untilStaged(packed)
@@ -165,9 +189,10 @@ export class Upload {
         `${this.where}: staging release ${this.options.release} failed (exit ${staged.code}): ${staged.error}`
       )
     }
+    const manifest = await options.manifest()
     let listing = parseListing(staged.output)
     let bytes = meter.bytes()
-    const stale = staleReused(options.manifest, listing, options.plan.reuse)
+    const stale = staleReused(manifest, listing, options.plan.reuse)
     if (stale.length > 0) {
       options.warn(
         `${this.where}: ${plural(stale.length, 'file')} of ${options.base ?? '?'} changed on the server after it was verified (e.g. ${stale[0]?.path ?? '?'}); sending ${stale.length === 1 ? 'it' : 'them'} instead of reusing.`
@@ -175,12 +200,12 @@ export class Upload {
       // The repair is an exec of its own: the lock exec hands over first.
       await this.commands?.detach()
       this.commands = undefined
-      const repaired = await this.repair(options.root, stale, modesOf(options.manifest))
+      const repaired = await this.repair(options.root, stale, modes)
       listing = repaired.listing
       bytes += repaired.bytes
     }
     const problems = compareListing(
-      options.manifest,
+      manifest,
       listing,
       this.options.shared.map(s => s.path)
     )
