@@ -2,7 +2,9 @@
 # Builds releases/<id>.partial: run by lock.sh under the lock, in the same exec, once the local
 # side has read what the server holds and sent its plan. Defines `stage_release` only.
 # stdin: "<bytes of the reuse list> <base release>\n", the NUL-separated files to hard-link from
-# the base (unchanged files need not travel), then the tar stream of everything else. Nothing
+# the base (unchanged files need not travel), "<bytes of the early list> <blocks>\n" and that
+# list (for hash_early: big files, hashed during the upload where the server has GNU tar and
+# find), then the tar stream of everything else. Nothing
 # else of the base is copied (files a hook made there stay there), and a changed file arrives as
 # a new file, never written through a link, so the base stays intact. Then the shared paths are
 # linked in, and every entry and every file's sha256 is listed for the local side to check.
@@ -26,10 +28,10 @@ stage_release() {
   if [ -e "$partial" ] || [ -L "$partial" ]; then rm -rf "$partial" || fail "cannot remove an old $partial"; fi
   if ! why=$(mkdir "$partial" 2>&1); then fail "cannot create $PWD/$partial: $why"; fi
   detect_tools
+  # `read` took the header line byte by byte; read_bytes (lib.sh) takes exactly a list's bytes.
   if [ "$reuse_bytes" -gt 0 ]; then
-    # `read` took the header line byte by byte; read_bytes takes exactly the list's bytes, then
-    # each file is hard-linked from the base: in one cp where cp has --parents (GNU), else one ln
-    # a file. GNU coreutils (found by detect_tools) have it; elsewhere it is probed.
+    # Each file is hard-linked from the base: in one cp where cp has --parents (GNU), else one ln
+    # a file. GNU coreutils (found by detect_tools) have both; elsewhere each is probed.
     if [ -n "$gnu" ] || cp --parents --version > /dev/null 2>&1; then
       read_bytes "$reuse_bytes" | (cd "releases/$base" && xargs -0 cp -l --parents -t "../$release.partial" --) ||
         fail "cannot link the unchanged files from releases/$base"
@@ -46,7 +48,29 @@ stage_release() {
         fail "cannot link the unchanged files from releases/$base"
     fi
   fi
-  extract_into "$partial" || fail "unpacking the upload into $PWD/$partial failed$(space_note "$partial")"
+  IFS=' ' read -r early_bytes blocks || fail 'no list of files to hash during the upload'
+  case $early_bytes$blocks in '' | *[!0-9]*) fail "bad list of files to hash during the upload: $early_bytes $blocks" ;; esac
+  early_sums=''
+  gnu_tar=
+  if [ "$early_bytes" -gt 0 ] && [ -n "$gnu" ]; then
+    case $(tar --version 2> /dev/null || true) in *GNU*) gnu_tar=1 ;; esac
+  fi
+  if [ -n "$gnu_tar" ]; then
+    # extract_into's GNU tar, naming each member as it begins. The files go in the lock
+    # directory: gone with the lock, whatever happens.
+    early_sums=$PWD/.gated-deploy/lock/sums
+    read_bytes "$early_bytes" > .gated-deploy/lock/early || fail 'cannot store the list of files to hash'
+    {
+      if tar -x -v -f - -B -p --no-same-owner -C "$partial"; then untar=0; else untar=$?; fi
+      echo "$untar" > .gated-deploy/lock/untar
+    } | (cd "$partial" && hash_early ../../.gated-deploy/lock/early) > "$early_sums" ||
+      fail "cannot hash the upload in $PWD/$partial"
+    IFS= read -r untar < .gated-deploy/lock/untar || untar=
+    if [ "$untar" != 0 ]; then fail "unpacking the upload into $PWD/$partial failed$(space_note "$partial")"; fi
+  else
+    if [ "$early_bytes" -gt 0 ]; then read_bytes "$early_bytes" > /dev/null || fail 'cannot read the list of files to hash'; fi
+    extract_into "$partial" || fail "unpacking the upload into $PWD/$partial failed$(space_note "$partial")"
+  fi
   while [ "$#" -ge 3 ]; do
     path=$1 kind=$2 target=$3
     shift 3
@@ -66,5 +90,5 @@ stage_release() {
   done
   cd "$partial" || fail "cannot enter $partial"
   # shellcheck disable=SC2086 # one word a mode
-  list_and_hash $modes
+  if [ -n "$early_sums" ]; then list_and_hash --early "$blocks" "$early_sums" $modes; else list_and_hash $modes; fi
 }
