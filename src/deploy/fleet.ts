@@ -18,7 +18,7 @@ import { activate, type Store } from './activate/activate.js'
 import { finish } from './finish/finish.js'
 import { waitHealthy } from './health/health.js'
 import { batchesOf, settleLimited } from './rollout.js'
-import { inspectOnly, lockAndInspect, LockHeld, type Inspection } from './lock/lock.js'
+import { inspectOnly, lockAndInspect, LockHeld, type Inspection, type Locked } from './lock/lock.js'
 import { remotePathArgument } from './program.js'
 import { Upload, type SharedPath } from './stage/stage.js'
 import {
@@ -106,22 +106,25 @@ export class Fleet {
       insecureSkipHostKeyCheck: settings.insecureSkipHostKeyCheck,
       timeoutSeconds: settings.timeoutSeconds
     }
-    const sessions = await log.run('connect', async () => {
-      const settled = await settleLimited(settings.hosts, settings.maxParallel, target =>
-        openSession(target, settings.jumpHost, credentials, text => core.warning(text))
-      )
-      const opened = settled.flatMap(s => (s.status === 'fulfilled' ? [s.value] : []))
-      const failures = settled.flatMap(s =>
-        s.status === 'rejected' ? [errorMessage(s.reason)] : []
-      )
-      if (failures.length > 0) {
-        opened.forEach(s => s.close())
-        throw new DeployError(failures.join('\n'))
-      }
-      const keys = settings.insecureSkipHostKeyCheck ? 'NOT verified' : 'verified'
-      return { value: opened, detail: `${plural(opened.length, 'host')}, host keys ${keys}` }
-    })
-    let hosts: Host[] = []
+    const warn = (text: string): void => core.warning(text)
+    const owner = options.owner
+    const lockOne = (session: SshSession): Promise<Locked> =>
+      lockAndInspect(session, {
+        remotePath,
+        owner,
+        staleSeconds: STALE_LOCK_SECONDS,
+        warn,
+        ...(stage
+          ? {
+              stage: {
+                ...stage,
+                sha: options.context.sha,
+                beforeActivate: hook(settings.beforeActivate),
+                afterActivate: hook(settings.afterActivate)
+              }
+            }
+          : {})
+      })
     const newHost = (
       session: SshSession,
       inspection: Inspection,
@@ -140,31 +143,49 @@ export class Fleet {
       batch: undefined,
       timings: {}
     })
+    // The first lock goes out with each login where the server allows (openSession's `first`).
+    const early = new Map<SshSession, Promise<Locked>>()
+    const lockEarly = settings.dryRun
+      ? undefined
+      : (session: SshSession): void => {
+          const locking = lockOne(session)
+          locking.catch(() => undefined) // awaited in the lock stage, or the connect failed
+          early.set(session, locking)
+        }
+    const sessions = await log.run('connect', async () => {
+      const settled = await settleLimited(settings.hosts, settings.maxParallel, target =>
+        openSession(target, settings.jumpHost, credentials, warn, lockEarly)
+      )
+      const opened = settled.flatMap(s => (s.status === 'fulfilled' ? [s.value] : []))
+      const failures = settled.flatMap(s =>
+        s.status === 'rejected' ? [errorMessage(s.reason)] : []
+      )
+      if (failures.length > 0) {
+        // Locks the early lock execs took on the hosts that did connect are given back.
+        const locked = await Promise.allSettled(
+          opened.map(async session => {
+            const taken = await early.get(session)
+            return taken ? [newHost(session, taken.inspection, taken.upload)] : []
+          })
+        )
+        const held = locked.flatMap(l => (l.status === 'fulfilled' ? l.value : []))
+        await new Fleet(settings, options.context, held).releaseLocks()
+        opened.forEach(s => s.close())
+        throw new DeployError(failures.join('\n'))
+      }
+      const keys = settings.insecureSkipHostKeyCheck ? 'NOT verified' : 'verified'
+      return { value: opened, detail: `${plural(opened.length, 'host')}, host keys ${keys}` }
+    })
+    let hosts: Host[] = []
     try {
       await log.run(settings.dryRun ? 'inspect' : 'lock', async () => {
-        const warn = (text: string): void => core.warning(text)
-        const owner = options.owner
         const lockAll = (): Promise<PromiseSettledResult<Host>[]> =>
           Promise.allSettled(
             sessions.map(async session => {
               if (!settings.dryRun) {
-                const staleSeconds = STALE_LOCK_SECONDS
-                const locked = await lockAndInspect(session, {
-                  remotePath,
-                  owner,
-                  staleSeconds,
-                  warn,
-                  ...(stage
-                    ? {
-                        stage: {
-                          ...stage,
-                          sha: options.context.sha,
-                          beforeActivate: hook(settings.beforeActivate),
-                          afterActivate: hook(settings.afterActivate)
-                        }
-                      }
-                    : {})
-                })
+                const started = early.get(session)
+                early.delete(session)
+                const locked = await (started ?? lockOne(session))
                 return newHost(session, locked.inspection, locked.upload)
               }
               // A dry run changes nothing: no directory, no lock; it says what a real run would meet.

@@ -7,7 +7,7 @@ import { NodeSSH } from 'node-ssh'
 import type { ConnectConfig, ServerHostKeyAlgorithm } from 'ssh2'
 import { DeployError, errorMessage } from '../errors.js'
 import { Login, type Credentials } from './auth.js'
-import { loginWithoutWaiting, signAtOnce } from './fast-login.js'
+import { isOpenSsh, loginWithoutWaiting, signAtOnce } from './fast-login.js'
 import {
   hostKeyAlgorithms,
   noPinnedKeyMessage,
@@ -41,12 +41,17 @@ function hasLevel(error: unknown, level: string): boolean {
   return typeof error === 'object' && error !== null && 'level' in error && error.level === level
 }
 
+/** Called once the login request is on its way, with the connection (see openSession's `first`). */
+export type OnLoginSent = (ssh: NodeSSH) => void
+
 async function attempt(
   target: Target,
   settings: ConnectSettings,
   sock: Sock,
-  algorithms: ServerHostKeyAlgorithm[] | undefined
+  algorithms: ServerHostKeyAlgorithm[] | undefined,
+  onLoginSent: OnLoginSent | undefined
 ): Promise<Attempt> {
+  let early = onLoginSent
   // Written by ssh2's hostVerifier callback, read when the handshake fails.
   const check: { verdict: HostKeyVerdict; key: Buffer | undefined } = {
     verdict: { ok: true },
@@ -74,8 +79,23 @@ async function attempt(
     // Straight to the methods we have (no "none" round trip; see Login), and a key's request
     // signed from the first (no query round trip; see fast-login.ts).
     authHandler: methodsLeft => {
-      signAtOnce(ssh.connection)
-      return login.handler(methodsLeft)
+      const signed = signAtOnce(ssh.connection)
+      const method = login.handler(methodsLeft)
+      // A key alone (a refusal ends the connection) on OpenSSH (which reads in order): the first
+      // command may follow the login request at once. ssh2 sends the request when this returns.
+      const start = early
+      early = undefined
+      if (
+        start &&
+        signed &&
+        method !== false &&
+        method.type === 'publickey' &&
+        settings.password === undefined &&
+        isOpenSsh(ssh.connection)
+      ) {
+        process.nextTick(() => start(ssh))
+      }
+      return method
     }
   }
   try {
@@ -117,7 +137,8 @@ async function attempt(
 export async function connectOne<S extends Sock>(
   target: Target,
   settings: ConnectSettings,
-  openSock: () => Promise<S>
+  openSock: () => Promise<S>,
+  onLoginSent?: (ssh: NodeSSH, sock: S) => void
 ): Promise<Connected<S>> {
   const presented: Buffer[] = []
   for (;;) {
@@ -130,7 +151,13 @@ export async function connectOne<S extends Sock>(
     const sock = await openSock()
     let outcome: Attempt
     try {
-      outcome = await attempt(target, settings, sock, algorithms)
+      outcome = await attempt(
+        target,
+        settings,
+        sock,
+        algorithms,
+        onLoginSent && (ssh => onLoginSent(ssh, sock))
+      )
     } catch (error: unknown) {
       // The server has none of the types left: every key it has was shown and none is pinned.
       if (presented.length > 0 && /no matching host key/i.test(errorMessage(error))) {

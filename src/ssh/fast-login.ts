@@ -11,6 +11,10 @@
  *   when the server's EXT_INFO (sent with its NEWKEYS) has arrived, so an RSA key is offered with
  *   the signature algorithms the server named, as ssh2 would.
  *
+ * - On OpenSSH, with a key and no password, the first command's channel may be opened right
+ *   behind the signed login request (connect.ts `onLoginSent`): sshd reads in order, and a
+ *   refused key ends the connection, so nothing waits for an answer that cannot come.
+ *
  * ssh2 has no options for these: they wrap methods of the connection's protocol object (ssh2 1.x
  * internals, checked at run time; anything unexpected leaves the connection as ssh2 made it). The
  * e2e tests count sshd's "Postponed publickey" lines, so a change in ssh2 shows.
@@ -81,6 +85,15 @@ export function signAtOnce(client: unknown): boolean {
   return true
 }
 
+/** Whether the server's version line (which ssh2 keeps to itself) names OpenSSH. */
+export function isOpenSsh(client: unknown): boolean {
+  const software =
+    typeof client === 'object' && client !== null && '_remoteVer' in client
+      ? client._remoteVer
+      : undefined
+  return typeof software === 'string' && /^OpenSSH_/.test(software)
+}
+
 type Handler = (protocol: unknown, ...rest: unknown[]) => void
 
 const hurried = new WeakSet<object>()
@@ -94,11 +107,7 @@ const hurried = new WeakSet<object>()
 export function loginWithoutWaiting(client: unknown): boolean {
   const protocol = protocolOf(client)
   if (!protocol || hurried.has(protocol)) return false
-  const software =
-    typeof client === 'object' && client !== null && '_remoteVer' in client
-      ? client._remoteVer
-      : undefined
-  if (typeof software !== 'string' || !/^OpenSSH_/.test(software)) return false
+  if (!isOpenSsh(client)) return false
   if (!('_handlers' in protocol)) return false
   const handlers: unknown = protocol._handlers
   if (typeof handlers !== 'object' || handlers === null) return false

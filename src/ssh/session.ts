@@ -291,11 +291,12 @@ export async function openSession(
   target: Target,
   jumpHost: Target | undefined,
   settings: ConnectSettings,
-  onRetry: (text: string) => void = () => undefined
+  onRetry: (text: string) => void = () => undefined,
+  first?: (session: SshSession) => void
 ): Promise<SshSession> {
   for (let attempt = 0; ; attempt++) {
     try {
-      return await openOnce(target, jumpHost, settings)
+      return await openOnce(target, jumpHost, settings, first)
     } catch (error: unknown) {
       const wait = CONNECT_RETRY_MS[attempt]
       if (wait === undefined || !transient(error)) throw error
@@ -308,11 +309,27 @@ export async function openSession(
 async function openOnce(
   target: Target,
   jumpHost: Target | undefined,
-  settings: ConnectSettings
+  settings: ConnectSettings,
+  first: ((session: SshSession) => void) | undefined
 ): Promise<SshSession> {
   if (!jumpHost) {
-    const { ssh, sock } = await connectOne(target, settings, () => Promise.resolve(tcp(target)))
-    return new Session(target, ssh, undefined, sock)
+    // `first` may start the first command as soon as the login request is sent (OpenSSH, a key
+    // alone): its channel opens a round trip sooner. Else it is called once logged in.
+    let early: Session | undefined
+    const { ssh, sock } = await connectOne(
+      target,
+      settings,
+      () => Promise.resolve(tcp(target)),
+      first &&
+        ((connection, socket) => {
+          early = new Session(target, connection, undefined, socket)
+          first(early)
+        })
+    )
+    if (early) return early
+    const session = new Session(target, ssh, undefined, sock)
+    first?.(session)
+    return session
   }
   const jump = (await connectOne(jumpHost, settings, () => Promise.resolve(tcp(jumpHost)))).ssh
   try {
@@ -326,7 +343,9 @@ async function openOnce(
         })
       })
     const { ssh } = await connectOne(target, settings, forward)
-    return new Session(target, ssh, jump, undefined)
+    const session = new Session(target, ssh, jump, undefined)
+    first?.(session)
+    return session
   } catch (error: unknown) {
     jump.dispose()
     throw error
