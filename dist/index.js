@@ -59113,6 +59113,10 @@ class Login {
  *   when the server's EXT_INFO (sent with its NEWKEYS) has arrived, so an RSA key is offered with
  *   the signature algorithms the server named, as ssh2 would.
  *
+ * - On OpenSSH, with a key and no password, the first command's channel may be opened right
+ *   behind the signed login request (connect.ts `onLoginSent`): sshd reads in order, and a
+ *   refused key ends the connection, so nothing waits for an answer that cannot come.
+ *
  * ssh2 has no options for these: they wrap methods of the connection's protocol object (ssh2 1.x
  * internals, checked at run time; anything unexpected leaves the connection as ssh2 made it). The
  * e2e tests count sshd's "Postponed publickey" lines, so a change in ssh2 shows.
@@ -59172,6 +59176,13 @@ function signAtOnce(client) {
     patched.add(protocol);
     return true;
 }
+/** Whether the server's version line (which ssh2 keeps to itself) names OpenSSH. */
+function isOpenSsh(client) {
+    const software = typeof client === 'object' && client !== null && '_remoteVer' in client
+        ? client._remoteVer
+        : undefined;
+    return typeof software === 'string' && /^OpenSSH_/.test(software);
+}
 const hurried = new WeakSet();
 /**
  * On an OpenSSH server, starts the login as soon as the server's EXT_INFO arrives, and ignores
@@ -59183,10 +59194,7 @@ function loginWithoutWaiting(client) {
     const protocol = protocolOf(client);
     if (!protocol || hurried.has(protocol))
         return false;
-    const software = typeof client === 'object' && client !== null && '_remoteVer' in client
-        ? client._remoteVer
-        : undefined;
-    if (typeof software !== 'string' || !/^OpenSSH_/.test(software))
+    if (!isOpenSsh(client))
         return false;
     if (!('_handlers' in protocol))
         return false;
@@ -59233,7 +59241,8 @@ function loginWithoutWaiting(client) {
 function hasLevel(error, level) {
     return typeof error === 'object' && error !== null && 'level' in error && error.level === level;
 }
-async function attempt(target, settings, sock, algorithms) {
+async function attempt(target, settings, sock, algorithms, onLoginSent) {
+    let early = onLoginSent;
     // Written by ssh2's hostVerifier callback, read when the handshake fails.
     const check = {
         verdict: { ok: true },
@@ -59262,8 +59271,21 @@ async function attempt(target, settings, sock, algorithms) {
         // Straight to the methods we have (no "none" round trip; see Login), and a key's request
         // signed from the first (no query round trip; see fast-login.ts).
         authHandler: methodsLeft => {
-            signAtOnce(ssh.connection);
-            return login.handler(methodsLeft);
+            const signed = signAtOnce(ssh.connection);
+            const method = login.handler(methodsLeft);
+            // A key alone (a refusal ends the connection) on OpenSSH (which reads in order): the first
+            // command may follow the login request at once. ssh2 sends the request when this returns.
+            const start = early;
+            early = undefined;
+            if (start &&
+                signed &&
+                method !== false &&
+                method.type === 'publickey' &&
+                settings.password === undefined &&
+                isOpenSsh(ssh.connection)) {
+                process.nextTick(() => start(ssh));
+            }
+            return method;
         }
     };
     try {
@@ -59299,7 +59321,7 @@ async function attempt(target, settings, sock, algorithms) {
  * fingerprint does not say its type) is asked again for its other types, one connection per
  * type, before the mismatch is called a change: no credential is sent until a key matches.
  */
-async function connectOne(target, settings, openSock) {
+async function connectOne(target, settings, openSock, onLoginSent) {
     const presented = [];
     for (;;) {
         const algorithms = settings.insecureSkipHostKeyCheck
@@ -59311,7 +59333,7 @@ async function connectOne(target, settings, openSock) {
         const sock = await openSock();
         let outcome;
         try {
-            outcome = await attempt(target, settings, sock, algorithms);
+            outcome = await attempt(target, settings, sock, algorithms, onLoginSent && (ssh => onLoginSent(ssh, sock)));
         }
         catch (error) {
             // The server has none of the types left: every key it has was shown and none is pinned.
@@ -59554,10 +59576,10 @@ function session_transient(error) {
  * Opens a verified session to `target`, through `jumpHost` when given; a transient failure is
  * tried again after each of CONNECT_RETRY_MS (told to `onRetry`) before it counts.
  */
-async function openSession(target, jumpHost, settings, onRetry = () => undefined) {
+async function openSession(target, jumpHost, settings, onRetry = () => undefined, first) {
     for (let attempt = 0;; attempt++) {
         try {
-            return await openOnce(target, jumpHost, settings);
+            return await openOnce(target, jumpHost, settings, first);
         }
         catch (error) {
             const wait = CONNECT_RETRY_MS[attempt];
@@ -59568,10 +59590,21 @@ async function openSession(target, jumpHost, settings, onRetry = () => undefined
         }
     }
 }
-async function openOnce(target, jumpHost, settings) {
+async function openOnce(target, jumpHost, settings, first) {
     if (!jumpHost) {
-        const { ssh, sock } = await connectOne(target, settings, () => Promise.resolve(tcp(target)));
-        return new Session(target, ssh, undefined, sock);
+        // `first` may start the first command as soon as the login request is sent (OpenSSH, a key
+        // alone): its channel opens a round trip sooner. Else it is called once logged in.
+        let early;
+        const { ssh, sock } = await connectOne(target, settings, () => Promise.resolve(tcp(target)), first &&
+            ((connection, socket) => {
+                early = new Session(target, connection, undefined, socket);
+                first(early);
+            }));
+        if (early)
+            return early;
+        const session = new Session(target, ssh, undefined, sock);
+        first?.(session);
+        return session;
     }
     const jump = (await connectOne(jumpHost, settings, () => Promise.resolve(tcp(jumpHost)))).ssh;
     try {
@@ -59587,7 +59620,9 @@ async function openOnce(target, jumpHost, settings) {
             });
         });
         const { ssh } = await connectOne(target, settings, forward);
-        return new Session(target, ssh, jump, undefined);
+        const session = new Session(target, ssh, jump, undefined);
+        first?.(session);
+        return session;
     }
     catch (error) {
         jump.dispose();
@@ -61030,18 +61065,24 @@ class Fleet {
             insecureSkipHostKeyCheck: settings.insecureSkipHostKeyCheck,
             timeoutSeconds: settings.timeoutSeconds
         };
-        const sessions = await log.run('connect', async () => {
-            const settled = await settleLimited(settings.hosts, settings.maxParallel, target => openSession(target, settings.jumpHost, credentials, text => core/* warning */.$e(text)));
-            const opened = settled.flatMap(s => (s.status === 'fulfilled' ? [s.value] : []));
-            const failures = settled.flatMap(s => s.status === 'rejected' ? [errorMessage(s.reason)] : []);
-            if (failures.length > 0) {
-                opened.forEach(s => s.close());
-                throw new DeployError(failures.join('\n'));
-            }
-            const keys = settings.insecureSkipHostKeyCheck ? 'NOT verified' : 'verified';
-            return { value: opened, detail: `${plural(opened.length, 'host')}, host keys ${keys}` };
+        const warn = (text) => core/* warning */.$e(text);
+        const owner = options.owner;
+        const lockOne = (session) => lockAndInspect(session, {
+            remotePath,
+            owner,
+            staleSeconds: STALE_LOCK_SECONDS,
+            warn,
+            ...(stage
+                ? {
+                    stage: {
+                        ...stage,
+                        sha: options.context.sha,
+                        beforeActivate: hook(settings.beforeActivate),
+                        afterActivate: hook(settings.afterActivate)
+                    }
+                }
+                : {})
         });
-        let hosts = [];
         const newHost = (session, inspection, upload) => ({
             session,
             where: describeTarget(session.target),
@@ -61056,29 +61097,41 @@ class Fleet {
             batch: undefined,
             timings: {}
         });
+        // The first lock goes out with each login where the server allows (openSession's `first`).
+        const early = new Map();
+        const lockEarly = settings.dryRun
+            ? undefined
+            : (session) => {
+                const locking = lockOne(session);
+                locking.catch(() => undefined); // awaited in the lock stage, or the connect failed
+                early.set(session, locking);
+            };
+        const sessions = await log.run('connect', async () => {
+            const settled = await settleLimited(settings.hosts, settings.maxParallel, target => openSession(target, settings.jumpHost, credentials, warn, lockEarly));
+            const opened = settled.flatMap(s => (s.status === 'fulfilled' ? [s.value] : []));
+            const failures = settled.flatMap(s => s.status === 'rejected' ? [errorMessage(s.reason)] : []);
+            if (failures.length > 0) {
+                // Locks the early lock execs took on the hosts that did connect are given back.
+                const locked = await Promise.allSettled(opened.map(async (session) => {
+                    const taken = await early.get(session);
+                    return taken ? [newHost(session, taken.inspection, taken.upload)] : [];
+                }));
+                const held = locked.flatMap(l => (l.status === 'fulfilled' ? l.value : []));
+                await new Fleet(settings, options.context, held).releaseLocks();
+                opened.forEach(s => s.close());
+                throw new DeployError(failures.join('\n'));
+            }
+            const keys = settings.insecureSkipHostKeyCheck ? 'NOT verified' : 'verified';
+            return { value: opened, detail: `${plural(opened.length, 'host')}, host keys ${keys}` };
+        });
+        let hosts = [];
         try {
             await log.run(settings.dryRun ? 'inspect' : 'lock', async () => {
-                const warn = (text) => core/* warning */.$e(text);
-                const owner = options.owner;
                 const lockAll = () => Promise.allSettled(sessions.map(async (session) => {
                     if (!settings.dryRun) {
-                        const staleSeconds = STALE_LOCK_SECONDS;
-                        const locked = await lockAndInspect(session, {
-                            remotePath,
-                            owner,
-                            staleSeconds,
-                            warn,
-                            ...(stage
-                                ? {
-                                    stage: {
-                                        ...stage,
-                                        sha: options.context.sha,
-                                        beforeActivate: hook(settings.beforeActivate),
-                                        afterActivate: hook(settings.afterActivate)
-                                    }
-                                }
-                                : {})
-                        });
+                        const started = early.get(session);
+                        early.delete(session);
+                        const locked = await (started ?? lockOne(session));
                         return newHost(session, locked.inspection, locked.upload);
                     }
                     // A dry run changes nothing: no directory, no lock; it says what a real run would meet.
