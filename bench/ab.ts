@@ -3,7 +3,8 @@
  * same load. Each round deploys every scenario full then 1% with A and with B (alternating which
  * goes first) and one `tar | ssh` of the full tree, so a load spike hits both bundles alike.
  * Prints medians per bundle of the total and of each log group, and the paired B/A ratio.
- * AB_SCENARIOS=a,b,c picks the trees (c: 20,000 small files, to see how a cost scales);
+ * AB_SCENARIOS=a,b,c,d picks the trees (c: 20,000 small files, to see how a cost scales; d: 5 ×
+ * 100 MB files);
  * AB_RAW=<file> writes every sample (ms) there as JSON.
  */
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
@@ -27,12 +28,14 @@ async function main(): Promise<void> {
   chmodSync(root, 0o755)
   process.env.TMPDIR = root
   const dist = (ws: string): string => path.join(ws, 'dist')
-  // AB_SCENARIOS: a (2,000 small files), b (web build), c (20,000 small files); default a,b.
+  // AB_SCENARIOS: a (2,000 small files), b (web build), c (20,000 small files), d (5 × 100 MB
+  // files); default a,b.
   const wanted = (process.env.AB_SCENARIOS ?? 'a,b').split(',')
   const scenarios = [
     { key: 'a', make: (d: string) => fixtures.makeSmallFiles(d, 2000) },
     { key: 'b', make: fixtures.makeWebBuild },
-    { key: 'c', make: (d: string) => fixtures.makeSmallFiles(d, 20000) }
+    { key: 'c', make: (d: string) => fixtures.makeSmallFiles(d, 20000) },
+    { key: 'd', make: (d: string) => fixtures.makeBigFiles(d, 5, 100 << 20) }
   ]
     .filter(s => wanted.includes(s.key))
     .map(({ key, make }) => {

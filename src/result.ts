@@ -28,5 +28,11 @@ export function failedWith(result: RunResult, error: unknown): RunResult {
 
 /** A refusal: nothing was done, and the run fails saying why. */
 export function denied(result: RunResult, reason: string): RunResult {
-  return { ...result, status: 'denied', decision: 'deny', reason, failure: `Refused: ${reason}.` }
+  return {
+    ...result,
+    status: 'denied',
+    decision: 'deny',
+    reason,
+    failure: `Refused: ${reason.replace(/\.$/, '')}.`
+  }
 }

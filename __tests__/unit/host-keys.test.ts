@@ -57,6 +57,7 @@ describe('verifyHostKey', () => {
     expect(verdict).toMatchObject({ ok: false, reason: 'changed' })
     expect(verdict.ok ? '' : verdict.message).toContain(fingerprintOf(key))
     expect(verdict.ok ? '' : verdict.message).toContain(line('web1.example.com'))
+    expect(verdict.ok ? '' : verdict.message).toContain('which does not match the keys pinned')
   })
 
   it('refuses a key marked @revoked even when another line pins it', () => {

@@ -123,7 +123,7 @@ function changedMessage(
   const where = describeTarget(target)
   const keys = presented.map(key => `${readKeyType(key)} ${fingerprintOf(key)}`).join(', ')
   const lines = presented.map(key => knownHostsLine(target, key)).join('\n')
-  const which = presented.length === 1 ? 'which matches' : 'none of which matches'
+  const which = presented.length === 1 ? 'which does not match' : 'none of which matches'
   return (
     `The host key of ${where} has CHANGED: it presented ${keys}, ${which} the keys pinned for it in \`known-hosts\`. ` +
     `Someone may be intercepting the connection, or the server was reinstalled. Nothing was sent. ` +
