@@ -57111,7 +57111,13 @@ function failedWith(result, error) {
 }
 /** A refusal: nothing was done, and the run fails saying why. */
 function denied(result, reason) {
-    return { ...result, status: 'denied', decision: 'deny', reason, failure: `Refused: ${reason}.` };
+    return {
+        ...result,
+        status: 'denied',
+        decision: 'deny',
+        reason,
+        failure: `Refused: ${reason.replace(/\.$/, '')}.`
+    };
 }
 
 ;// CONCATENATED MODULE: ./src/handlers/services.ts
@@ -58710,7 +58716,7 @@ function changedMessage(target, presented) {
     const where = describeTarget(target);
     const keys = presented.map(key => `${readKeyType(key)} ${fingerprintOf(key)}`).join(', ');
     const lines = presented.map(key => knownHostsLine(target, key)).join('\n');
-    const which = presented.length === 1 ? 'which matches' : 'none of which matches';
+    const which = presented.length === 1 ? 'which does not match' : 'none of which matches';
     return (`The host key of ${where} has CHANGED: it presented ${keys}, ${which} the keys pinned for it in \`known-hosts\`. ` +
         `Someone may be intercepting the connection, or the server was reinstalled. Nothing was sent. ` +
         `If the change is expected, replace the pinned key with:\n${lines}`);
