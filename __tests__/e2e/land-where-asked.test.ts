@@ -17,6 +17,8 @@ import {
   writeArtifact
 } from '../rig/deploy.js'
 import { makeTestDir, startSshd, stopAllSshd, type Sshd } from '../rig/sshd.js'
+import { countTurns } from '../rig/turn-counter.js'
+import { spawn } from 'node:child_process'
 
 let sshd: Sshd
 
@@ -203,5 +205,42 @@ describe('round trips', () => {
     expect(second.outputs['files-reused']).toBe('0')
     expect(sessions(server, mark)).toHaveLength(1)
     expect(liveRelease(remote)).toBe(second.outputs.release)
+  })
+
+  it('a whole one-host deploy waits for fewer round trips than OpenSSH takes to run `true`', async () => {
+    const counter = await countTurns(sshd)
+    try {
+      // OpenSSH's client through the same proxy, the host key pinned for the proxy's port.
+      const dir = await makeTestDir()
+      const knownHosts = path.join(dir, 'known_hosts')
+      writeFileSync(knownHosts, `${counter.via.knownHostsLine}\n`)
+      // Spawned, not spawnSync: the proxy runs in this process.
+      const status = await new Promise<number | null>((resolve, reject) => {
+        const ssh = spawn(
+          'ssh',
+          [
+            ...['-p', String(counter.via.port), '-i', sshd.privateKeyPath],
+            ...['-o', `UserKnownHostsFile=${knownHosts}`, '-o', 'StrictHostKeyChecking=yes'],
+            ...['-o', 'BatchMode=yes', `${sshd.username}@127.0.0.1`, 'true']
+          ],
+          { stdio: 'ignore' }
+        )
+        ssh.on('error', reject)
+        ssh.on('close', resolve)
+      })
+      expect(status).toBe(0)
+      const openssh = counter.turns()
+      const remote = path.join(await makeTestDir(), 'site')
+      const result = await deploy(counter.via, workspaceWith({ 'index.html': 'v1' }), remote)
+      expect(result.exitCode).toBe(0)
+      expect(liveRelease(remote)).toBe(result.outputs.release)
+      const ours = counter.turns() - openssh
+      // Handshake 2, login 1 (the channel opens with it), exec 1, upload 1, switch 1, close 1;
+      // OpenSSH took 10 for `true` when this was written.
+      expect(ours).toBeLessThanOrEqual(7)
+      expect(ours).toBeLessThan(openssh)
+    } finally {
+      await counter.close()
+    }
   })
 })
