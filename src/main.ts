@@ -148,6 +148,13 @@ async function report(
   const history = github && activated ? await github.deliveryHistory() : undefined
   const dora = history && computeDora(history, new Date())
   const shipped = result.shipped
+  const wantsComment = github !== undefined && commentWanted(settings, context, result)
+  // Where the next step is taken: on the pull request when there is one, else by the workflow's
+  // inputs (a push or a dispatch that no pull request is known for).
+  const pullNumber = wantsComment ? await github.comment.pullRequest() : undefined
+  const onPullRequest =
+    context !== undefined &&
+    (context.eventName.startsWith('pull_request') || context.eventName === 'issue_comment')
   // Every text of the report is masked before it is rendered: escaping could split a secret.
   const body = maskDeep<RunReport>({
     status: result.status,
@@ -183,6 +190,11 @@ async function report(
     next: nextStep(result),
     approvalCommand: settings?.gate.approvalCommand ?? '/deploy',
     rollbackCommand: settings?.gate.rollbackCommand ?? '/rollback',
+    ...(pullNumber !== undefined
+      ? { pullRequest: pullNumber }
+      : onPullRequest
+        ? {}
+        : { pullRequest: 'none' as const }),
     dora,
     error: result.failure
   })
@@ -193,10 +205,7 @@ async function report(
       'Pull request from a fork: its token is read-only, so no comment and no deployment; see this job summary.'
     )
   }
-  const comment =
-    github && commentWanted(settings, context, result)
-      ? github.comment.write(renderReport(body))
-      : undefined
+  const comment = wantsComment ? github.comment.write(renderReport(body)) : undefined
   const [url] = await Promise.all([comment, writeJobSummary(body), github?.settled()])
   if (url) extra['comment-url'] = url
   return extra

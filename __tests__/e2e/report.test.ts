@@ -101,6 +101,38 @@ describe('sticky pull-request comment', () => {
     expect(ourComments(6)).toHaveLength(1)
     expect(ourComments(6)[0]?.body).toContain('Tested')
   })
+
+  it('says where to undo a deploy: on the pull request that merged it, else by the workflow input', async () => {
+    const merged = nextSha()
+    github.state.addPull({
+      number: 7,
+      head: { sha: nextSha() },
+      state: 'closed',
+      merged: true,
+      mergeCommitSha: merged
+    })
+    const remote = await makeTestDir()
+    const inputs = { ...sshInputs(sshd, remote), mode: 'deployment' }
+    const withPull = await run({
+      ws: workspaceWith({ 'a.txt': '1' }),
+      eventName: 'push',
+      payload: examplePayload('push'),
+      sha: merged,
+      inputs
+    })
+    expect(withPull.exitCode).toBe(0)
+    expect(ourComments(7)[0]?.body).toContain('on the pull request')
+    const alone = await run({
+      ws: workspaceWith({ 'a.txt': '2' }),
+      eventName: 'push',
+      payload: examplePayload('push'),
+      sha: nextSha(),
+      inputs
+    })
+    expect(alone.exitCode).toBe(0)
+    expect(alone.summary).toContain('rollback: true')
+    expect(alone.summary).not.toContain('on the pull request')
+  })
 })
 
 describe('GitHub deployments', () => {

@@ -205,6 +205,12 @@ export class PullRequestComment {
     this.place ??= this.lookUp()
   }
 
+  /** The pull request the comment goes to (undefined when there is none). */
+  async pullRequest(): Promise<number | undefined> {
+    this.prepare()
+    return (await this.place)?.target.issueNumber
+  }
+
   /** Writes or updates the sticky comment with `body`; returns its URL. */
   async write(body: string): Promise<string | undefined> {
     this.prepare()
