@@ -56699,6 +56699,11 @@ class PullRequestComment {
     prepare() {
         this.place ??= this.lookUp();
     }
+    /** The pull request the comment goes to (undefined when there is none). */
+    async pullRequest() {
+        this.prepare();
+        return (await this.place)?.target.issueNumber;
+    }
     /** Writes or updates the sticky comment with `body`; returns its URL. */
     async write(body) {
         this.prepare();
@@ -63618,6 +63623,12 @@ async function report(run, forkPullRequest) {
     const history = github && activated ? await github.deliveryHistory() : undefined;
     const dora = history && computeDora(history, new Date());
     const shipped = result.shipped;
+    const wantsComment = github !== undefined && commentWanted(settings, context, result);
+    // Where the next step is taken: on the pull request when there is one, else by the workflow's
+    // inputs (a push or a dispatch that no pull request is known for).
+    const pullNumber = wantsComment ? await github.comment.pullRequest() : undefined;
+    const onPullRequest = context !== undefined &&
+        (context.eventName.startsWith('pull_request') || context.eventName === 'issue_comment');
     // Every text of the report is masked before it is rendered: escaping could split a secret.
     const body = maskDeep({
         status: result.status,
@@ -63653,6 +63664,11 @@ async function report(run, forkPullRequest) {
         next: main_nextStep(result),
         approvalCommand: settings?.gate.approvalCommand ?? '/deploy',
         rollbackCommand: settings?.gate.rollbackCommand ?? '/rollback',
+        ...(pullNumber !== undefined
+            ? { pullRequest: pullNumber }
+            : onPullRequest
+                ? {}
+                : { pullRequest: 'none' }),
         dora,
         error: result.failure
     });
@@ -63662,9 +63678,7 @@ async function report(run, forkPullRequest) {
     if (forkPullRequest) {
         core/* info */.pq('Pull request from a fork: its token is read-only, so no comment and no deployment; see this job summary.');
     }
-    const comment = github && commentWanted(settings, context, result)
-        ? github.comment.write(renderReport(body))
-        : undefined;
+    const comment = wantsComment ? github.comment.write(renderReport(body)) : undefined;
     const [url] = await Promise.all([comment, writeJobSummary(body), github?.settled()]);
     if (url)
         extra['comment-url'] = url;
