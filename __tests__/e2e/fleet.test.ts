@@ -103,6 +103,8 @@ describe('several hosts', () => {
     )
     expect(result.exitCode).toBe(1)
     expect(result.log).toContain('health check failed')
+    // The hook's output is in the failure itself, so the report shows it.
+    expect(result.summary).toContain('health check failed')
     expect(result.log).toContain(`127.0.0.1:${a.sshd.port}: switched back to ${before ?? '?'}`)
     for (const host of hosts) {
       expect(liveRelease(host.app)).toBe(before)
