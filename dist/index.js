@@ -60036,7 +60036,10 @@ function activationOutcome(session, release, code, output, error) {
         [EXIT.EXIT_AFTER_ACTIVATE]: '`after-activate` failed; `current` was put back as it was'
     };
     if (code !== 0) {
-        throw new DeployError(`${describeTarget(session.target)}: ${reasons[code] ?? `activation failed (exit ${code}): ${error}`}.`);
+        // A failed hook's last lines (it writes to stderr) are what the reader needs to fix it.
+        const hook = code === EXIT.EXIT_BEFORE_ACTIVATE || code === EXIT.EXIT_AFTER_ACTIVATE;
+        const said = hook && error !== 'no error output' ? `. Its output ended:\n${error}` : '.';
+        throw new DeployError(`${describeTarget(session.target)}: ${reasons[code] ?? `activation failed (exit ${code}): ${error}`}${said}`);
     }
     return { replaced, pruned: prunedIn(text) };
 }
