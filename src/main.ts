@@ -169,7 +169,7 @@ async function report(
     transfer: shipped
       ? {
           filesSent: shipped.filesUploaded,
-          bytesSent: shipped.bytesUploaded,
+          bytesSent: shipped.hosts.reduce((sum, h) => sum + h.fileBytes, 0),
           filesReused: shipped.filesReused
         }
       : undefined,
@@ -180,7 +180,7 @@ async function report(
       ...(shipped ? {} : { status: h.status }),
       ...(h.batch !== undefined ? { batch: h.batch } : {}),
       filesSent: h.filesSent,
-      bytesSent: h.bytesSent,
+      bytesSent: h.fileBytes,
       filesReused: h.filesReused,
       timings: h.timings
     })),

@@ -132,6 +132,9 @@ describe('sticky pull-request comment', () => {
     expect(alone.exitCode).toBe(0)
     expect(alone.summary).toContain('rollback: true')
     expect(alone.summary).not.toContain('on the pull request')
+    // The report counts the file's own byte; the output, the 10 KiB tar record that carried it.
+    expect(alone.summary).toContain('1 file, 1 B')
+    expect(Number(alone.outputs['bytes-uploaded'])).toBeGreaterThan(10_000)
   })
 })
 

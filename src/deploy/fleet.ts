@@ -50,7 +50,7 @@ interface Host {
   ownsRelease: boolean
   /** The release `current` pointed at before this run switched it. */
   replaced: string | undefined
-  plan: Pick<TransferPlan, 'filesSent' | 'filesReused'>
+  plan: Pick<TransferPlan, 'filesSent' | 'filesReused' | 'bytesSent'>
   bytesSent: number
   /** Set when the run failed: what became of this host. */
   outcome: HostStatus | undefined
@@ -137,7 +137,7 @@ export class Fleet {
       lockHeld: !settings.dryRun,
       ownsRelease: false,
       replaced: inspection.current,
-      plan: { filesSent: 0, filesReused: 0 },
+      plan: { filesSent: 0, filesReused: 0, bytesSent: 0 },
       bytesSent: 0,
       outcome: undefined,
       batch: undefined,
@@ -277,7 +277,8 @@ export class Fleet {
         host.bytesSent = staged.bytes
         host.plan = {
           filesSent: plan.filesSent + staged.resent,
-          filesReused: plan.filesReused - staged.resent
+          filesReused: plan.filesReused - staged.resent,
+          bytesSent: plan.bytesSent
         }
         host.timings.stage = seconds(started)
       }
@@ -655,6 +656,7 @@ export class Fleet {
       timings: { ...h.timings },
       filesSent: h.plan.filesSent,
       bytesSent: h.bytesSent,
+      fileBytes: h.plan.bytesSent,
       filesReused: h.plan.filesReused
     }))
   }

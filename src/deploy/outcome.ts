@@ -38,7 +38,10 @@ export interface HostReport {
   readonly batch: number | undefined
   readonly timings: HostTimings
   readonly filesSent: number
+  /** Bytes on the wire: the tar stream, headers and padding included. */
   readonly bytesSent: number
+  /** The sent files' own bytes (what a reader means by "sent"). */
+  readonly fileBytes: number
   readonly filesReused: number
 }
 

@@ -22,6 +22,7 @@ export interface TestSummary {
 
 export interface TransferSummary {
   readonly filesSent: number
+  /** The sent files' own bytes (the `bytes-uploaded` output counts the tar stream). */
   readonly bytesSent: number
   readonly filesReused: number
 }
@@ -36,6 +37,7 @@ export interface HostRelease {
   readonly batch?: number
   /** What this host was sent and reused (absent: only the run's totals are known). */
   readonly filesSent?: number
+  /** The sent files' own bytes. */
   readonly bytesSent?: number
   readonly filesReused?: number
   /** Seconds each stage took on this host (absent: the stage did not run there). */
