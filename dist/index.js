@@ -61105,7 +61105,7 @@ class Fleet {
             lockHeld: !settings.dryRun,
             ownsRelease: false,
             replaced: inspection.current,
-            plan: { filesSent: 0, filesReused: 0 },
+            plan: { filesSent: 0, filesReused: 0, bytesSent: 0 },
             bytesSent: 0,
             outcome: undefined,
             batch: undefined,
@@ -61223,7 +61223,8 @@ class Fleet {
             host.bytesSent = staged.bytes;
             host.plan = {
                 filesSent: plan.filesSent + staged.resent,
-                filesReused: plan.filesReused - staged.resent
+                filesReused: plan.filesReused - staged.resent,
+                bytesSent: plan.bytesSent
             };
             host.timings.stage = seconds(started);
         });
@@ -61570,6 +61571,7 @@ class Fleet {
             timings: { ...h.timings },
             filesSent: h.plan.filesSent,
             bytesSent: h.bytesSent,
+            fileBytes: h.plan.bytesSent,
             filesReused: h.plan.filesReused
         }));
     }
@@ -63646,7 +63648,7 @@ async function report(run, forkPullRequest) {
         transfer: shipped
             ? {
                 filesSent: shipped.filesUploaded,
-                bytesSent: shipped.bytesUploaded,
+                bytesSent: shipped.hosts.reduce((sum, h) => sum + h.fileBytes, 0),
                 filesReused: shipped.filesReused
             }
             : undefined,
@@ -63657,7 +63659,7 @@ async function report(run, forkPullRequest) {
             ...(shipped ? {} : { status: h.status }),
             ...(h.batch !== undefined ? { batch: h.batch } : {}),
             filesSent: h.filesSent,
-            bytesSent: h.bytesSent,
+            bytesSent: h.fileBytes,
             filesReused: h.filesReused,
             timings: h.timings
         })),
