@@ -60326,10 +60326,10 @@ class Commands {
         const reply = await this.reply();
         this.live.onStderr = undefined;
         const ended = reply.ended;
-        if (ended && (ended.code !== 0 || keep === undefined)) {
-            return activationOutcome(this.session, release, ended.code === 0 ? 1 : ended.code, reply.text, ended.error);
+        if (ended && ended.code === 0 && keep === undefined) {
+            throw new DeployError(`${describeTarget(this.session.target)}: switching to ${release}: the lock exec ended instead of waiting for the next command.`);
         }
-        return activationOutcome(this.session, release, 0, reply.text, '');
+        return activationOutcome(this.session, release, ended?.code ?? 0, reply.text, ended?.error ?? '');
     }
     /** Prunes to `keep` releases (none when undefined), unlocks and ends; the pruned ids. */
     async finish(keep) {
