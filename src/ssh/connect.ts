@@ -7,6 +7,7 @@ import { NodeSSH } from 'node-ssh'
 import type { ConnectConfig, ServerHostKeyAlgorithm } from 'ssh2'
 import { DeployError, errorMessage } from '../errors.js'
 import { Login, type Credentials } from './auth.js'
+import { fastCipher } from './fast-cipher.js'
 import { isOpenSsh, loginWithoutWaiting, signAtOnce } from './fast-login.js'
 import {
   hostKeyAlgorithms,
@@ -79,6 +80,8 @@ async function attempt(
     // Straight to the methods we have (no "none" round trip; see Login), and a key's request
     // signed from the first (no query round trip; see fast-login.ts).
     authHandler: methodsLeft => {
+      // The keys are in use by now: uploads take the leaner packet path (see fast-cipher.ts).
+      fastCipher(ssh.connection)
       const signed = signAtOnce(ssh.connection)
       const method = login.handler(methodsLeft)
       // A key alone (a refusal ends the connection) on OpenSSH (which reads in order): the first
