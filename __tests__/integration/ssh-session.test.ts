@@ -2,9 +2,12 @@
  * src/ssh/session.ts against a real sshd with `MaxSessions 1`: sshd frees a session slot a
  * moment after the channel's close, so a command run right after the previous one is refused
  * now and then; exec retries the open briefly, and names MaxSessions when the slot stays taken.
+ * And the upload path's packets (fast-cipher.ts, corked writes) as sshd reads them.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
+import { createHash, randomBytes } from 'node:crypto'
 import { PassThrough } from 'node:stream'
+import { fastCipher } from '../../src/ssh/fast-cipher.js'
 import { parseHostKeyPins } from '../../src/ssh/host-keys.js'
 import { openSession, type SshSession } from '../../src/ssh/session.js'
 import { startMaxSessionsServer } from '../rig/server-kinds.js'
@@ -73,5 +76,29 @@ describe('MaxSessions 1', () => {
     stdin.end()
     expect((await holding).code).toBe(0)
     expect((await session.exec('echo after')).stdout.toString('utf8')).toBe('after\n')
+  })
+})
+
+describe('the upload path', () => {
+  it('takes the leaner AES-GCM packet path with sshd, and 5 MB of stdin arrive byte for byte', async () => {
+    const connection = (session as unknown as { ssh: { connection: unknown } }).ssh.connection
+    // Already in place since the login (connect.ts); true again: sshd and ssh2 chose AES-GCM.
+    expect(fastCipher(connection)).toBe(true)
+    const data = randomBytes(5 << 20)
+    const stdin = new PassThrough()
+    const running = session.exec('sha256sum', { stdin })
+    // Uneven writes, some in one tick, some apart: corked writes and window waits both happen.
+    for (let at = 0; at < data.length;) {
+      const size = 1 + ((at * 7919) % 300_000)
+      stdin.write(data.subarray(at, at + size))
+      at += size
+      if (at % 3 === 0) await new Promise(resolve => setImmediate(resolve))
+    }
+    stdin.end()
+    const result = await running
+    expect(result.code).toBe(0)
+    expect(result.stdout.toString('utf8')).toBe(
+      `${createHash('sha256').update(data).digest('hex')}  -\n`
+    )
   })
 })

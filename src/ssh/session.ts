@@ -39,9 +39,9 @@ export interface SshSession {
 }
 
 /**
- * Stdin streams reach the channel in batches of about this size, each written with the socket
- * corked: one writev per batch instead of one write per 32 KB SSH packet, so sshd (the
- * bottleneck on a small server) wakes far less often per megabyte.
+ * Stdin streams reach the channel in batches of about this size, all of a batch in one tick, so
+ * the corked socket (autoCorked) sends it as one writev instead of one write per 32 KB SSH
+ * packet: sshd (the bottleneck on a small server) wakes far less often per megabyte.
  */
 const BATCH_BYTES = 1 << 20
 
@@ -51,8 +51,8 @@ const BATCH_BYTES = 1 << 20
  */
 const IDLE_FLUSH_MS = 1
 
-/** Regroups a stream into ~`BATCH_BYTES` chunks and corks `socket` while each is written. */
-function batched(socket: Socket | undefined): Transform {
+/** Regroups a stream into ~`BATCH_BYTES` batches, each pushed on in one tick. */
+function batched(): Transform {
   let held: Buffer[] = []
   let size = 0
   let idle: NodeJS.Timeout | undefined
@@ -60,11 +60,9 @@ function batched(socket: Socket | undefined): Transform {
     clearTimeout(idle)
     idle = undefined
     if (size === 0) return
-    socket?.cork()
-    stream.push(held.length === 1 ? held[0] : Buffer.concat(held, size))
+    for (const chunk of held) stream.push(chunk)
     held = []
     size = 0
-    if (socket) process.nextTick(() => socket.uncork())
   }
   return new Transform({
     readableHighWaterMark: 2 * BATCH_BYTES,
@@ -106,9 +104,7 @@ class Session implements SshSession {
   constructor(
     readonly target: Target,
     private readonly ssh: NodeSSH,
-    private readonly via: NodeSSH | undefined,
-    /** The TCP socket under the connection (none through a jump host: that is a channel). */
-    private readonly socket: Socket | undefined
+    private readonly via: NodeSSH | undefined
   ) {
     this.software = softwareOf(ssh.connection)
     // ssh2 throws an 'error' nobody listens to; a lost connection is reported by the exec in flight.
@@ -174,7 +170,7 @@ class Session implements SshSession {
               channel.destroy()
               reject(streamError)
             })
-            stdin.pipe(batched(this.socket)).pipe(channel)
+            stdin.pipe(batched()).pipe(channel)
           }
         },
         error => {
@@ -237,7 +233,30 @@ class Session implements SshSession {
  * instead of 0.06 s to log in over loopback). ssh2 listens for its errors from the same tick.
  */
 function tcp(target: Target): Socket {
-  return connect({ host: target.host, port: target.port, noDelay: true })
+  return autoCorked(connect({ host: target.host, port: target.port, noDelay: true }))
+}
+
+/**
+ * Gathers every write made in one tick into one writev: ssh2 writes each packet's length,
+ * ciphertext and tag separately, three system calls per 32 KB packet wherever a write is not
+ * already corked (the data a window adjustment lets out).
+ */
+function autoCorked(socket: Socket): Socket {
+  const write = socket.write.bind(socket) as (...args: unknown[]) => boolean
+  let corked = false
+  const uncork = (): void => {
+    corked = false
+    socket.uncork()
+  }
+  socket.write = (...args: unknown[]): boolean => {
+    if (!corked) {
+      corked = true
+      socket.cork()
+      process.nextTick(uncork)
+    }
+    return write(...args)
+  }
+  return socket
 }
 
 /** SSH_OPEN_ADMINISTRATIVELY_PROHIBITED: sshd's answer when it may not forward. */
@@ -316,18 +335,18 @@ async function openOnce(
     // `first` may start the first command as soon as the login request is sent (OpenSSH, a key
     // alone): its channel opens a round trip sooner. Else it is called once logged in.
     let early: Session | undefined
-    const { ssh, sock } = await connectOne(
+    const { ssh } = await connectOne(
       target,
       settings,
       () => Promise.resolve(tcp(target)),
       first &&
-        ((connection, socket) => {
-          early = new Session(target, connection, undefined, socket)
+        (connection => {
+          early = new Session(target, connection, undefined)
           first(early)
         })
     )
     if (early) return early
-    const session = new Session(target, ssh, undefined, sock)
+    const session = new Session(target, ssh, undefined)
     first?.(session)
     return session
   }
@@ -343,7 +362,7 @@ async function openOnce(
         })
       })
     const { ssh } = await connectOne(target, settings, forward)
-    const session = new Session(target, ssh, jump, undefined)
+    const session = new Session(target, ssh, jump)
     first?.(session)
     return session
   } catch (error: unknown) {
