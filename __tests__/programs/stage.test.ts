@@ -268,7 +268,9 @@ describe.each(SHELLS)('stage.sh, run by lock.sh, under $name', shell => {
     const firstManifest = await buildManifest({ root: first, exclude: [], sharedPaths: [] })
     const firstPlan = planTransfer(firstManifest, undefined)
     const early = earlyHashList(firstPlan.send, [])
-    expect(early).toBe('3 big/kept.bin\n') // dir big, then the file: complete once 3 have begun
+    // Dir big and small.txt from the system tar, then the big file (transfer.ts writes it last):
+    // complete once 4 members have begun.
+    expect(early).toBe('4 big/kept.bin\n')
     let run = await stage(
       Buffer.concat([stageHeader(undefined, [], [], early), await tarOf(first, firstPlan.send)])
     )
@@ -288,7 +290,8 @@ describe.each(SHELLS)('stage.sh, run by lock.sh, under $name', shell => {
       e.type === 'file' && plan.reuse.includes(e.path) ? [e] : []
     )
     const list = earlyHashList(plan.send, reused)
-    expect(list).toBe('0 big/kept.bin\n2 a.bin\n4 big/z new.bin\n')
+    // Dir big, then the two big files.
+    expect(list).toBe('0 big/kept.bin\n3 a.bin\n4 big/z new.bin\n')
     run = await stage(
       Buffer.concat([stageHeader(BASE, plan.reuse, [], list), await tarOf(second, plan.send)])
     )
@@ -305,6 +308,18 @@ describe.each(SHELLS)('stage.sh, run by lock.sh, under $name', shell => {
       'sums',
       'untar'
     ])
+  })
+
+  it('hashes the tree’s big file with a long name while GNU tar unpacks it (the packer’s own member)', async () => {
+    const early = earlyHashList(manifest.entries, [])
+    const long = manifest.entries.find(e => e.type === 'file' && e.path.length > 100)
+    expect(long).toBeDefined()
+    expect(early).toContain(` ${long?.path ?? '?'}\n`)
+    const run = await stage(Buffer.concat([stageHeader(undefined, [], [], early), fullTar]))
+    expect(run.error).toBe('no error output')
+    expect(run.code).toBe(0)
+    expect(compareListing(manifest, listingOf(run), [])).toEqual([])
+    expect(hashSection(run).split(` *./${long?.path ?? '?'}\n`)).toHaveLength(2)
   })
 
   it('fails naming the upload when GNU tar fails while big files are hashed, leaving nothing verified', async () => {

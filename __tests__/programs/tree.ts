@@ -1,7 +1,8 @@
 /**
  * An artifact tree with every kind of entry a release can hold (dotfiles, symlinks, modes 600 and
  * 755, empty directories, names with spaces, quotes, `$(x)`, a leading dash, a backslash, a
- * newline), the tar the deploy sends of it (the real packer: GNU tar), and what a listing of it
+ * newline; big files the packer writes itself), the tar the deploy sends of it (the real packer:
+ * GNU tar and transfer.ts), and what a listing of it
  * must say, computed here in Node.
  */
 import { randomBytes } from 'node:crypto'
@@ -17,6 +18,7 @@ import {
 } from 'node:fs'
 import path from 'node:path'
 import { packEntries } from '../../src/artifact/transfer.js'
+import type { ScannedEntry } from '../../src/artifact/manifest.js'
 import type { Listing } from '../../src/deploy/stage/listing.js'
 import { sha256 } from './harness.js'
 
@@ -36,8 +38,15 @@ const FILES: readonly (readonly [string, number])[] = [
   ['empty', 0o644],
   ['secret.key', 0o600],
   ['bin/run.sh', 0o755],
-  ['private/x', 0o600]
+  ['private/x', 0o600],
+  // Big enough for the packer to write them itself (transfer.ts DIRECT_BYTES), one past 100
+  // bytes of name (GNU's long-name member) and past stage's early-hash threshold.
+  [`big/${'a long name with ünïcødé, spaces '.repeat(4)}.dat`, 0o640],
+  ['big/new\nline.dat', 0o600]
 ]
+
+/** The sizes of the `.dat` files, in that order. */
+const BIG_SIZES = [2_200_000, 1_100_000]
 const DIRS: readonly (readonly [string, number])[] = [
   ['empty-dir', 0o755],
   ['nested/empty', 0o700],
@@ -56,12 +65,15 @@ export function makeTree(root: string): void {
   FILES.forEach(([name, mode], i) => {
     const file = path.join(root, name)
     mkdirSync(path.dirname(file), { recursive: true })
+    const big = FILES.filter(([n]) => n.endsWith('.dat')).findIndex(([n]) => n === name)
     const content =
       name === 'empty'
         ? ''
         : name.endsWith('.bin')
           ? randomBytes(300_000)
-          : `${name}\n`.repeat(i * 100 + 1)
+          : big >= 0
+            ? Buffer.alloc(BIG_SIZES[big] ?? 0, `${name}\n`)
+            : `${name}\n`.repeat(i * 100 + 1)
     writeFileSync(file, content)
     chmodSync(file, mode)
   })
@@ -78,7 +90,8 @@ export function makeTree(root: string): void {
     'deep/a',
     'deep/a/b',
     'bin',
-    'nested'
+    'nested',
+    'big'
   ]) {
     chmodSync(path.join(root, dir), 0o755)
   }
@@ -113,10 +126,7 @@ export function expectedListing(root: string): Listing {
 }
 
 /** The tar the deploy would send of `entries` under `root`, made by the real packer. */
-export async function tarOf(
-  root: string,
-  entries: readonly { readonly path: string }[]
-): Promise<Buffer> {
+export async function tarOf(root: string, entries: readonly ScannedEntry[]): Promise<Buffer> {
   const packed = packEntries(root, entries)
   const chunks: Buffer[] = []
   packed.stream.on('data', (chunk: Buffer) => chunks.push(chunk))

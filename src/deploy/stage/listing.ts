@@ -3,6 +3,7 @@
  * then every file's sha256; and how that is checked against the local manifest.
  */
 import type { Entry, Manifest, ScannedEntry } from '../../artifact/manifest.js'
+import { archiveOrder } from '../../artifact/transfer.js'
 import { MARK } from '../program.js'
 
 /**
@@ -15,8 +16,8 @@ export const EARLY_BLOCKS = 4096
 /**
  * hash_early's list: "<n> <path>" lines for the big files of the release, each complete once n
  * members of the tar stream have begun (0 for a file hard-linked from the base before the
- * stream starts), or none when no big file travels. `send` is in the order it is packed, one
- * member an entry. Names with a newline or backslash are left to the hashing after the stream,
+ * stream starts), or none when no big file travels. `send` is the plan's, one member an entry,
+ * in the order the archive holds them (archiveOrder: the big files last). Names with a newline or backslash are left to the hashing after the stream,
  * which handles them.
  */
 export function earlyHashList(
@@ -26,7 +27,7 @@ export function earlyHashList(
   const big = (f: { path: string; size: number }): boolean =>
     Math.ceil(f.size / 512) > EARLY_BLOCKS && !/[\n\\]/.test(f.path)
   const sent: string[] = []
-  send.forEach((entry, i) => {
+  archiveOrder(send).forEach((entry, i) => {
     // Member i (from 0) is complete once member i + 1 has begun: i + 2 members.
     if (entry.type === 'file' && big(entry)) sent.push(`${i + 2} ${entry.path}\n`)
   })
