@@ -55648,7 +55648,7 @@ globals.__dirname ??= (0,node_path__WEBPACK_IMPORTED_MODULE_0__.dirname)((0,node
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
 /* harmony import */ var _dirname_shim_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(6065);
-/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(1114);
+/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(4860);
 /** Entry point of the bundled action: only calls run(). */
 
 
@@ -55659,7 +55659,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 1114:
+/***/ 4860:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -59110,6 +59110,126 @@ class Login {
     }
 }
 
+;// CONCATENATED MODULE: ./src/ssh/fast-cipher.ts
+/**
+ * Sending with less CPU per SSH packet than ssh2's own AES-GCM path, the same bytes on the wire:
+ * on a big upload the runner's CPU (shared, on a small runner, with tar and the hashing) decides
+ * the speed, and ssh2 spends it per 32 KB packet, not per byte.
+ * - The padding's random bytes come from a pool filled 4 KB at a time, not one `randomFillSync`
+ *   call per packet (~11 µs each, 0.18 s of 500 MB). They are as random: each pool byte is used
+ *   once.
+ * - The plaintext packet is built in one buffer kept by the cipher, not a new 32 KB buffer per
+ *   packet: the encryption copies it out at once, and half the garbage the collector sweeps
+ *   during an upload is gone.
+ *
+ * ssh2 has no option for this: it replaces two methods of its AES-GCM cipher class (ssh2 1.x
+ * internals, checked at run time; anything unexpected leaves ssh2's own path). The unit test
+ * decrypts what the replacement writes with ssh2's own decipher.
+ */
+
+const GCM_NAMES = new Set(['aes-128-gcm', 'aes-256-gcm']);
+/** The largest packet built in the kept buffer: 32 KB of channel data and its headers. */
+const SCRATCH_BYTES = 34 * 1024;
+const POOL_BYTES = 4096;
+let pool = Buffer.alloc(0);
+let poolAt = 0;
+/** `length` random bytes into `target` at `offset`, from the pool. */
+function randomPadding(target, offset, length) {
+    if (poolAt + length > pool.length) {
+        pool = (0,external_node_crypto_.randomFillSync)(Buffer.allocUnsafe(POOL_BYTES));
+        poolAt = 0;
+    }
+    pool.copy(target, offset, poolAt, poolAt + length);
+    poolAt += length;
+}
+function isGcmCipher(cipher) {
+    if (typeof cipher !== 'object' || cipher === null)
+        return false;
+    const c = cipher;
+    return (typeof c._encSSLName === 'string' &&
+        GCM_NAMES.has(c._encSSLName) &&
+        Buffer.isBuffer(c._encKey) &&
+        Buffer.isBuffer(c._encIV) &&
+        c._encIV.length === 12 &&
+        typeof c._onWrite === 'function' &&
+        typeof c._dead === 'boolean' &&
+        typeof c.outSeqno === 'number');
+}
+/** SSH's GCM nonce (RFC 5647 §7.1): the last 8 bytes count packets, big-endian. */
+function nextNonce(iv) {
+    for (let i = 11; i >= 4; i--) {
+        iv[i] = (iv[i] + 1) & 0xff;
+        if (iv[i] !== 0)
+            break;
+    }
+}
+function allocPacket(payloadLength) {
+    let length = 4 + 1 + payloadLength;
+    let padding = 16 - ((length - 4) & 15);
+    if (padding < 4)
+        padding += 16;
+    length += padding;
+    let packet;
+    if (!this._gdScratchBusy && length <= SCRATCH_BYTES) {
+        this._gdScratch ??= Buffer.allocUnsafe(SCRATCH_BYTES);
+        this._gdScratchBusy = true;
+        packet = this._gdScratch.subarray(0, length);
+    }
+    else {
+        packet = Buffer.allocUnsafe(length);
+    }
+    packet.writeUInt32BE(length - 4, 0);
+    packet[4] = padding;
+    randomPadding(packet, 5 + payloadLength, padding);
+    return packet;
+}
+function encrypt(packet) {
+    if (this._gdScratch && packet.buffer === this._gdScratch.buffer)
+        this._gdScratchBusy = false;
+    if (this._dead)
+        return;
+    const cipher = (0,external_node_crypto_.createCipheriv)(this._encSSLName, this._encKey, this._encIV);
+    // The length leaves in a copy: the kept buffer is rebuilt before the socket sends it.
+    const length = Buffer.from(packet.subarray(0, 4));
+    cipher.setAAD(length);
+    this._onWrite(length);
+    this._onWrite(cipher.update(packet.subarray(4)));
+    cipher.final();
+    this._onWrite(cipher.getAuthTag());
+    nextNonce(this._encIV);
+    this.outSeqno = (this.outSeqno + 1) >>> 0;
+}
+const patched = new WeakSet();
+/**
+ * Gives the connection's outbound AES-GCM cipher the leaner packet path (every instance of its
+ * class: a rekey makes a new one). Call once the handshake is done. Returns whether it could.
+ */
+function fastCipher(client) {
+    if (typeof client !== 'object' || client === null || !('_protocol' in client))
+        return false;
+    const protocol = client._protocol;
+    if (typeof protocol !== 'object' || protocol === null || !('_cipher' in protocol))
+        return false;
+    const cipher = protocol._cipher;
+    if (!isGcmCipher(cipher))
+        return false;
+    const proto = Object.getPrototypeOf(cipher);
+    if (typeof proto !== 'object' || proto === null)
+        return false;
+    if (patched.has(proto))
+        return true;
+    if (proto.constructor.name !== 'AESGCMCipherNative' ||
+        !('allocPacket' in proto) ||
+        typeof proto.allocPacket !== 'function' ||
+        !('encrypt' in proto) ||
+        typeof proto.encrypt !== 'function') {
+        return false;
+    }
+    Object.assign(proto, { allocPacket, encrypt });
+    patched.add(proto);
+    return true;
+}
+
 ;// CONCATENATED MODULE: ./src/ssh/fast-login.ts
 /**
  * Logging in with fewer round trips than ssh2 (and OpenSSH's client) take, changing nothing that
@@ -59146,7 +59266,7 @@ function isSigningKey(key) {
         'isPrivateKey' in key &&
         typeof key.isPrivateKey === 'function');
 }
-const patched = new WeakSet();
+const fast_login_patched = new WeakSet();
 /** ssh2's protocol object of a connection, once it exists. */
 function protocolOf(client) {
     if (typeof client !== 'object' || client === null || !('_protocol' in client))
@@ -59162,7 +59282,7 @@ function signAtOnce(client) {
     const protocol = protocolOf(client);
     if (!protocol)
         return false;
-    if (patched.has(protocol))
+    if (fast_login_patched.has(protocol))
         return true;
     if (!('authPK' in protocol) || typeof protocol.authPK !== 'function')
         return false;
@@ -59184,7 +59304,7 @@ function signAtOnce(client) {
         }
         original.call(this, user, key, algorithm, sign);
     };
-    patched.add(protocol);
+    fast_login_patched.add(protocol);
     return true;
 }
 /** Whether the server's version line (which ssh2 keeps to itself) names OpenSSH. */
@@ -59249,6 +59369,7 @@ function loginWithoutWaiting(client) {
 
 
 
+
 function hasLevel(error, level) {
     return typeof error === 'object' && error !== null && 'level' in error && error.level === level;
 }
@@ -59282,6 +59403,8 @@ async function attempt(target, settings, sock, algorithms, onLoginSent) {
         // Straight to the methods we have (no "none" round trip; see Login), and a key's request
         // signed from the first (no query round trip; see fast-login.ts).
         authHandler: methodsLeft => {
+            // The keys are in use by now: uploads take the leaner packet path (see fast-cipher.ts).
+            fastCipher(ssh.connection);
             const signed = signAtOnce(ssh.connection);
             const method = login.handler(methodsLeft);
             // A key alone (a refusal ends the connection) on OpenSSH (which reads in order): the first
@@ -59366,9 +59489,9 @@ async function connectOne(target, settings, openSock, onLoginSent) {
 
 
 /**
- * Stdin streams reach the channel in batches of about this size, each written with the socket
- * corked: one writev per batch instead of one write per 32 KB SSH packet, so sshd (the
- * bottleneck on a small server) wakes far less often per megabyte.
+ * Stdin streams reach the channel in batches of about this size, all of a batch in one tick, so
+ * the corked socket (autoCorked) sends it as one writev instead of one write per 32 KB SSH
+ * packet: sshd (the bottleneck on a small server) wakes far less often per megabyte.
  */
 const BATCH_BYTES = 1 << 20;
 /**
@@ -59376,8 +59499,8 @@ const BATCH_BYTES = 1 << 20;
  * open for commands, and each command, are not held back waiting for a full batch.
  */
 const IDLE_FLUSH_MS = 1;
-/** Regroups a stream into ~`BATCH_BYTES` chunks and corks `socket` while each is written. */
-function batched(socket) {
+/** Regroups a stream into ~`BATCH_BYTES` batches, each pushed on in one tick. */
+function batched() {
     let held = [];
     let size = 0;
     let idle;
@@ -59386,12 +59509,10 @@ function batched(socket) {
         idle = undefined;
         if (size === 0)
             return;
-        socket?.cork();
-        stream.push(held.length === 1 ? held[0] : Buffer.concat(held, size));
+        for (const chunk of held)
+            stream.push(chunk);
         held = [];
         size = 0;
-        if (socket)
-            process.nextTick(() => socket.uncork());
     };
     return new external_node_stream_.Transform({
         readableHighWaterMark: 2 * BATCH_BYTES,
@@ -59429,15 +59550,11 @@ class Session {
     target;
     ssh;
     via;
-    socket;
     software;
-    constructor(target, ssh, via, 
-    /** The TCP socket under the connection (none through a jump host: that is a channel). */
-    socket) {
+    constructor(target, ssh, via) {
         this.target = target;
         this.ssh = ssh;
         this.via = via;
-        this.socket = socket;
         this.software = softwareOf(ssh.connection);
         // ssh2 throws an 'error' nobody listens to; a lost connection is reported by the exec in flight.
         ssh.connection?.on('error', () => undefined);
@@ -59493,7 +59610,7 @@ class Session {
                         channel.destroy();
                         reject(streamError);
                     });
-                    stdin.pipe(batched(this.socket)).pipe(channel);
+                    stdin.pipe(batched()).pipe(channel);
                 }
             }, error => {
                 settle();
@@ -59546,7 +59663,29 @@ class Session {
  * instead of 0.06 s to log in over loopback). ssh2 listens for its errors from the same tick.
  */
 function tcp(target) {
-    return (0,external_node_net_.connect)({ host: target.host, port: target.port, noDelay: true });
+    return autoCorked((0,external_node_net_.connect)({ host: target.host, port: target.port, noDelay: true }));
+}
+/**
+ * Gathers every write made in one tick into one writev: ssh2 writes each packet's length,
+ * ciphertext and tag separately, three system calls per 32 KB packet wherever a write is not
+ * already corked (the data a window adjustment lets out).
+ */
+function autoCorked(socket) {
+    const write = socket.write.bind(socket);
+    let corked = false;
+    const uncork = () => {
+        corked = false;
+        socket.uncork();
+    };
+    socket.write = (...args) => {
+        if (!corked) {
+            corked = true;
+            socket.cork();
+            process.nextTick(uncork);
+        }
+        return write(...args);
+    };
+    return socket;
 }
 /** SSH_OPEN_ADMINISTRATIVELY_PROHIBITED: sshd's answer when it may not forward. */
 const OPEN_PROHIBITED = 1;
@@ -59606,14 +59745,14 @@ async function openOnce(target, jumpHost, settings, first) {
         // `first` may start the first command as soon as the login request is sent (OpenSSH, a key
         // alone): its channel opens a round trip sooner. Else it is called once logged in.
         let early;
-        const { ssh, sock } = await connectOne(target, settings, () => Promise.resolve(tcp(target)), first &&
-            ((connection, socket) => {
-                early = new Session(target, connection, undefined, socket);
+        const { ssh } = await connectOne(target, settings, () => Promise.resolve(tcp(target)), first &&
+            (connection => {
+                early = new Session(target, connection, undefined);
                 first(early);
             }));
         if (early)
             return early;
-        const session = new Session(target, ssh, undefined, sock);
+        const session = new Session(target, ssh, undefined);
         first?.(session);
         return session;
     }
@@ -59631,7 +59770,7 @@ async function openOnce(target, jumpHost, settings, first) {
             });
         });
         const { ssh } = await connectOne(target, settings, forward);
-        const session = new Session(target, ssh, jump, undefined);
+        const session = new Session(target, ssh, jump);
         first?.(session);
         return session;
     }
@@ -60406,11 +60545,149 @@ class Commands {
     }
 }
 
+;// CONCATENATED MODULE: ./src/artifact/tar-format.ts
+/**
+ * The little of the tar format the upload writes itself: a GNU header for a regular file (with
+ * the GNU long-name member ahead of it when the path does not fit in 100 bytes), and finding
+ * where an archive's end-of-archive blocks begin in a stream, so more members can follow the
+ * ones the system tar wrote.
+ */
+const BLOCK = 512;
+/** Bytes of padding after `size` bytes of member data. */
+function padding(size) {
+    return (BLOCK - (size % BLOCK)) % BLOCK;
+}
+/** A numeric field: octal with a NUL, or GNU's base-256 when the octal digits do not fit. */
+function writeNumber(header, offset, length, value) {
+    const octal = value.toString(8);
+    if (octal.length <= length - 1) {
+        header.write(octal.padStart(length - 1, '0') + '\0', offset, 'ascii');
+        return;
+    }
+    header[offset] = 0x80;
+    let rest = BigInt(value);
+    for (let i = offset + length - 1; i > offset; i--) {
+        header[i] = Number(rest & 0xffn);
+        rest >>= 8n;
+    }
+}
+function headerBlock(name, fields) {
+    const header = Buffer.alloc(BLOCK);
+    name.copy(header, 0, 0, Math.min(name.length, 100));
+    writeNumber(header, 100, 8, fields.mode & 0o7777);
+    writeNumber(header, 108, 8, 0);
+    writeNumber(header, 116, 8, 0);
+    writeNumber(header, 124, 12, fields.size);
+    writeNumber(header, 136, 12, Math.max(0, Math.floor(fields.mtime)));
+    header.write(fields.type, 156, 'ascii');
+    // GNU's magic and version: "ustar  \0".
+    header.write('ustar  \0', 257, 'ascii');
+    header.fill(0x20, 148, 156);
+    let sum = 0;
+    for (const byte of header)
+        sum += byte;
+    header.write(sum.toString(8).padStart(6, '0') + '\0 ', 148, 'ascii');
+    return header;
+}
+/**
+ * The header of a regular file at `path` (relative, `/`-separated): one block, or three when
+ * the path is longer than 100 bytes (GNU tar's `././@LongLink` member, as `--format=gnu` writes).
+ * Owner 0:0; the servers' tars extract with `--no-same-owner` or as the login user.
+ */
+function fileHeader(path, stat) {
+    const name = Buffer.from(path, 'utf8');
+    const header = headerBlock(name, { ...stat, type: '0' });
+    if (name.length <= 100)
+        return header;
+    const longName = Buffer.concat([name, Buffer.alloc(1)]);
+    return Buffer.concat([
+        headerBlock(Buffer.from('././@LongLink'), {
+            mode: 0o644,
+            size: longName.length,
+            mtime: 0,
+            type: 'L'
+        }),
+        longName,
+        Buffer.alloc(padding(longName.length)),
+        header
+    ]);
+}
+function readNumber(block, offset, length) {
+    if (block[offset] & 0x80) {
+        let value = 0n;
+        for (let i = offset + 1; i < offset + length; i++)
+            value = (value << 8n) | BigInt(block[i]);
+        return Number(value);
+    }
+    const text = block.toString('ascii', offset, offset + length).replace(/[\0 ]+$/, '');
+    const value = Number.parseInt(text.trim() || '0', 8);
+    if (!Number.isFinite(value))
+        throw new Error(`tar: a header has a size that is not a number (${text})`);
+    return value;
+}
+/**
+ * Follows a tar stream member by member, passing it on up to where its end-of-archive blocks
+ * begin: `take` returns the pieces of each chunk that belong to the members (none from the end
+ * on; a header split across chunks is held back until it is whole); `ended` says whether the
+ * end was seen.
+ */
+class ArchiveEnd {
+    /** Bytes of the stream until the next header. */
+    skip = 0;
+    /** The start of a header whose chunk ended before it did. */
+    held = [];
+    heldBytes = 0;
+    ended = false;
+    take(chunk) {
+        if (this.ended)
+            return [];
+        const out = [];
+        let at = 0;
+        while (at < chunk.length) {
+            if (this.skip > 0) {
+                const step = Math.min(this.skip, chunk.length - at);
+                this.skip -= step;
+                at += step;
+                continue;
+            }
+            const want = BLOCK - this.heldBytes;
+            const piece = chunk.subarray(at, at + want);
+            if (piece.length < want) {
+                out.push(chunk.subarray(0, at));
+                this.held.push(piece);
+                this.heldBytes += piece.length;
+                return out.filter(b => b.length > 0);
+            }
+            const header = this.heldBytes > 0 ? Buffer.concat([...this.held, piece]) : piece;
+            if (header.every(byte => byte === 0)) {
+                this.ended = true;
+                out.push(chunk.subarray(0, at));
+                return out.filter(b => b.length > 0);
+            }
+            // Held bytes only ever begin a chunk's first header: they go out ahead of all of it.
+            out.push(...this.held);
+            this.held = [];
+            this.heldBytes = 0;
+            const size = readNumber(header, 124, 12);
+            this.skip = size + padding(size);
+            at += want;
+        }
+        out.push(chunk);
+        return out.filter(b => b.length > 0);
+    }
+}
+
 ;// CONCATENATED MODULE: ./src/artifact/transfer.ts
 /**
- * Moves the files that must travel: the system `tar` packs them (the fastest packer measured,
- * read from its pipe in large chunks so sshd is not fed tiny writes) into one exec channel per host.
+ * Moves the files that must travel as one tar stream into one exec channel per host: the system
+ * `tar` packs the small files, directories and links (the fastest packer measured for many small
+ * files), and big files are read and written into the stream here, after tar's members.
  */
+
+
+
+
+
 
 
 /**
@@ -60418,8 +60695,127 @@ class Commands {
  * costs up to that many zero bytes on every upload; 10 KB writes are still batched by the pipe.
  */
 const BLOCKING_FACTOR = 20;
+/**
+ * Files at least this big are written into the stream here, after the system tar's members: a
+ * pipe from tar costs more CPU per byte (tar's writes and our reads, 64 KB at a time) than
+ * reading the file directly, and on a big upload the runner's CPU sets the pace.
+ */
+const DIRECT_BYTES = 1 << 20;
+/** Bytes read from a big file at a time. */
+const READ_BYTES = 1 << 20;
 /** Starts `tar` over the given entries of `root`; the caller pipes `stream` somewhere. */
 function packEntries(root, entries) {
+    const direct = entries.filter(isDirect);
+    if (direct.length === 0)
+        return systemTar(root, entries);
+    const rest = entries.filter(e => !isDirect(e));
+    const tar = rest.length > 0 ? systemTar(root, rest) : undefined;
+    // Awaited below; when the stream is stopped first, nothing else waits for it.
+    tar?.done.catch(() => undefined);
+    let aborted = false;
+    let failure;
+    async function* archive() {
+        let length = 0;
+        if (tar) {
+            const end = new ArchiveEnd();
+            for await (const chunk of tar.stream) {
+                for (const piece of end.take(chunk)) {
+                    length += piece.length;
+                    yield piece;
+                }
+            }
+            await tar.done;
+            if (!end.ended)
+                throw new Error('local tar ended without the end of its archive');
+        }
+        for (const file of direct) {
+            if (aborted)
+                return;
+            for await (const piece of directMember(root, file, why => (failure ??= new Error(why)))) {
+                length += piece.length;
+                yield piece;
+            }
+        }
+        // Two zero blocks, then zeros to a whole record, as tar ends an archive (a GNU tar reading
+        // with -B waits for the rest of a record).
+        const record = BLOCKING_FACTOR * BLOCK;
+        const tail = 2 * BLOCK;
+        yield Buffer.alloc(tail + ((record - ((length + tail) % record)) % record));
+    }
+    const stream = external_node_stream_.Readable.from(archive(), { objectMode: false, highWaterMark: 2 * READ_BYTES });
+    const done = new Promise((resolve, reject) => {
+        stream.on('error', reject);
+        stream.on('end', () => (failure ? reject(failure) : resolve()));
+        stream.on('close', () => {
+            if (!stream.readableEnded)
+                reject(new Error(aborted ? 'the upload was stopped' : 'the upload stream closed early'));
+        });
+    });
+    return {
+        stream,
+        done,
+        abort: () => {
+            aborted = true;
+            tar?.abort();
+            stream.destroy();
+        }
+    };
+}
+/** The members in the order the archive holds them: the system tar's, then the big files. */
+function archiveOrder(entries) {
+    return [...entries.filter(e => !isDirect(e)), ...entries.filter(e => isDirect(e))];
+}
+function isDirect(entry) {
+    return entry.type === 'file' && entry.size >= DIRECT_BYTES;
+}
+/**
+ * One big file as a tar member: its header, `size` bytes (as the walk found it) and padding.
+ * A file that cannot be opened is left out and one that shrank is padded with zeros, as GNU tar
+ * does; `failed` is told either way, so the upload fails once the archive is whole (the server
+ * is never left reading a cut stream).
+ */
+async function* directMember(root, file, failed) {
+    let handle;
+    try {
+        // The walk found a regular file: a link put in its place since is not followed.
+        handle = await (0,promises_namespaceObject.open)(external_node_path_default().join(root, file.path), external_node_fs_.constants.O_RDONLY | external_node_fs_.constants.O_NOFOLLOW);
+    }
+    catch (error) {
+        failed(`local tar: cannot read ${file.path}: ${errorMessage(error)}`);
+        return;
+    }
+    try {
+        const stat = await handle.stat();
+        yield fileHeader(file.path, { mode: stat.mode, size: file.size, mtime: stat.mtimeMs / 1000 });
+        let left = file.size;
+        while (left > 0) {
+            const buffer = Buffer.allocUnsafe(Math.min(READ_BYTES, left));
+            let read = 0;
+            try {
+                // Synchronous: from the page cache it takes a fraction of a millisecond, less than
+                // the thread-pool round trip of the promise API costs.
+                read = (0,external_node_fs_.readSync)(handle.fd, buffer, 0, buffer.length, null);
+            }
+            catch (error) {
+                failed(`local tar: cannot read ${file.path}: ${errorMessage(error)}`);
+            }
+            if (read === 0) {
+                failed(`local tar: ${file.path} shrank while it was sent (${left} bytes short)`);
+                for (; left > 0; left -= READ_BYTES)
+                    yield Buffer.alloc(Math.min(READ_BYTES, left));
+                break;
+            }
+            left -= read;
+            yield read === buffer.length ? buffer : buffer.subarray(0, read);
+        }
+        yield Buffer.alloc(padding(file.size));
+    }
+    finally {
+        await handle.close();
+    }
+}
+/** The system tar over `entries`, its archive whole. */
+function systemTar(root, entries) {
     const child = (0,external_node_child_process_namespaceObject.spawn)('tar', [
         '-c',
         '-f',
@@ -60468,6 +60864,7 @@ function progressMeter(options) {
 
 ;// CONCATENATED MODULE: ./src/deploy/stage/listing.ts
 
+
 /**
  * Files over this many 512-byte blocks (2 MiB) are hashed on the server while the upload is
  * unpacked (hash_early in listing.sh), each as soon as tar begins the next member: one hashing
@@ -60477,14 +60874,14 @@ const EARLY_BLOCKS = 4096;
 /**
  * hash_early's list: "<n> <path>" lines for the big files of the release, each complete once n
  * members of the tar stream have begun (0 for a file hard-linked from the base before the
- * stream starts), or none when no big file travels. `send` is in the order it is packed, one
- * member an entry. Names with a newline or backslash are left to the hashing after the stream,
+ * stream starts), or none when no big file travels. `send` is the plan's, one member an entry,
+ * in the order the archive holds them (archiveOrder: the big files last). Names with a newline or backslash are left to the hashing after the stream,
  * which handles them.
  */
 function earlyHashList(send, reused) {
     const big = (f) => Math.ceil(f.size / 512) > EARLY_BLOCKS && !/[\n\\]/.test(f.path);
     const sent = [];
-    send.forEach((entry, i) => {
+    archiveOrder(send).forEach((entry, i) => {
         // Member i (from 0) is complete once member i + 1 has begun: i + 2 members.
         if (entry.type === 'file' && big(entry))
             sent.push(`${i + 2} ${entry.path}\n`);
