@@ -59489,9 +59489,9 @@ async function connectOne(target, settings, openSock, onLoginSent) {
 
 
 /**
- * Stdin streams reach the channel in batches of about this size, all of a batch in one tick, so
- * the corked socket (autoCorked) sends it as one writev instead of one write per 32 KB SSH
- * packet: sshd (the bottleneck on a small server) wakes far less often per megabyte.
+ * Stdin streams reach the channel in chunks of about this size, each cut into packets in one
+ * tick, so the corked socket (autoCorked) sends it as one writev instead of one write per 32 KB
+ * SSH packet: sshd (the bottleneck on a small server) wakes far less often per megabyte.
  */
 const BATCH_BYTES = 1 << 20;
 /**
@@ -59499,7 +59499,7 @@ const BATCH_BYTES = 1 << 20;
  * open for commands, and each command, are not held back waiting for a full batch.
  */
 const IDLE_FLUSH_MS = 1;
-/** Regroups a stream into ~`BATCH_BYTES` batches, each pushed on in one tick. */
+/** Regroups a stream into ~`BATCH_BYTES` chunks. */
 function batched() {
     let held = [];
     let size = 0;
@@ -59509,8 +59509,9 @@ function batched() {
         idle = undefined;
         if (size === 0)
             return;
-        for (const chunk of held)
-            stream.push(chunk);
+        // One chunk per batch: the channel cuts it into packets in one call. Copying small chunks
+        // together costs less than the stream passing each on (2,000 small files: 7% slower so).
+        stream.push(held.length === 1 ? held[0] : Buffer.concat(held, size));
         held = [];
         size = 0;
     };
