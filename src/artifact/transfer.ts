@@ -112,7 +112,7 @@ async function* directMember(
     // The walk found a regular file: a link put in its place since is not followed.
     handle = await open(path.join(root, file.path), constants.O_RDONLY | constants.O_NOFOLLOW)
   } catch (error: unknown) {
-    failed(`local tar: cannot read ${file.path}: ${errorMessage(error)}`)
+    failed(`cannot send ${file.path} from the artifact: ${errorMessage(error)}`)
     return
   }
   try {
@@ -127,10 +127,12 @@ async function* directMember(
         // the thread-pool round trip of the promise API costs.
         read = readSync(handle.fd, buffer, 0, buffer.length, null)
       } catch (error: unknown) {
-        failed(`local tar: cannot read ${file.path}: ${errorMessage(error)}`)
+        failed(`cannot send ${file.path} from the artifact: ${errorMessage(error)}`)
       }
       if (read === 0) {
-        failed(`local tar: ${file.path} shrank while it was sent (${left} bytes short)`)
+        failed(
+          `${file.path} in the artifact shrank by ${left} bytes while it was sent: something changed it during the deploy`
+        )
         for (; left > 0; left -= READ_BYTES) yield Buffer.alloc(Math.min(READ_BYTES, left))
         break
       }

@@ -17,8 +17,8 @@ export const EARLY_BLOCKS = 4096
  * hash_early's list: "<n> <path>" lines for the big files of the release, each complete once n
  * members of the tar stream have begun (0 for a file hard-linked from the base before the
  * stream starts), or none when no big file travels. `send` is the plan's, one member an entry,
- * in the order the archive holds them (archiveOrder: the big files last). Names with a newline or backslash are left to the hashing after the stream,
- * which handles them.
+ * counted in the order the archive holds them (archiveOrder: the big files last). Names with a
+ * newline or backslash are left to the hashing after the stream, which handles them.
  */
 export function earlyHashList(
   send: readonly ScannedEntry[],
