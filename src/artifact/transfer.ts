@@ -109,14 +109,23 @@ async function* directMember(
 ): AsyncGenerator<Buffer> {
   let handle: FileHandle
   try {
-    // The walk found a regular file: a link put in its place since is not followed.
-    handle = await open(path.join(root, file.path), constants.O_RDONLY | constants.O_NOFOLLOW)
+    // The walk found a regular file: a link put in its place since is not followed, and a FIFO
+    // is not waited on for a writer (O_NONBLOCK; GNU tar opens so too).
+    handle = await open(
+      path.join(root, file.path),
+      constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK
+    )
   } catch (error: unknown) {
     failed(`local tar: cannot read ${file.path}: ${errorMessage(error)}`)
     return
   }
   try {
     const stat = await handle.stat()
+    if (!stat.isFile()) {
+      // A directory, FIFO or device put in its place: left out, as one that cannot be opened.
+      failed(`local tar: ${file.path} is no longer a regular file`)
+      return
+    }
     yield fileHeader(file.path, { mode: stat.mode, size: file.size, mtime: stat.mtimeMs / 1000 })
     let left = file.size
     while (left > 0) {
