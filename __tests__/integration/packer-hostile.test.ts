@@ -197,3 +197,42 @@ describe('a big file that is no longer a regular file after the walk', () => {
     )
   })
 })
+
+describe('ArchiveEnd on what the system tar writes for awkward members', () => {
+  it('cuts at the end of long-name, long-link-target and hard-link members however chunked', async () => {
+    const dir = path.join(root, 'links')
+    const longDir = path.join(dir, 'l'.repeat(120), 'm'.repeat(120))
+    mkdirSync(longDir, { recursive: true })
+    writeFileSync(path.join(longDir, 'small.txt'), 'x'.repeat(777))
+    symlinkSync(`${'t'.repeat(150)}/target`, path.join(dir, 'long-target'))
+    execFileSync('ln', [path.join(longDir, 'small.txt'), path.join(dir, 'hard.txt')])
+    writeFileSync(path.join(dir, 'big.bin'), content(DIRECT_BYTES + 1, 7))
+    const entries = (await buildManifest({ root: dir, exclude: [], sharedPaths: [] })).entries
+    const small = entries.filter(e => !(e.type === 'file' && e.size >= DIRECT_BYTES))
+    const tarOnly = await packed(dir, small)
+    const members = Buffer.concat(new ArchiveEnd().take(tarOnly))
+    // GNU tar's own listing of the cut archive plus a fresh end is every small entry.
+    const listed = execFileSync('tar', ['-t', '-f', '-'], {
+      input: Buffer.concat([members, Buffer.alloc(2 * BLOCK)])
+    })
+      .toString('utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map(p => p.replace(/\/$/, ''))
+    expect(listed.sort()).toEqual(small.map(e => e.path).sort())
+    for (const size of [1, 3, 511, 513, 1023, 10239, 10241]) {
+      const end = new ArchiveEnd()
+      const out: Buffer[] = []
+      for (let at = 0; at < tarOnly.length; at += size)
+        out.push(...end.take(tarOnly.subarray(at, at + size)))
+      expect([size, end.ended, Buffer.concat(out).equals(members)]).toEqual([size, true, true])
+    }
+    for (const [name, tar] of Object.entries(TARS)) {
+      const into = mkdtempSync(path.join(root, 'links-out-'))
+      const { code, stderr } = await unpack(tar, await packed(dir, entries), into)
+      expect([name, code, stderr]).toEqual([name, 0, ''])
+      expect(sha(path.join(into, 'big.bin'))).toBe(sha(path.join(dir, 'big.bin')))
+      expect(sha(path.join(into, 'hard.txt'))).toBe(sha(path.join(dir, 'hard.txt')))
+    }
+  })
+})
