@@ -28,8 +28,22 @@ export const DIRECT_BYTES = 1 << 20
 /** Bytes read from a big file at a time. */
 const READ_BYTES = 1 << 20
 
-/** Starts `tar` over the given entries of `root`; the caller pipes `stream` somewhere. */
+/**
+ * Starts `tar` over the given entries of `root`; the caller pipes `stream` somewhere. `done` may
+ * fail (a file gone since the walk) while the caller still waits for the server's answer: it is
+ * marked handled here, so that failure is the caller's to read when it awaits `done`, not an
+ * unhandled rejection that ends the process with the lock held.
+ */
 export function packEntries(
+  root: string,
+  entries: readonly ScannedEntry[]
+): { stream: Readable; done: Promise<void>; abort: () => void } {
+  const packed = packStream(root, entries)
+  packed.done.catch(() => undefined)
+  return packed
+}
+
+function packStream(
   root: string,
   entries: readonly ScannedEntry[]
 ): { stream: Readable; done: Promise<void>; abort: () => void } {
