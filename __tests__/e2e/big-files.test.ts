@@ -7,6 +7,7 @@
  * releases and the lock as they were.
  */
 import { afterAll, describe, expect, it } from '@jest/globals'
+import { execFileSync } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import {
   chmodSync,
@@ -129,14 +130,15 @@ describe.each(KINDS.filter(k => k.name !== 'BusyBox only'))(
 )
 
 const GONE = [
-  { what: 'a big file', file: 'assets/huge.bin' },
-  { what: 'a small file (the system tar’s)', file: 'small/a.txt' }
+  { what: 'a big file', file: 'assets/huge.bin', fifo: false },
+  { what: 'a big file, a FIFO in its place', file: 'assets/huge.bin', fifo: true },
+  { what: 'a small file (the system tar’s)', file: 'small/a.txt', fifo: false }
 ] as const
 
 describe.each(KINDS)('on $name, a file taken away after the walk', kind => {
   it.each(GONE)(
     '($what) fails the deploy naming it, the server as it was and the lock released',
-    async ({ file }) => {
+    async ({ file, fifo }) => {
       const server = await kind.start()
       const remote = await makeTestDir(server)
       const ws = bigWorkspace()
@@ -163,6 +165,7 @@ describe.each(KINDS)('on $name, a file taken away after the walk', kind => {
           if (!removed && text.includes('Waiting (`lock-timeout`')) {
             removed = true
             rmSync(path.join(ws3, 'dist', file))
+            if (fifo) execFileSync('mkfifo', [path.join(ws3, 'dist', file)])
           }
         }
       })
