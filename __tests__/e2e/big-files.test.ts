@@ -2,9 +2,10 @@
  * Big files (DIRECT_BYTES and more, written into the tar stream by the packer after the system
  * tar's members) end to end through the bundle, on every server tar: GNU tar (dash), BusyBox
  * only and bsdtar. Each lands byte for byte with its mode, with names at the 100-byte header
- * field and sizes at the edges, and a second deploy that changes one big file reuses the rest.
- * A big file taken away after the walk fails the deploy naming it, with the live release, the
- * releases and the lock as they were.
+ * field, with a newline, a backslash or a leading dash, and sizes at the edges; a second deploy
+ * that changes one big file reuses the rest; a 0555 directory gets its big file. A file taken
+ * away after the walk (or a FIFO put in a big file's place) fails the deploy naming it, with the
+ * live release, the releases and the lock as they were: no crash, no hang.
  */
 import { afterAll, describe, expect, it } from '@jest/globals'
 import { execFileSync } from 'node:child_process'
@@ -54,7 +55,12 @@ const BIG: Record<string, Buffer> = {
   'assets/huge.bin': content(5 * MIB + 3, 3),
   [`deep/${NAME_101}`]: content(3 * MIB, 4),
   [`deep/${STRADDLE}`]: content(MIB + 511, 5),
-  'records.bin': content(10240 * 300, 6)
+  'records.bin': content(10240 * 300, 6),
+  // Past EARLY_BLOCKS: names the early hashing leaves to the hashing after the stream, and one
+  // it takes.
+  'new\nline/big\nfile.bin': content(3 * MIB, 7),
+  'back\\slash-big.bin': content(3 * MIB + 1, 8),
+  '-dash-big.bin': content(3 * MIB + 2, 10)
 }
 
 function bigWorkspace(): string {
