@@ -28,8 +28,22 @@ export const DIRECT_BYTES = 1 << 20
 /** Bytes read from a big file at a time. */
 const READ_BYTES = 1 << 20
 
-/** Starts `tar` over the given entries of `root`; the caller pipes `stream` somewhere. */
+/**
+ * Starts `tar` over the given entries of `root`; the caller pipes `stream` somewhere. `done` may
+ * fail (a file gone since the walk) while the caller still waits for the server's answer: it is
+ * marked handled here, so that failure is the caller's to read when it awaits `done`, not an
+ * unhandled rejection that ends the process with the lock held.
+ */
 export function packEntries(
+  root: string,
+  entries: readonly ScannedEntry[]
+): { stream: Readable; done: Promise<void>; abort: () => void } {
+  const packed = packStream(root, entries)
+  packed.done.catch(() => undefined)
+  return packed
+}
+
+function packStream(
   root: string,
   entries: readonly ScannedEntry[]
 ): { stream: Readable; done: Promise<void>; abort: () => void } {
@@ -109,14 +123,23 @@ async function* directMember(
 ): AsyncGenerator<Buffer> {
   let handle: FileHandle
   try {
-    // The walk found a regular file: a link put in its place since is not followed.
-    handle = await open(path.join(root, file.path), constants.O_RDONLY | constants.O_NOFOLLOW)
+    // The walk found a regular file: a link put in its place since is not followed, and a FIFO
+    // is not waited on for a writer (O_NONBLOCK; GNU tar opens so too).
+    handle = await open(
+      path.join(root, file.path),
+      constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK
+    )
   } catch (error: unknown) {
     failed(`cannot send ${file.path} from the artifact: ${errorMessage(error)}`)
     return
   }
   try {
     const stat = await handle.stat()
+    if (!stat.isFile()) {
+      // A directory, FIFO or device put in its place: left out, as one that cannot be opened.
+      failed(`local tar: ${file.path} is no longer a regular file`)
+      return
+    }
     yield fileHeader(file.path, { mode: stat.mode, size: file.size, mtime: stat.mtimeMs / 1000 })
     let left = file.size
     while (left > 0) {
