@@ -1,11 +1,21 @@
 /**
  * The artifact's hashes, on a worker thread or (a small artifact) the main thread: the same
  * sha256 as a one-shot hash of each file, the files asked for first resolved before the rest,
- * and a file that cannot be read named in the error.
+ * and a file that cannot be read named in the error: also one that a FIFO (which would block the
+ * read) or a link (which would be followed) replaced after the walk.
  */
 import { afterAll, describe, expect, it } from '@jest/globals'
 import { createHash } from 'node:crypto'
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { execFileSync } from 'node:child_process'
+import {
+  chmodSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync
+} from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { Hashing } from '../../src/artifact/hashing.js'
@@ -52,5 +62,25 @@ describe.each([
     hashing.stop()
     chmodSync(locked, 0o755)
     rmSync(locked, { recursive: true })
+  })
+  it('names a file that a FIFO or a link replaced after the walk, neither waiting nor following', async () => {
+    for (const [name, swap] of [
+      ['fifo', (file: string): void => void execFileSync('mkfifo', [file])],
+      ['link', (file: string): void => symlinkSync(path.join(root, 'big.bin'), file)]
+    ] as const) {
+      const dir = mkdtempSync(path.join(root, `swapped-${name}-`))
+      writeFileSync(path.join(dir, 'data.bin'), 'x')
+      const scan = await scanArtifact({ root: dir, exclude: [], sharedPaths: [] })
+      rmSync(path.join(dir, 'data.bin'))
+      swap(path.join(dir, 'data.bin'))
+      const hashing = new Hashing(dir, scan, workerBytes)
+      await expect(hashing.manifest()).rejects.toThrow(
+        name === 'fifo'
+          ? `cannot hash ${path.join(dir, 'data.bin')} in \`artifact\`: it is no longer a regular file`
+          : /ELOOP/
+      )
+      hashing.stop()
+      rmSync(dir, { recursive: true })
+    }
   })
 })

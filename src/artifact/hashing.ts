@@ -9,7 +9,7 @@
  */
 import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads'
 import { createHash } from 'node:crypto'
-import { readFileSync } from 'node:fs'
+import { closeSync, constants, fstatSync, openSync, readFileSync } from 'node:fs'
 import path from 'node:path'
 import type { Entry, FileEntry, Manifest, Scan } from './manifest.js'
 
@@ -21,7 +21,7 @@ import type { Entry, FileEntry, Manifest, Scan } from './manifest.js'
 const WORKER = `
 const { parentPort, workerData, receiveMessageOnPort } = require('node:worker_threads')
 const { createHash } = require('node:crypto')
-const { closeSync, openSync, readSync } = require('node:fs')
+const { closeSync, constants, fstatSync, openSync, readSync } = require('node:fs')
 const path = require('node:path')
 const { root, files, port } = workerData
 const buffer = Buffer.allocUnsafe(1 << 20)
@@ -32,8 +32,10 @@ let batch = []
 let since = Date.now()
 const sha256 = file => {
   const hash = createHash('sha256')
-  const fd = openSync(path.join(root, file), 'r')
+  // As readRegular below: no link followed, no FIFO waited on.
+  const fd = openSync(path.join(root, file), constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK)
   try {
+    if (!fstatSync(fd).isFile()) throw new Error('it is no longer a regular file')
     for (let read; (read = readSync(fd, buffer, 0, buffer.length, null)) > 0; )
       hash.update(buffer.subarray(0, read))
   } finally {
@@ -70,6 +72,21 @@ const run = () => {
 run()
 port.close()
 `
+
+/**
+ * The content of a file the walk found regular. Something put in its place since is refused, not
+ * followed (a link) or waited on (a FIFO opened for reading waits for a writer: the run would
+ * hang with the lock held).
+ */
+function readRegular(file: string): Buffer {
+  const fd = openSync(file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK)
+  try {
+    if (!fstatSync(fd).isFile()) throw new Error('it is no longer a regular file')
+    return readFileSync(fd)
+  } finally {
+    closeSync(fd)
+  }
+}
 
 type Reply =
   | { readonly sums: readonly (readonly [string, string])[] }
@@ -135,7 +152,7 @@ export class Hashing {
         batch.push([
           file,
           createHash('sha256')
-            .update(readFileSync(path.join(this.root, file)))
+            .update(readRegular(path.join(this.root, file)))
             .digest('hex')
         ])
       } catch (error: unknown) {

@@ -137,7 +137,7 @@ async function* directMember(
     const stat = await handle.stat()
     if (!stat.isFile()) {
       // A directory, FIFO or device put in its place: left out, as one that cannot be opened.
-      failed(`local tar: ${file.path} is no longer a regular file`)
+      failed(`cannot send ${file.path} from the artifact: it is no longer a regular file`)
       return
     }
     yield fileHeader(file.path, { mode: stat.mode, size: file.size, mtime: stat.mtimeMs / 1000 })
