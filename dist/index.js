@@ -55718,6 +55718,14 @@ function readContext(env = process.env) {
 function errorMessage(error) {
     if (error instanceof Error)
         return error.message;
+    // An Error from another realm (Node's own, seen from a vm context) fails instanceof.
+    if (typeof error === 'object' &&
+        error !== null &&
+        'message' in error &&
+        typeof error.message === 'string' &&
+        Object.prototype.toString.call(error) === '[object Error]') {
+        return error.message;
+    }
     if (typeof error === 'string')
         return error;
     try {

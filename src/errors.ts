@@ -1,6 +1,16 @@
 /** One way to turn anything thrown into a message. */
 export function errorMessage(error: unknown): string {
   if (error instanceof Error) return error.message
+  // An Error from another realm (Node's own, seen from a vm context) fails instanceof.
+  if (
+    typeof error === 'object' &&
+    error !== null &&
+    'message' in error &&
+    typeof error.message === 'string' &&
+    Object.prototype.toString.call(error) === '[object Error]'
+  ) {
+    return error.message
+  }
   if (typeof error === 'string') return error
   try {
     return JSON.stringify(error)

@@ -183,17 +183,23 @@ describe('a big file that is no longer a regular file after the walk', () => {
   }
 
   it('fails naming it when a symlink took its place, and does not follow the link', async () => {
-    await swapped(file => symlinkSync('record.bin', file), /cannot read exactly\.bin: .*ELOOP/)
+    await swapped(
+      file => symlinkSync('record.bin', file),
+      /cannot send exactly\.bin from the artifact: ELOOP/
+    )
   })
 
   it('fails naming it when a directory took its place', async () => {
-    await swapped(file => mkdirSync(file), /exactly\.bin is no longer a regular file/)
+    await swapped(
+      file => mkdirSync(file),
+      /exactly\.bin from the artifact: it is no longer a regular file/
+    )
   })
 
   it('fails naming it when a FIFO took its place, without waiting for a writer', async () => {
     await swapped(
       file => execFileSync('mkfifo', [file]),
-      /exactly\.bin is no longer a regular file/
+      /exactly\.bin from the artifact: it is no longer a regular file/
     )
   })
 })
