@@ -8,7 +8,7 @@
  * hang it or send what it is now.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
-import { spawn, execFileSync } from 'node:child_process'
+import { execFileSync } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import {
   mkdirSync,
@@ -25,12 +25,7 @@ import path from 'node:path'
 import { buildManifest, type Manifest } from '../../src/artifact/manifest.js'
 import { ArchiveEnd, BLOCK } from '../../src/artifact/tar-format.js'
 import { BLOCKING_FACTOR, DIRECT_BYTES, packEntries } from '../../src/artifact/transfer.js'
-
-const TARS = {
-  'GNU tar': { command: ['tar', '-x', '-f', '-', '-B', '-p', '-C'], stdinOpen: true },
-  'BusyBox tar': { command: ['/usr/bin/busybox', 'tar', '-x', '-f', '-', '-C'], stdinOpen: false },
-  bsdtar: { command: ['/usr/bin/bsdtar', '-x', '-f', '-', '-C'], stdinOpen: false }
-} as const
+import { tarOf, TARS, unpack } from '../rig/tars.js'
 
 /** 99 ASCII bytes then 'é' (2 bytes): the header's 100-byte name field cuts the character. */
 const STRADDLE = `${'s'.repeat(99)}é`
@@ -55,40 +50,6 @@ function content(size: number, seed: number): Buffer {
   const buffer = Buffer.alloc(size)
   for (let i = 0; i + 4 <= size; i += 4) buffer.writeUInt32LE((i * 2654435761 + seed) >>> 0, i)
   return buffer
-}
-
-async function packed(dir: string, entries: Parameters<typeof packEntries>[1]): Promise<Buffer> {
-  const pack = packEntries(dir, entries)
-  const chunks: Buffer[] = []
-  pack.stream.on('data', (chunk: Buffer) => chunks.push(chunk))
-  await pack.done
-  return Buffer.concat(chunks)
-}
-
-function unpack(
-  tar: { readonly command: readonly string[]; readonly stdinOpen: boolean },
-  archive: Buffer,
-  into: string
-): Promise<{ code: number | null; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const [file = '', ...args] = tar.command
-    const child = spawn(file, [...args, into], { stdio: ['pipe', 'ignore', 'pipe'] })
-    let stderr = ''
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')))
-    child.stdin.on('error', () => undefined)
-    child.stdin.write(archive)
-    if (!tar.stdinOpen) child.stdin.end()
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL')
-      reject(new Error(`${file} did not stop at the archive's end: it waits for more stdin`))
-    }, 20_000)
-    child.on('error', reject)
-    child.on('close', code => {
-      clearTimeout(timer)
-      child.stdin.destroy()
-      resolve({ code, stderr })
-    })
-  })
 }
 
 beforeAll(async () => {
@@ -124,7 +85,7 @@ describe('big files with hostile names and sizes', () => {
   for (const [name, tar] of Object.entries(TARS)) {
     it(`${name} unpacks every hostile name and size byte for byte`, async () => {
       const into = mkdtempSync(path.join(root, 'out-'))
-      const archive = await packed(tree, manifest.entries)
+      const archive = await tarOf(tree, manifest.entries)
       expect(archive.length % (BLOCKING_FACTOR * BLOCK)).toBe(0)
       const { code, stderr } = await unpack(tar, archive, into)
       expect([code, stderr]).toEqual([0, ''])
@@ -142,7 +103,7 @@ describe('big files with hostile names and sizes', () => {
     const big = manifest.entries.filter(e => e.type === 'file' && e.size >= DIRECT_BYTES)
     expect(big.length).toBeGreaterThan(8)
     const into = mkdtempSync(path.join(root, 'only-big-'))
-    const { code, stderr } = await unpack(TARS['BusyBox tar'], await packed(tree, big), into)
+    const { code, stderr } = await unpack(TARS['BusyBox tar'], await tarOf(tree, big), into)
     expect([code, stderr]).toEqual([0, ''])
     for (const entry of big)
       expect([entry.path, sha(path.join(into, entry.path))]).toEqual([
@@ -215,7 +176,7 @@ describe('ArchiveEnd on what the system tar writes for awkward members', () => {
     writeFileSync(path.join(dir, 'big.bin'), content(DIRECT_BYTES + 1, 7))
     const entries = (await buildManifest({ root: dir, exclude: [], sharedPaths: [] })).entries
     const small = entries.filter(e => !(e.type === 'file' && e.size >= DIRECT_BYTES))
-    const tarOnly = await packed(dir, small)
+    const tarOnly = await tarOf(dir, small)
     const members = Buffer.concat(new ArchiveEnd().take(tarOnly))
     // GNU tar's own listing of the cut archive plus a fresh end is every small entry.
     const listed = execFileSync('tar', ['-t', '-f', '-'], {
@@ -235,7 +196,7 @@ describe('ArchiveEnd on what the system tar writes for awkward members', () => {
     }
     for (const [name, tar] of Object.entries(TARS)) {
       const into = mkdtempSync(path.join(root, 'links-out-'))
-      const { code, stderr } = await unpack(tar, await packed(dir, entries), into)
+      const { code, stderr } = await unpack(tar, await tarOf(dir, entries), into)
       expect([name, code, stderr]).toEqual([name, 0, ''])
       expect(sha(path.join(into, 'big.bin'))).toBe(sha(path.join(dir, 'big.bin')))
       expect(sha(path.join(into, 'hard.txt'))).toBe(sha(path.join(dir, 'hard.txt')))

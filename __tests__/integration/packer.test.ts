@@ -7,7 +7,6 @@
  * stream stays a whole archive.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
-import { spawn } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import {
   chmodSync,
@@ -25,7 +24,7 @@ import {
 } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
-import { buildManifest, type Manifest } from '../../src/artifact/manifest.js'
+import { buildManifest, type Manifest, type ScannedEntry } from '../../src/artifact/manifest.js'
 import { ArchiveEnd, BLOCK, fileHeader } from '../../src/artifact/tar-format.js'
 import {
   archiveOrder,
@@ -33,16 +32,7 @@ import {
   DIRECT_BYTES,
   packEntries
 } from '../../src/artifact/transfer.js'
-
-/**
- * GNU tar stops at the archive's end, so a serving exec leaves its stdin open; BusyBox tar and
- * bsdtar read to EOF, so those servers get a stdin that ends with the archive (lock.sh).
- */
-const TARS = {
-  'GNU tar': { command: ['tar', '-x', '-f', '-', '-B', '-p', '-C'], stdinOpen: true },
-  'BusyBox tar': { command: ['/usr/bin/busybox', 'tar', '-x', '-f', '-', '-C'], stdinOpen: false },
-  bsdtar: { command: ['/usr/bin/bsdtar', '-x', '-f', '-', '-C'], stdinOpen: false }
-} as const
+import { requireServerTars, tarOf, TARS, unpack } from '../rig/tars.js'
 
 const LONG = `${'a long name, ünïcødé and spaces '.repeat(5)}.bin`
 
@@ -52,49 +42,10 @@ let manifest: Manifest
 
 const sha = (file: string): string => createHash('sha256').update(readFileSync(file)).digest('hex')
 
-async function packed(entries: Parameters<typeof packEntries>[1]): Promise<Buffer> {
-  const pack = packEntries(tree, entries)
-  const chunks: Buffer[] = []
-  pack.stream.on('data', (chunk: Buffer) => chunks.push(chunk))
-  await pack.done
-  return Buffer.concat(chunks)
-}
-
-/**
- * Feeds `archive` to a tar; with `stdinOpen` it never closes its stdin, and the tar must stop at
- * the archive's end by itself, as on a server whose exec then reads commands.
- */
-function unpack(
-  tar: { readonly command: readonly string[]; readonly stdinOpen: boolean },
-  archive: Buffer,
-  into: string
-): Promise<{ code: number | null; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const [file = '', ...args] = tar.command
-    const child = spawn(file, [...args, into], { stdio: ['pipe', 'ignore', 'pipe'] })
-    let stderr = ''
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')))
-    child.stdin.on('error', () => undefined)
-    child.stdin.write(archive)
-    if (!tar.stdinOpen) child.stdin.end()
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL')
-      reject(new Error(`${file} did not stop at the archive's end: it waits for more stdin`))
-    }, 10_000)
-    child.on('error', reject)
-    child.on('close', code => {
-      clearTimeout(timer)
-      child.stdin.destroy()
-      resolve({ code, stderr })
-    })
-  })
-}
+const packed = (entries: readonly ScannedEntry[]): Promise<Buffer> => tarOf(tree, entries)
 
 beforeAll(async () => {
-  for (const tool of ['/usr/bin/busybox', '/usr/bin/bsdtar']) {
-    if (!existsSync(tool))
-      throw new Error(`${tool} is missing: apt-get install -y busybox libarchive-tools`)
-  }
+  requireServerTars()
   root = mkdtempSync(path.join(tmpdir(), 'gd-packer-'))
   tree = path.join(root, 'tree')
   mkdirSync(path.join(tree, 'assets/deep'), { recursive: true })

@@ -17,8 +17,6 @@ import {
   writeFileSync
 } from 'node:fs'
 import path from 'node:path'
-import { packEntries } from '../../src/artifact/transfer.js'
-import type { ScannedEntry } from '../../src/artifact/manifest.js'
 import type { Listing } from '../../src/deploy/stage/listing.js'
 import { sha256 } from './harness.js'
 
@@ -125,18 +123,7 @@ export function expectedListing(root: string): Listing {
   return { entries, hashes }
 }
 
-/** The tar the deploy would send of `entries` under `root`, made by the real packer. */
-export async function tarOf(root: string, entries: readonly ScannedEntry[]): Promise<Buffer> {
-  const packed = packEntries(root, entries)
-  const chunks: Buffer[] = []
-  packed.stream.on('data', (chunk: Buffer) => chunks.push(chunk))
-  await packed.done
-  await new Promise<void>(resolve => {
-    if (packed.stream.readableEnded) resolve()
-    else packed.stream.on('end', () => resolve())
-  })
-  return Buffer.concat(chunks)
-}
+export { tarOf } from '../rig/tars.js'
 
 /** Sorted by path, so two listings compare regardless of the order `find` walked. */
 export function sorted(listing: Listing): Listing {
